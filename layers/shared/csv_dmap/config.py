@@ -1,0 +1,57 @@
+"""Configuration of every function, read once from the environment.
+
+The template sets these variables (Globals + each function's Environment);
+the local runner sets the same ones. ``Settings.from_env()`` is the only
+place that reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class UnknownUserPolicy(str, Enum):
+    """What the worker does with a user id that is not in ``users``."""
+
+    FAIL = "FAIL"  # the row is a failed item with UserNotFound (the seeds' behaviour)
+    CREATE = "CREATE"  # insert the user into ``users`` and apply the row
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    # Database: either a SQLAlchemy URL, or a Secrets Manager secret (RDS
+    # format: username/password[/host/port/dbname]) plus an optional host
+    # override (the RDS Proxy endpoint).
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    db_secret_arn: str | None = Field(default=None, alias="DB_SECRET_ARN")
+    db_host: str | None = Field(default=None, alias="DB_HOST")
+    db_port: int = Field(default=3306, alias="DB_PORT")
+    db_name: str = Field(default="csv_dmap", alias="DB_NAME")
+    db_pool_size: int = Field(default=1, alias="DB_POOL_SIZE")
+
+    audit_table_name: str = Field(default="csv-dmap-audit", alias="AUDIT_TABLE_NAME")
+    audit_ttl_days: int = Field(default=180, alias="AUDIT_TTL_DAYS")
+
+    unknown_user_policy: UnknownUserPolicy = Field(
+        default=UnknownUserPolicy.FAIL, alias="UNKNOWN_USER_POLICY"
+    )
+    results_bucket: str | None = Field(default=None, alias="RESULTS_BUCKET")
+    input_bucket: str | None = Field(default=None, alias="INPUT_BUCKET")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if environ is None else environ)
+        known = {f.alias for f in cls.model_fields.values() if f.alias}
+        # An empty string in the template ("no value") means "not set".
+        return cls.model_validate({k: v for k, v in env.items() if k in known and v != ""})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this container (cached: the environment does not change)."""
+    return Settings.from_env()

@@ -1,0 +1,38 @@
+"""Named errors of the pipeline.
+
+The class name of an exception raised out of a Lambda handler becomes the
+``Error`` that Step Functions sees, so these names are part of the contract
+with ``statemachine/definition.asl.json`` (Retry / Catch ``ErrorEquals``).
+"""
+
+
+class CsvDmapError(Exception):
+    """Base class for every error this project raises on purpose."""
+
+
+class TransientDatabaseError(CsvDmapError):
+    """The database could not be reached or refused the work for now
+    (connection lost, deadlock, lock wait timeout, throttling).
+
+    Raised out of the worker so that Step Functions retries the whole batch
+    (the ASL retries ``TransientDatabaseError`` with backoff and jitter).
+    Applying a batch is idempotent, so a retry is always safe.
+    """
+
+
+class AuditWriteError(CsvDmapError):
+    """DynamoDB kept returning UnprocessedItems after every retry.
+
+    Transient as well: the ASL retries the batch, and the deterministic audit
+    keys make the retry overwrite rather than duplicate.
+    """
+
+
+class ConfigurationError(CsvDmapError):
+    """A setting is missing or inconsistent (for example no database URL and
+    no secret). Not retried: a person has to fix the stack."""
+
+
+class BatchTooLargeError(CsvDmapError):
+    """The worker received more items than it can answer for within the
+    256 KiB output limit of a Step Functions state."""

@@ -1,0 +1,1 @@
+"""Business logic: plain Python, no AWS imports; data access is passed in."""
