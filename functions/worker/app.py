@@ -1,0 +1,31 @@
+"""Worker of the Distributed Map: applies one ItemBatcher batch to Aurora and
+writes its audit records. Parse, call, shape; the logic is in the layer."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from csv_dmap.audit import get_audit_writer
+from csv_dmap.config import get_settings
+from csv_dmap.db import get_repository
+from csv_dmap.logic.apply_batch import apply_batch
+from csv_dmap.models import WorkerEvent
+from csv_dmap.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="BatchInput.executionName", log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    batch = WorkerEvent.model_validate(event)
+    settings = get_settings()
+    output = apply_batch(
+        batch,
+        get_repository(),
+        get_audit_writer(),
+        unknown_user_policy=settings.unknown_user_policy,
+        audit_ttl_days=settings.audit_ttl_days,
+    )
+    metrics.add_metric(name="RowsApplied", unit=MetricUnit.Count, value=output.counts.applied)
+    metrics.add_metric(name="RowsFailed", unit=MetricUnit.Count, value=output.counts.failed)
+    logger.info("batch applied", extra={"firstIndex": output.first_index, **output.counts.model_dump()})
+    return output.to_payload()
