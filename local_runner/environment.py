@@ -1,0 +1,301 @@
+"""The local stand-ins of the stack: moto for AWS, SQLite (or any SQLAlchemy
+URL) for Aurora. Resources are created from template.yaml itself, so the
+local table has the same keys and GSIs as the deployed one, and functions
+get the environment the template gives them, with references resolved to the
+local names."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .lambda_loader import ensure_layer_on_path
+from .template import ROOT, functions, load_template, parameter_defaults, table_definition, ttl_attribute
+
+REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
+DEFAULT_DB = ROOT / ".local" / "csv_dmap.sqlite"
+
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+_LOCAL_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+    "POWERTOOLS_METRICS_DISABLED": "false",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+class UnsupportedTemplateValue(ValueError):
+    pass
+
+
+class LocalEnvironment:
+    """Start with ``with LocalEnvironment(...) as env:``; moto runs in-process."""
+
+    def __init__(
+        self,
+        template_path: Path | str | None = None,
+        stack_name: str = "csv-dmap-local",
+        parameters: dict[str, Any] | None = None,
+        database_url: str | None = None,
+        use_moto: bool = True,
+    ):
+        self.template_path = Path(template_path) if template_path else ROOT / "template.yaml"
+        self.template = load_template(self.template_path)
+        self.stack_name = stack_name
+        self.parameters = {**parameter_defaults(self.template), **(parameters or {})}
+        self.database_url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_DB}"
+        self.parameters["DatabaseUrl"] = self.database_url
+        self.use_moto = use_moto
+        self._mock = None
+        self._saved_env: dict[str, str | None] = {}
+        self.functions = functions(self.template, self.template_path.parent)
+
+    # ------------------------------------------------------------ names
+    def physical_name(self, logical_id: str) -> str:
+        res = self.template["Resources"][logical_id]
+        kind = res["Type"]
+        base = re.sub(r"(?<!^)(?=[A-Z])", "-", logical_id).lower()
+        if kind == "AWS::S3::Bucket":
+            return f"{self.stack_name}-{base}"
+        if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+            return f"{self.stack_name}-{logical_id}"
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.stack_name}-{base}"
+        if kind == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.stack_name}"
+        return f"{self.stack_name}-{base}"
+
+    def attribute(self, logical_id: str, attr: str) -> str:
+        kind = self.template["Resources"][logical_id]["Type"]
+        name = self.physical_name(logical_id)
+        if attr == "Arn":
+            if kind == "AWS::S3::Bucket":
+                return f"arn:aws:s3:::{name}"
+            if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+                return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            if kind == "AWS::DynamoDB::Table":
+                return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+            if kind == "AWS::SNS::Topic":
+                return name
+        if attr == "TopicName":
+            return name.rsplit(":", 1)[1]
+        return name
+
+    def function_for_arn(self, arn_or_name: str) -> str | None:
+        """Logical id of the function a resolved ARN or name denotes."""
+        for logical_id in self.functions:
+            if arn_or_name in (self.physical_name(logical_id), self.attribute(logical_id, "Arn")):
+                return logical_id
+        return None
+
+    # ------------------------------------------------------------ intrinsic functions
+    def _condition(self, name: str) -> bool:
+        return bool(self.resolve(self.template["Conditions"][name]))
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {k: self.resolve(v) for k, v in value.items()}
+        (key, arg), = value.items()
+        if key == "Ref":
+            return self._ref(arg)
+        if key == "Fn::GetAtt":
+            logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+            return self.attribute(logical, attr)
+        if key == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+            def sub(m: re.Match) -> str:
+                token = m.group(1)
+                if token in extra:
+                    return str(extra[token])
+                if "." in token:
+                    return str(self.attribute(*token.split(".", 1)))
+                return str(self._ref(token))
+
+            return re.sub(r"\$\{([^}!]+)\}", sub, text)
+        if key == "Fn::Join":
+            sep, items = arg
+            return sep.join(str(x) for x in self.resolve(items))
+        if key == "Fn::If":
+            cond, yes, no = arg
+            return self.resolve(yes if self._condition(cond) else no)
+        if key == "Fn::Equals":
+            a, b = self.resolve(arg)
+            return a == b
+        if key == "Fn::Not":
+            return not self.resolve(arg[0])
+        if key == "Condition":
+            return self._condition(arg)
+        if key.startswith("Fn::"):
+            raise UnsupportedTemplateValue(f"the local runner does not evaluate {key}")
+        return {key: self.resolve(arg)}
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": self.stack_name,
+            "AWS::Partition": "aws",
+            "AWS::NoValue": None,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            value = self.parameters[name]
+            kind = self.template["Parameters"][name].get("Type")
+            if kind == "CommaDelimitedList" and isinstance(value, str):
+                return [v for v in value.split(",")] if value else [""]
+            return "" if value is None else value
+        if name in self.template["Resources"]:
+            res = self.template["Resources"][name]
+            if res["Type"] in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine"):
+                return self.physical_name(name)
+            return self.physical_name(name)
+        raise UnsupportedTemplateValue(f"unknown reference {name!r}")
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        env = {}
+        for key, value in self.functions[logical_id].environment.items():
+            resolved = self.resolve(value)
+            env[key] = "" if resolved is None else str(resolved)
+        return env
+
+    def all_functions_environment(self) -> dict[str, str]:
+        """The union of every function's environment. Functions run in one
+        process here; where two functions name the same variable, the template
+        gives both the same value."""
+        env: dict[str, str] = {}
+        for logical_id in self.functions:
+            env.update(self.function_environment(logical_id))
+        return env
+
+    def definition_substitutions(self, state_machine_id: str) -> dict[str, str]:
+        props = self.template["Resources"][state_machine_id]["Properties"]
+        return {k: str(self.resolve(v)) for k, v in (props.get("DefinitionSubstitutions") or {}).items()}
+
+    def state_machine_ids(self) -> list[str]:
+        return [k for k, r in self.template["Resources"].items() if r["Type"] == "AWS::Serverless::StateMachine"]
+
+    # ------------------------------------------------------------ lifecycle
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def __enter__(self) -> "LocalEnvironment":
+        ensure_layer_on_path()
+        self._set_env(_FAKE_CREDENTIALS if self.use_moto else {})
+        self._set_env(_LOCAL_ENV)
+        if self.use_moto:
+            from moto import mock_aws
+
+            self._mock = mock_aws()
+            self._mock.start()
+        self._set_env(self.all_functions_environment())
+        self._reset_caches()
+        self.provision()
+        self.prepare_database()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        self._reset_caches()
+
+    @staticmethod
+    def _reset_caches() -> None:
+        """Per-container singletons of the layer were built for another environment."""
+        from csv_dmap import audit, config, db
+
+        for cached in (config.get_settings, db.get_engine, db.get_repository, audit.dynamodb_client, audit.get_audit_writer):
+            cached.cache_clear()
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, region_name=REGION)
+
+    def provision(self) -> None:
+        for logical_id, res in self.template["Resources"].items():
+            kind = res["Type"]
+            if kind == "AWS::S3::Bucket":
+                self.client("s3").create_bucket(
+                    Bucket=self.physical_name(logical_id),
+                    CreateBucketConfiguration={"LocationConstraint": REGION},
+                )
+            elif kind == "AWS::DynamoDB::Table":
+                ddb = self.client("dynamodb")
+                name = self.physical_name(logical_id)
+                ddb.create_table(**table_definition(self.template, logical_id, name))
+                ttl = ttl_attribute(self.template, logical_id)
+                if ttl:
+                    ddb.update_time_to_live(
+                        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+                    )
+            elif kind == "AWS::SNS::Topic":
+                self.client("sns").create_topic(Name=self.attribute(logical_id, "TopicName"))
+
+    def prepare_database(self) -> None:
+        from csv_dmap.db import create_schema, get_engine
+
+        if self.database_url.startswith("sqlite:///"):
+            Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        create_schema(get_engine())
+
+    # ------------------------------------------------------------ exports
+    def export_s3(self, directory: Path | str) -> list[Path]:
+        """Write every S3 object to ``directory/<bucket>/<key>``."""
+        s3 = self.client("s3")
+        written = []
+        for bucket in s3.list_buckets()["Buckets"]:
+            paginator = s3.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=bucket["Name"]):
+                for obj in page.get("Contents", []):
+                    target = Path(directory) / bucket["Name"] / obj["Key"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket["Name"], obj["Key"], str(target))
+                    written.append(target)
+        return written
+
+    def export_table(self, logical_id: str, path: Path | str) -> int:
+        """Scan a table into JSON Lines; return the number of items."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        des = TypeDeserializer()
+        count = 0
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            for page in self.client("dynamodb").get_paginator("scan").paginate(TableName=self.physical_name(logical_id)):
+                for item in page["Items"]:
+                    row = {k: des.deserialize(v) for k, v in item.items()}
+                    fh.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
+                    count += 1
+        return count
+
+
+def _json_default(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(type(value))

@@ -1,0 +1,21 @@
+"""``s3://bucket/key=LOCAL_FILE`` arguments of the CLI."""
+
+from __future__ import annotations
+
+import re
+
+
+def parse_s3_spec(spec: str) -> tuple[str, str, str]:
+    m = re.fullmatch(r"s3://([^/]+)/(.+?)=(.+)", spec)
+    if not m:
+        raise SystemExit(f"expected s3://bucket/key=LOCAL_FILE, got {spec!r}")
+    return m.group(1), m.group(2), m.group(3)
+
+
+def put_local_file(env, spec: str) -> None:
+    bucket, key, path = parse_s3_spec(spec)
+    s3 = env.client("s3")
+    existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    if bucket not in existing:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+    s3.upload_file(path, bucket, key)

@@ -1,0 +1,107 @@
+"""Reading template.yaml: CloudFormation tags, resources, and what the local
+runner and the tests need from it (function handlers and environments,
+DefinitionSubstitutions, the DynamoDB table definitions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns ``!Ref X`` into ``{"Ref": X}`` and ``!Sub``, ``!GetAtt``,
+    ``!If`` ... into their ``Fn::`` long forms."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout: int
+    memory_size: int | str
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def module_path(self) -> Path:
+        module = self.handler.rsplit(".", 1)[0]
+        return self.code_uri / (module.replace(".", "/") + ".py")
+
+    @property
+    def function_name(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+
+def functions(template: dict[str, Any], root: Path = ROOT) -> dict[str, FunctionSpec]:
+    """Every AWS::Serverless::Function with Globals merged in."""
+    glob = (template.get("Globals") or {}).get("Function") or {}
+    specs = {}
+    for logical_id, res in (template.get("Resources") or {}).items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = res.get("Properties") or {}
+        env = dict(((glob.get("Environment") or {}).get("Variables")) or {})
+        env.update(((props.get("Environment") or {}).get("Variables")) or {})
+        specs[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            code_uri=(root / props["CodeUri"]).resolve(),
+            handler=props.get("Handler") or glob.get("Handler"),
+            timeout=int(props.get("Timeout") or glob.get("Timeout") or 3),
+            memory_size=props.get("MemorySize") or glob.get("MemorySize") or 128,
+            environment=env,
+        )
+    return specs
+
+
+def table_definition(template: dict[str, Any], logical_id: str, table_name: str) -> dict[str, Any]:
+    """``create_table`` arguments for an AWS::DynamoDB::Table of the template."""
+    props = template["Resources"][logical_id]["Properties"]
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = [
+            {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+            for g in props["GlobalSecondaryIndexes"]
+        ]
+    return kwargs
+
+
+def ttl_attribute(template: dict[str, Any], logical_id: str) -> str | None:
+    spec = template["Resources"][logical_id]["Properties"].get("TimeToLiveSpecification") or {}
+    return spec.get("AttributeName") if spec.get("Enabled") else None
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
+    return {name: p.get("Default") for name, p in (template.get("Parameters") or {}).items()}
