@@ -1,0 +1,147 @@
+"""The worker handler, end to end against moto's DynamoDB (table from
+template.yaml) and a real database: SQLite and MariaDB."""
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from csv_dmap.audit import AuditLogReader
+from csv_dmap.errors import TransientDatabaseError
+from local_runner.invoke import invoke
+from tests.conftest import table_rows
+
+EVENT = json.loads((Path(__file__).parents[2] / "events" / "worker.json").read_text())
+SEEDED = ["U00001", "U00002", "U00003", "U00004", "U00005"]
+
+
+def run(env, event):
+    return invoke(env, "WorkerFunction", event)
+
+
+def audit_items(env):
+    client = env.client("dynamodb")
+    items = client.scan(TableName=env.physical_name("AuditTable"))["Items"]
+    return sorted(items, key=lambda i: i["itemKey"]["S"])
+
+
+def batch(rows, execution="exec-1", start=0):
+    return {
+        "BatchInput": {"executionName": execution, "executionStartTime": "2026-11-22T00:30:00Z", "sourceKey": "k.csv"},
+        "Items": [{"index": start + i, "row": r} for i, r in enumerate(rows)],
+    }
+
+
+def row(uid, login, post):
+    return {"ユーザーID": uid, "ログイン回数": str(login), "投稿回数": str(post)}
+
+
+@pytest.fixture
+def repo(local_env):
+    from csv_dmap.db import get_repository
+
+    repository = get_repository()
+    repository.seed_users(SEEDED)
+    return repository
+
+
+def test_clean_batch_applies_every_row_and_audits_it(local_env, repo):
+    out = run(local_env, batch([row(u, i, i * 10) for i, u in enumerate(SEEDED)]))
+    assert out["counts"] == {"total": 5, "applied": 5, "failed": 0}
+    assert [repo.get_stats(u)["post_count"] for u in SEEDED] == [0, 10, 20, 30, 40]
+    items = audit_items(local_env)
+    assert len(items) == 5 and {i["status"]["S"] for i in items} == {"APPLIED"}
+
+
+def test_seeds_old_and_new_values_are_reported(local_env, repo):
+    run(local_env, batch([row("U00001", 3, 8)], execution="yesterday"))
+    out = run(local_env, batch([row("U00001", 5, 10)], execution="today"))
+    assert out["results"][0] == {
+        "index": 0, "userId": "U00001", "status": "APPLIED",
+        "oldLoginCount": 3, "newLoginCount": 5, "oldPostCount": 8, "newPostCount": 10,
+    }
+
+
+def test_bad_rows_and_unknown_users_fail_alone(local_env, repo):
+    out = run(local_env, EVENT)
+    assert out["counts"] == {"total": 8, "applied": 3, "failed": 5}
+    failed = {r["index"]: r["errorType"] for r in out["results"] if r["status"] == "FAILED"}
+    assert failed == {
+        2: "InvalidLoginCount", 3: "UserNotFound", 4: "InvalidUserId", 5: "InvalidLoginCount", 6: "InvalidPostCount",
+    }
+    assert all(r.get("errorMessage") for r in out["results"] if r["status"] == "FAILED")
+    assert repo.get_stats("U00003") is None  # its row was bad: nothing written
+    assert repo.get_stats("U00002")["login_count"] == 3
+    reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
+    assert [f["rowIndex"] for f in reader.failed_items(EVENT["BatchInput"]["executionName"])] == [2, 3, 4, 5, 6]
+
+
+def test_duplicate_ids_last_row_wins_and_both_are_audited(local_env, repo):
+    out = run(local_env, EVENT)  # U00001 at index 0 (5, 12) and index 7 (6, 13)
+    first, last = out["results"][0], out["results"][7]
+    assert (first["newLoginCount"], last["oldLoginCount"], last["newLoginCount"]) == (5, 5, 6)
+    stats = repo.get_stats("U00001")
+    assert (stats["login_count"], stats["post_count"]) == (6, 13)
+    reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
+    history = reader.user_history("U00001", since=datetime(2026, 11, 15, tzinfo=timezone.utc))
+    assert sorted(h["rowIndex"] for h in history) == [0, 7]
+
+
+def test_retried_batch_leaves_the_same_state_and_the_same_audit_records(local_env, repo):
+    run(local_env, batch([row("U00001", 3, 8)], execution="yesterday"))
+    first = run(local_env, EVENT)
+    db_after_first = table_rows(repo.engine, "user_stats")
+    audit_after_first = audit_items(local_env)
+    second = run(local_env, EVENT)  # Step Functions retries the batch
+    assert second == first
+    assert table_rows(repo.engine, "user_stats") == db_after_first
+    assert audit_items(local_env) == audit_after_first
+    assert len(audit_after_first) == 8 + 1
+
+
+def test_create_policy_applies_unknown_users(database_url):
+    from local_runner.environment import LocalEnvironment
+
+    with LocalEnvironment(database_url=database_url, parameters={"UnknownUserPolicy": "CREATE"}) as env:
+        out = run(env, batch([row("NEWUSER1", 1, 2)]))
+        assert out["counts"]["applied"] == 1
+        from csv_dmap.db import get_engine
+
+        assert [r["user_id"] for r in table_rows(get_engine(), "users")] == ["NEWUSER1"]
+        get_engine().dispose()
+
+
+def test_database_outage_raises_the_error_the_asl_retries(local_env, repo, monkeypatch):
+    from local_runner.environment import LocalEnvironment
+
+    monkeypatch.setenv("DATABASE_URL", "mysql+pymysql://root@127.0.0.1:1/none")
+    LocalEnvironment._reset_caches()
+    with pytest.raises(TransientDatabaseError):
+        run(local_env, EVENT)
+    assert audit_items(local_env) == []  # nothing audited for a batch that was not applied
+    definition = json.loads((Path(__file__).parents[2] / "statemachine" / "definition.asl.json").read_text())
+    retry = definition["States"]["ProcessUserStats"]["ItemProcessor"]["States"]["ApplyBatch"]["Retry"]
+    assert any(TransientDatabaseError.__name__ in r["ErrorEquals"] for r in retry)
+
+
+def test_invalid_event_is_rejected_not_half_applied(local_env, repo):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        run(local_env, {"Items": [row("U00001", 1, 1)], "BatchInput": {}})
+    assert repo.get_stats("U00001") is None
+
+
+@pytest.mark.parametrize("kind", ["unknown", "invalid"])
+def test_output_of_the_largest_batch_stays_well_under_256_kib(local_env, repo, kind):
+    from csv_dmap.models import MAX_ITEMS_PER_BATCH, USER_ID_MAX_LENGTH
+
+    def worst(i):
+        uid = f"{i:06d}".rjust(USER_ID_MAX_LENGTH, "X")
+        return row(uid, 1, 1) if kind == "unknown" else {"ユーザーID": uid, "ログイン回数": "9" * 500, "投稿回数": "x" * 500}
+
+    out = run(local_env, batch([worst(i) for i in range(MAX_ITEMS_PER_BATCH)], start=10_000_000))
+    size = len(json.dumps(out, ensure_ascii=False).encode())
+    assert out["counts"]["failed"] == MAX_ITEMS_PER_BATCH
+    assert size < 128 * 1024, size  # half of the 256 KiB a state may return
