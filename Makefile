@@ -1,0 +1,76 @@
+# csv-dmap - the two commands of the README are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The Lambda runtime is python3.13: use it locally too. Under pyenv the
+# python3.13 shim answers only when 3.13 is among the selected versions.
+export PYENV_VERSION ?= 3.13.0:3.11.7
+PYTHON313 ?= $(shell PYENV_VERSION=$(PYENV_VERSION) python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3.13)
+export PATH := $(dir $(PYTHON313)):$(PATH)
+export AWS_DEFAULT_REGION ?= ap-northeast-1
+export SAM_CLI_TELEMETRY := 0
+
+VENV := .venv
+PY := $(VENV)/bin/python
+SAMVENV := .venv-sam
+SAM := $(SAMVENV)/bin/sam
+STACK ?= csv-dmap-dev
+FN ?= worker
+EVENT ?= events/$(FN).json
+
+.PHONY: help install test unit validate lint-asl build deploy sync invoke run bench cost clean db-schema
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	@test -x "$(PYTHON313)" || { echo "python3.13 not found: install CPython 3.13 or set PYTHON313=/path/to/python3.13"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAMVENV)/.installed: requirements-sam.txt
+	$(PYTHON313) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with the pinned dev requirements
+
+test: validate unit ## validate the template and ASL, then run every test
+
+unit: $(VENV)/.installed ## run the test suite only (pytest)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint-asl: $(VENV)/.installed node_modules/.installed ## strict ASL check + asl-validator
+	$(PY) -m local_runner lint statemachine/definition.asl.json
+	node_modules/.bin/asl-validator --json-path statemachine/definition.asl.json
+
+validate: lint-asl $(SAMVENV)/.installed ## sam validate --lint, sam build (offline), ASL checks
+	$(SAM) validate --lint
+	$(SAM) build --cached --parallel
+
+build: $(SAMVENV)/.installed ## sam build (arm64, python3.13)
+	$(SAM) build --cached --parallel
+
+deploy: build ## sam deploy (settings in samconfig.toml; GUIDED=1 for the first time)
+	$(SAM) deploy $(if $(GUIDED),--guided,) --stack-name $(STACK)
+
+sync: $(SAMVENV)/.installed ## sam sync --watch against a dev stack
+	$(SAM) sync --stack-name $(STACK) --watch
+
+invoke: $(VENV)/.installed ## run a function Docker-free: make invoke FN=worker EVENT=events/worker.json
+	$(PY) -m local_runner invoke --function $(FN) --event $(EVENT) --seed-users events/users.txt
+
+db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
+	$(PY) -c "import sys; sys.path.insert(0, 'layers/shared'); from csv_dmap.db import schema_ddl; print(schema_ddl('mysql'))"
+
+run: $(VENV)/.installed ## run the whole pipeline locally (comes with the local runner)
+	@echo "make run arrives with the local runner (issue: Local runner). Until then: make invoke FN=worker"
+
+clean: ## remove build output, local state and virtualenvs
+	rm -rf .aws-sam .local $(VENV) $(SAMVENV) node_modules .pytest_cache
