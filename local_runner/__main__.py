@@ -18,6 +18,18 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--seed-users", default=None, help="file of user ids to insert into `users` first")
     inv.add_argument("--s3-object", action="append", help="s3://bucket/key=LOCAL_FILE to upload first")
 
+    ex = sub.add_parser("exec", help="run an ASL definition with in-process Lambda handlers and moto")
+    ex.add_argument("--definition", required=True, help="the ASL JSON file")
+    ex.add_argument("--template", default=None, help="SAM template giving DefinitionSubstitutions and functions")
+    ex.add_argument("--state-machine", default=None, help="logical id, when the template has several")
+    ex.add_argument("--function", action="append", help="NAME=path/to/file.py:handler (repeatable)")
+    ex.add_argument("--s3-object", action="append", help="s3://bucket/key=LOCAL_FILE to load first (repeatable)")
+    ex.add_argument("--input", default=None, help="execution input: JSON text or @file.json")
+    ex.add_argument("--name", default=None, help="execution name (default: a UUID)")
+    ex.add_argument("--export-s3", default=None, help="after the run, write every S3 object to DIR/<bucket>/<key>")
+    ex.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
+    ex.add_argument("--json", action="store_true", help="print one JSON object {status, output, error, cause}")
+
     lint = sub.add_parser("lint", help="strict check of ASL definitions (fields, numbers, transitions, context object)")
     lint.add_argument("files", nargs="+")
     return parser
@@ -29,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from .invoke import main as invoke_main
 
         return invoke_main(args)
+    if args.command == "exec":
+        from .exec_cli import main as exec_main
+
+        return exec_main(args)
     if args.command == "lint":
         from .asl_lint import main as lint_main
 

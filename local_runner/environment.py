@@ -48,8 +48,9 @@ class LocalEnvironment:
         database_url: str | None = None,
         use_moto: bool = True,
     ):
-        self.template_path = Path(template_path) if template_path else ROOT / "template.yaml"
-        self.template = load_template(self.template_path)
+        # template_path=None: the project's template; "" : none (moto only, no database).
+        self.template_path = ROOT / "template.yaml" if template_path is None else Path(template_path) if template_path else None
+        self.template = load_template(self.template_path) if self.template_path else {"Resources": {}, "Parameters": {}}
         self.stack_name = stack_name
         self.parameters = {**parameter_defaults(self.template), **(parameters or {})}
         self.database_url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_DB}"
@@ -57,7 +58,7 @@ class LocalEnvironment:
         self.use_moto = use_moto
         self._mock = None
         self._saved_env: dict[str, str | None] = {}
-        self.functions = functions(self.template, self.template_path.parent)
+        self.functions = functions(self.template, self.template_path.parent) if self.template_path else {}
 
     # ------------------------------------------------------------ names
     def physical_name(self, logical_id: str) -> str:
@@ -207,7 +208,8 @@ class LocalEnvironment:
         self._set_env(self.all_functions_environment())
         self._reset_caches()
         self.provision()
-        self.prepare_database()
+        if self.template_path:
+            self.prepare_database()
         return self
 
     def __exit__(self, *exc) -> None:
