@@ -1,0 +1,34 @@
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_runner.interpreter import Execution, Resources, RunOptions
+
+REGION = "ap-northeast-1"
+
+
+@pytest.fixture
+def s3():
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        for bucket in ("in-bucket", "out-bucket"):
+            client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield client
+
+
+def run(definition, input=None, functions=None, **options):
+    """Run a small definition; returns the ExecutionResult."""
+    resources = Resources(functions=functions or {})
+    return Execution(definition, resources, name="exec-1", state_machine_name="sm", options=RunOptions(**options)).run(
+        input if input is not None else {}
+    )
+
+
+def machine(states: dict, start: str | None = None) -> dict:
+    return {"StartAt": start or next(iter(states)), "States": states}
+
+
+def read_json(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
