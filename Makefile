@@ -18,7 +18,7 @@ STACK ?= csv-dmap-dev
 FN ?= worker
 EVENT ?= events/$(FN).json
 
-.PHONY: help install test unit validate lint-asl build deploy sync invoke run bench cost clean db-schema
+.PHONY: help install test unit validate lint-asl build deploy sync invoke run exec bench cost clean db-schema
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,8 +69,12 @@ invoke: $(VENV)/.installed ## run a function Docker-free: make invoke FN=worker 
 db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 	$(PY) -c "import sys; sys.path.insert(0, 'layers/shared'); from csv_dmap.db import schema_ddl; print(schema_ddl('mysql'))"
 
-run: $(VENV)/.installed ## run the whole pipeline locally (comes with the local runner)
-	@echo "make run arrives with the local runner (issue: Local runner). Until then: make invoke FN=worker"
+ROWS ?= 10000
+run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
+	$(PY) -m local_runner run $(if $(CSV),--csv $(CSV),--rows $(ROWS)) $(RUN_ARGS)
+
+exec: $(VENV)/.installed ## run any definition: make exec ARGS="--definition f.json --input '{}' --json"
+	$(PY) -m local_runner exec $(ARGS)
 
 clean: ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) node_modules .pytest_cache

@@ -30,6 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
     ex.add_argument("--json", action="store_true", help="print one JSON object {status, output, error, cause}")
 
+    rn = sub.add_parser("run", help="the whole pipeline on a sample (or your) CSV: make run")
+    rn.add_argument("--csv", default=None, help="your CSV (default: generate a sample)")
+    rn.add_argument("--rows", type=int, default=10_000, help="rows of the generated sample")
+    rn.add_argument("--seed", choices=["csv", "none"], default="csv",
+                    help="with --csv: seed the valid user ids of the file into `users` (csv) or not (none)")
+    rn.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
+    rn.add_argument("--out", default=None, help="output folder (default: .local/out)")
+    rn.add_argument("--json", action="store_true", help="print the summary as JSON")
+    rn.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rn.add_argument("--verbose", action="store_true", help="show the functions' logs and metrics")
+
     lint = sub.add_parser("lint", help="strict check of ASL definitions (fields, numbers, transitions, context object)")
     lint.add_argument("files", nargs="+")
     return parser
@@ -45,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from .exec_cli import main as exec_main
 
         return exec_main(args)
+    if args.command == "run":
+        from .run import main as run_main
+
+        return run_main(args)
     if args.command == "lint":
         from .asl_lint import main as lint_main
 

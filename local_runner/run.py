@@ -1,0 +1,200 @@
+"""``make run``: the whole pipeline on this machine, on embedded defaults.
+
+Generates a realistic sample CSV (or takes ``--csv``), seeds the users it
+knows into the database, uploads the file to the local input bucket, runs
+``statemachine/definition.asl.json`` with the template's functions, and
+prints what happened and where the outputs are.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .environment import LocalEnvironment
+from .exec_cli import run_definition
+from .interpreter import RunOptions
+from .template import ROOT
+
+LOCAL = ROOT / ".local"
+DEFINITION = ROOT / "statemachine" / "definition.asl.json"
+HEADER = "ユーザーID,ログイン回数,投稿回数\n"
+
+
+def generate_sample(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01,
+                    unknown_ratio: float = 0.01) -> list[str]:
+    """Write a sample export; return the user ids that exist (to be seeded).
+
+    About ``bad_ratio`` of the rows are malformed (non-numeric, negative or
+    empty counts, empty or invalid ids) and ``unknown_ratio`` name users that
+    are not in ``users``.
+    """
+    rng = random.Random(seed)
+    known: list[str] = []
+    bad_values = [("abc", "3"), ("-1", "2"), ("5", ""), ("1.5", "4"), ("7", "x")]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(HEADER)
+        for i in range(1, rows + 1):
+            roll = rng.random()
+            if roll < bad_ratio:
+                kind = rng.randrange(len(bad_values) + 2)
+                if kind == len(bad_values):
+                    fh.write(f",{rng.randrange(100)},{rng.randrange(100)}\n")
+                elif kind == len(bad_values) + 1:
+                    fh.write(f"U{i:07d} X,{rng.randrange(100)},{rng.randrange(100)}\n")
+                else:
+                    login, post = bad_values[kind]
+                    fh.write(f"U{i:07d},{login},{post}\n")
+            elif roll < bad_ratio + unknown_ratio:
+                fh.write(f"N{i:07d},{rng.randrange(100)},{rng.randrange(500)}\n")
+            else:
+                uid = f"U{i:07d}"
+                known.append(uid)
+                fh.write(f"{uid},{rng.randrange(100)},{rng.randrange(500)}\n")
+    return known
+
+
+def ids_in_csv(path: Path) -> list[str]:
+    """Valid user ids of a user's own CSV (for seeding the local database)."""
+    import csv
+
+    sys.path.insert(0, str(ROOT / "layers" / "shared"))
+    from csv_dmap.models import HEADER_ALIASES, is_valid_user_id
+
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        column = next((c for c in reader.fieldnames or [] if c.strip() in HEADER_ALIASES["user_id"]), None)
+        if column is None:
+            return []
+        return list(dict.fromkeys(r[column].strip() for r in reader if is_valid_user_id((r[column] or "").strip())))
+
+
+def count_rows(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return max(0, sum(1 for line in fh if line.strip()) - 1)
+
+
+def _format_rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f} rows/s" if seconds > 0 else "-"
+
+
+def main(args) -> int:
+    started = time.monotonic()
+    out_dir = Path(args.out or LOCAL / "out")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    if args.csv:
+        csv_path = Path(args.csv).resolve()
+        seed_ids = ids_in_csv(csv_path) if args.seed == "csv" else []
+    else:
+        csv_path = LOCAL / f"sample-{args.rows}.csv"
+        print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}")
+        seed_ids = generate_sample(csv_path, args.rows)
+    total_rows = count_rows(csv_path)
+
+    with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose) as env:
+        from csv_dmap.db import get_repository
+        from csv_dmap.logic.tally import RunTally
+        from csv_dmap.results import STATUSES, iter_records, read_manifest
+
+        if seed_ids:
+            get_repository().seed_users(seed_ids)
+        bucket = env.physical_name("InputBucket")
+        key = f"incoming/{csv_path.name}"
+        env.client("s3").upload_file(str(csv_path), bucket, key)
+        name = f"local-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
+
+        bar = None
+        if not args.no_progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
+        options = RunOptions(on_batch_done=(lambda n, ok: bar.update(n)) if bar else None)
+        run_started = time.monotonic()
+        result = run_definition(env, DEFINITION, input={"bucket": bucket, "key": key}, name=name, options=options)
+        run_seconds = time.monotonic() - run_started
+        if bar:
+            bar.close()
+
+        s3 = env.client("s3")
+        results_bucket = env.physical_name("ResultsBucket")
+        listing = s3.list_objects_v2(Bucket=results_bucket, Prefix=f"results/{name}/").get("Contents", [])
+        manifests = [o["Key"] for o in listing if o["Key"].endswith("/manifest.json")]
+        tally = RunTally()
+        for manifest_key in manifests:
+            manifest = read_manifest(s3, results_bucket, manifest_key)
+            for status in STATUSES:
+                tally.add(status, iter_records(s3, manifest, status))
+        env.export_s3(out_dir / "s3")
+        audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
+        database = env.database_url
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    map_run = result.map_runs[0] if result.map_runs else {}
+    summary = {
+        "execution": name,
+        "status": result.status,
+        "error": result.error,
+        "cause": result.cause,
+        "rows": tally.rows,
+        "rowsInFile": total_rows,
+        "applied": tally.applied,
+        "failed": tally.failed,
+        "pending": tally.pending,
+        "failedByErrorType": dict(tally.errors.most_common()),
+        "errorRatePercent": round(tally.error_rate, 2),
+        "batches": tally.batches,
+        "failedBatches": tally.failed_batches,
+        "maxConcurrency": map_run.get("maxConcurrency"),
+        "peakInFlight": map_run.get("peakInFlight"),
+        "durationSeconds": round(run_seconds, 2),
+        "rowsPerSecond": round(tally.rows / run_seconds) if run_seconds else None,
+        "peakRssMiB": round(peak_mb, 1),
+        "auditRecords": audit_count,
+        "outputs": {
+            "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
+            "s3Export": str(out_dir / "s3"),
+            "auditJsonl": str(out_dir / "audit.jsonl"),
+            "database": database,
+        },
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_summary(summary, time.monotonic() - started)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _print_summary(s: dict, total_seconds: float) -> None:
+    width = 22
+    lines = [
+        f"{'execution':<{width}}{s['execution']}  {s['status']}",
+    ]
+    if s["error"]:
+        lines.append(f"{'error':<{width}}{s['error']}: {s['cause']}")
+    lines += [
+        f"{'rows':<{width}}{s['rows']:,} (file: {s['rowsInFile']:,})",
+        f"{'applied':<{width}}{s['applied']:,}",
+        f"{'failed':<{width}}{s['failed']:,}  ({s['errorRatePercent']}%)",
+    ]
+    for kind, count in s["failedByErrorType"].items():
+        lines.append(f"{'':<{width}}  {kind:<20}{count:,}")
+    lines += [
+        f"{'batches':<{width}}{s['batches']:,} ({s['failedBatches']} failed), peak {s['peakInFlight']}/{s['maxConcurrency']} in flight",
+        f"{'duration':<{width}}{s['durationSeconds']} s  ({_format_rate(s['rows'], s['durationSeconds'])}; {total_seconds:.1f} s in all)",
+        f"{'peak memory':<{width}}{s['peakRssMiB']} MiB",
+        f"{'audit records':<{width}}{s['auditRecords']:,}",
+        "outputs:",
+    ]
+    for label, value in s["outputs"].items():
+        for v in value if isinstance(value, list) else [value]:
+            lines.append(f"  {label:<{width - 2}}{v}")
+    print("\n".join(lines))

@@ -1,0 +1,106 @@
+"""The project's own definition, end to end through the local runner, on
+SQLite and MariaDB: every CSV row is accounted for in the database, the audit
+table and the ResultWriter files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local_runner.exec_cli import run_definition
+from local_runner.interpreter import RunOptions
+from local_runner.run import DEFINITION, generate_sample
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def sample(tmp_path):
+    path = tmp_path / "users.csv"
+    known = generate_sample(path, rows=1234, seed=7, bad_ratio=0.05, unknown_ratio=0.03)
+    return path, known
+
+
+def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
+    from csv_dmap.audit import AuditLogReader
+    from csv_dmap.db import get_repository
+    from csv_dmap.logic.tally import RunTally
+    from csv_dmap.results import STATUSES, iter_records, read_manifest
+
+    path, known = sample
+    get_repository().seed_users(known)
+    bucket = local_env.physical_name("InputBucket")
+    local_env.client("s3").upload_file(str(path), bucket, "incoming/users.csv")
+    done = []
+    result = run_definition(local_env, DEFINITION, input={"bucket": bucket, "key": "incoming/users.csv"},
+                            name="e2e-run", options=RunOptions(on_batch_done=lambda n, ok: done.append(n)))
+    assert result.status == "SUCCEEDED", result.cause
+    assert sum(done) == 1234 and result.map_runs[0]["batches"] == 3  # 500 + 500 + 234
+
+    s3 = local_env.client("s3")
+    details = result.output["map"]["ResultWriterDetails"]
+    assert details["Key"].startswith("results/e2e-run/") and details["Key"].endswith("/manifest.json")
+    manifest = read_manifest(s3, details["Bucket"], details["Key"])
+    tally = RunTally()
+    for status in STATUSES:
+        tally.add(status, iter_records(s3, manifest, status))
+    assert tally.rows == 1234
+    assert tally.applied == len(known)
+    assert tally.applied + tally.failed == 1234 and tally.pending == 0
+    assert tally.errors["UserNotFound"] == sum(1 for line in path.read_text().splitlines() if line.startswith("N"))
+    assert set(tally.errors) <= {"UserNotFound", "InvalidLoginCount", "InvalidPostCount", "InvalidUserId"}
+
+    repo = get_repository()
+    with repo.engine.connect() as conn:
+        from sqlalchemy import text
+
+        assert conn.execute(text("SELECT COUNT(*) FROM user_stats")).scalar() == len(known)
+        assert conn.execute(text("SELECT COUNT(*) FROM user_stats WHERE last_execution_name = 'e2e-run'")).scalar() == len(known)
+    rows = {line.split(",")[0]: line.split(",") for line in path.read_text().splitlines()[1:]}
+    for uid in known[:25]:
+        stats = repo.get_stats(uid)
+        assert (stats["login_count"], stats["post_count"]) == (int(rows[uid][1]), int(rows[uid][2]))
+
+    reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
+    failed = reader.failed_items("e2e-run")
+    assert len(failed) == tally.failed
+    assert sorted(f["rowIndex"] for f in failed) == sorted(
+        i for i, line in enumerate(path.read_text().splitlines()[1:]) if line.split(",")[0] not in set(known)
+    )
+    audit_total = local_env.client("dynamodb").scan(TableName=local_env.physical_name("AuditTable"), Select="COUNT")
+    assert audit_total["Count"] == 1234
+
+
+def test_exec_cli_runs_the_definition_and_prints_json(tmp_path):
+    csv = tmp_path / "in.csv"
+    csv.write_text("user_id,login_count,post_count\nU1,1,2\nU2,x,3\n", encoding="utf-8")
+    out = tmp_path / "export"
+    cmd = [sys.executable, "-m", "local_runner", "exec", "--definition", str(DEFINITION),
+           "--template", str(ROOT / "template.yaml"),
+           "--s3-object", f"s3://csv-dmap-local-input-bucket/incoming/in.csv={csv}",
+           "--input", json.dumps({"bucket": "csv-dmap-local-input-bucket", "key": "incoming/in.csv"}),
+           "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--export-s3", str(out), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "POWERTOOLS_LOG_LEVEL": "WARNING",
+                               "POWERTOOLS_METRICS_DISABLED": "true", "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["status"] == "SUCCEEDED" and answer["error"] is None
+    key = answer["output"]["map"]["ResultWriterDetails"]["Key"]
+    manifest = json.loads((out / "csv-dmap-local-results-bucket" / key).read_text())
+    succeeded = json.loads((out / "csv-dmap-local-results-bucket" / manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]).read_text())
+    output = json.loads(succeeded[0]["Output"])
+    assert output["counts"] == {"total": 2, "applied": 0, "failed": 2}  # U1 unknown (not seeded), U2 bad count
+    assert (out / "csv-dmap-local-input-bucket" / "incoming" / "in.csv").exists()
+
+
+def test_exec_cli_rejects_an_unsupported_definition_before_running(tmp_path):
+    definition = tmp_path / "d.json"
+    definition.write_text(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"x": 1}, "End": True}}}))
+    proc = subprocess.run([sys.executable, "-m", "local_runner", "exec", "--definition", str(definition), "--json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 2
+    answer = json.loads(proc.stdout)
+    assert answer["error"] == "InvalidDefinition" and "States/A: field Assign" in answer["cause"]
