@@ -64,7 +64,8 @@ sync: $(SAMVENV)/.installed ## sam sync --watch against a dev stack
 	$(SAM) sync --stack-name $(STACK) --watch
 
 invoke: $(VENV)/.installed ## run a function Docker-free: make invoke FN=worker EVENT=events/worker.json
-	$(PY) -m local_runner invoke --function $(FN) --event $(EVENT) --seed-users events/users.txt
+	$(PY) -m local_runner invoke --function $(FN) --event $(EVENT) --seed-users events/users.txt \
+	  $(foreach o,$(shell cat events/s3-objects.txt),--s3-object $(o))
 
 db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 	$(PY) -c "import sys; sys.path.insert(0, 'layers/shared'); from csv_dmap.db import schema_ddl; print(schema_ddl('mysql'))"

@@ -231,10 +231,11 @@ class LocalEnvironment:
     @staticmethod
     def _reset_caches() -> None:
         """Per-container singletons of the layer were built for another environment."""
-        from csv_dmap import audit, config, db
+        from csv_dmap import audit, aws, config, db
 
-        for cached in (config.get_settings, db.get_engine, db.get_repository, audit.dynamodb_client, audit.get_audit_writer):
+        for cached in (config.get_settings, db.get_engine, db.get_repository, audit.get_audit_writer):
             cached.cache_clear()
+        aws.reset_clients()
 
     def client(self, service: str):
         import boto3

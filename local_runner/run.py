@@ -101,8 +101,7 @@ def main(args) -> int:
 
     with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose) as env:
         from csv_dmap.db import get_repository
-        from csv_dmap.logic.tally import RunTally
-        from csv_dmap.results import STATUSES, iter_records, read_manifest
+        from csv_dmap.results import manifest_keys, tally_run
 
         if seed_ids:
             get_repository().seed_users(seed_ids)
@@ -125,13 +124,10 @@ def main(args) -> int:
 
         s3 = env.client("s3")
         results_bucket = env.physical_name("ResultsBucket")
-        listing = s3.list_objects_v2(Bucket=results_bucket, Prefix=f"results/{name}/").get("Contents", [])
-        manifests = [o["Key"] for o in listing if o["Key"].endswith("/manifest.json")]
-        tally = RunTally()
-        for manifest_key in manifests:
-            manifest = read_manifest(s3, results_bucket, manifest_key)
-            for status in STATUSES:
-                tally.add(status, iter_records(s3, manifest, status))
+        manifests = manifest_keys(s3, results_bucket, name)
+        tally = tally_run(s3, results_bucket, manifests)
+        summaries = [o["Key"] for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
+                     if o["Key"].endswith(f"/{name}.json")]
         env.export_s3(out_dir / "s3")
         audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
         database = env.database_url
@@ -160,6 +156,7 @@ def main(args) -> int:
         "auditRecords": audit_count,
         "outputs": {
             "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
+            "runSummary": [str(out_dir / "s3" / results_bucket / k) for k in summaries],
             "s3Export": str(out_dir / "s3"),
             "auditJsonl": str(out_dir / "audit.jsonl"),
             "database": database,

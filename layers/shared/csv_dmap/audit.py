@@ -105,15 +105,8 @@ class AuditLogReader:
 
 
 @lru_cache(maxsize=1)
-def dynamodb_client():
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("dynamodb", config=Config(retries={"max_attempts": 5, "mode": "adaptive"}))
-
-
-@lru_cache(maxsize=1)
 def get_audit_writer() -> AuditLogWriter:
+    from .aws import dynamodb_client
     from .config import get_settings
 
     return AuditLogWriter(dynamodb_client(), get_settings().audit_table_name)

@@ -43,6 +43,18 @@ class Settings(BaseModel):
     results_bucket: str | None = Field(default=None, alias="RESULTS_BUCKET")
     input_bucket: str | None = Field(default=None, alias="INPUT_BUCKET")
 
+    # ValidateInput: two streaming passes over the object must fit Lambda's 15 minutes.
+    max_input_bytes: int = Field(default=2 * 1024**3, alias="MAX_INPUT_BYTES")
+    # DetermineConcurrency
+    db_max_concurrency: int = Field(default=10, alias="DB_MAX_CONCURRENCY", ge=1)
+    max_items_per_batch: int = Field(default=500, alias="MAX_ITEMS_PER_BATCH", ge=1)
+    target_duration_seconds: float = Field(default=300, alias="TARGET_DURATION_SECONDS", gt=0)
+    # DetermineConcurrency (map tolerance of failed batches) and AggregateErrors (tolerance of failed rows)
+    tolerated_failure_percentage: float = Field(default=5, alias="TOLERATED_FAILURE_PERCENTAGE", ge=0, le=100)
+    # AggregateErrors and DailyReport
+    alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
+    report_timezone: str = Field(default="Asia/Tokyo", alias="REPORT_TIMEZONE")
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if environ is None else environ)

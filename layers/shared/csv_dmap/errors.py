@@ -36,3 +36,29 @@ class ConfigurationError(CsvDmapError):
 class BatchTooLargeError(CsvDmapError):
     """The worker received more items than it can answer for within the
     256 KiB output limit of a Step Functions state."""
+
+
+class InputRejected(CsvDmapError):
+    """A file the pipeline cannot process. The ASL ends the execution through
+    a Fail state whose Error is the subclass name and whose Cause is this
+    message: write it for the operator who has to fix the file."""
+
+
+class EmptyFile(InputRejected):
+    """The object has no bytes, or a header and no data rows."""
+
+
+class InvalidHeader(InputRejected):
+    """The first row does not name the user id, login count and post count columns."""
+
+
+class UnsupportedEncoding(InputRejected):
+    """The bytes are neither UTF-8 (with or without BOM) nor CP932/Shift_JIS."""
+
+
+class FileTooLarge(InputRejected):
+    """The object is larger than the configured maximum (MaxInputBytes)."""
+
+
+class InputNotFound(InputRejected):
+    """The object named in the execution input does not exist (or is not readable)."""

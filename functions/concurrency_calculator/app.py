@@ -1,0 +1,35 @@
+"""DetermineConcurrency: MaxConcurrency, MaxItemsPerBatch and tolerance for the map."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from csv_dmap.aws import s3_client
+from csv_dmap.config import get_settings
+from csv_dmap.logic.concurrency import plan
+from csv_dmap.models import ConcurrencyRequest
+from csv_dmap.observability import logger, tracer
+from csv_dmap.summaries import recent_summaries
+
+
+@logger.inject_lambda_context(correlation_id_path="executionName")
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    request = ConcurrencyRequest.model_validate(event)
+    settings = get_settings()
+    history = []
+    if settings.results_bucket:
+        today = datetime.now(ZoneInfo(settings.report_timezone)).date()
+        history = recent_summaries(s3_client(), settings.results_bucket, today)
+    config = plan(
+        request.row_count,
+        request.byte_size,
+        ceiling=settings.db_max_concurrency,
+        tolerated_failure_percentage=settings.tolerated_failure_percentage,
+        history=history,
+        target_seconds=settings.target_duration_seconds,
+        max_items=settings.max_items_per_batch,
+    )
+    logger.info("run planned", extra=config.to_payload())
+    return config.to_payload()

@@ -1,0 +1,26 @@
+"""ValidateInput: check the uploaded CSV and hand the map a clean UTF-8 file.
+
+Raises EmptyFile, InvalidHeader, UnsupportedEncoding, FileTooLarge or
+InputNotFound (the ASL ends the run with that Error and the message as Cause)."""
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from csv_dmap.aws import s3_client
+from csv_dmap.config import get_settings
+from csv_dmap.input_files import validate_object
+from csv_dmap.models import ValidateRequest
+from csv_dmap.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="executionName")
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    request = ValidateRequest.model_validate(event)
+    result = validate_object(s3_client(), request.bucket, request.key, request.execution_name,
+                             get_settings().max_input_bytes)
+    metrics.add_metric(name="InputRows", unit=MetricUnit.Count, value=result.source_rows)
+    metrics.add_metric(name="DuplicateRows", unit=MetricUnit.Count, value=result.duplicate_rows)
+    logger.info("input validated", extra=result.to_payload())
+    return result.to_payload()
