@@ -19,7 +19,7 @@ ROOT = Path(__file__).parents[2]
 @pytest.fixture
 def sample(tmp_path):
     path = tmp_path / "users.csv"
-    known = generate_sample(path, rows=1234, seed=7, bad_ratio=0.05, unknown_ratio=0.03)
+    known = generate_sample(path, rows=1234, seed=7, bad_ratio=0.02, unknown_ratio=0.02)  # 4%: within 5%
     return path, known
 
 
@@ -27,7 +27,7 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     from csv_dmap.audit import AuditLogReader
     from csv_dmap.db import get_repository
     from csv_dmap.logic.tally import RunTally
-    from csv_dmap.results import STATUSES, iter_records, read_manifest
+    from csv_dmap.results import STATUSES, iter_records, manifest_keys, read_manifest
 
     path, known = sample
     get_repository().seed_users(known)
@@ -40,9 +40,10 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     assert sum(done) == 1234 and result.map_runs[0]["batches"] == 3  # 500 + 500 + 234
 
     s3 = local_env.client("s3")
-    details = result.output["map"]["ResultWriterDetails"]
-    assert details["Key"].startswith("results/e2e-run/") and details["Key"].endswith("/manifest.json")
-    manifest = read_manifest(s3, details["Bucket"], details["Key"])
+    results_bucket = local_env.physical_name("ResultsBucket")
+    (key,) = manifest_keys(s3, results_bucket, "e2e-run")
+    assert key.startswith("results/e2e-run/") and key.endswith("/manifest.json")
+    manifest = read_manifest(s3, results_bucket, key)
     tally = RunTally()
     for status in STATUSES:
         tally.add(status, iter_records(s3, manifest, status))
@@ -51,6 +52,11 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     assert tally.applied + tally.failed == 1234 and tally.pending == 0
     assert tally.errors["UserNotFound"] == sum(1 for line in path.read_text().splitlines() if line.startswith("N"))
     assert set(tally.errors) <= {"UserNotFound", "InvalidLoginCount", "InvalidPostCount", "InvalidUserId"}
+    assert result.output["rows"] == 1234 and result.output["applied"] == tally.applied  # the aggregator agrees
+    summary_uri = result.output["summaryUri"]
+    summary = json.loads(s3.get_object(Bucket=results_bucket, Key=summary_uri.split("/", 3)[3])["Body"].read())
+    assert (summary["rows"], summary["applied"], summary["failed"]) == (1234, tally.applied, tally.failed)
+    assert summary["errorsByType"] == dict(tally.errors)
 
     repo = get_repository()
     with repo.engine.connect() as conn:
@@ -85,11 +91,12 @@ def test_exec_cli_runs_the_definition_and_prints_json(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "POWERTOOLS_LOG_LEVEL": "WARNING",
                                "POWERTOOLS_METRICS_DISABLED": "true", "HOME": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # both rows failed: above the tolerance
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert answer["status"] == "SUCCEEDED" and answer["error"] is None
-    key = answer["output"]["map"]["ResultWriterDetails"]["Key"]
-    manifest = json.loads((out / "csv-dmap-local-results-bucket" / key).read_text())
+    assert (answer["status"], answer["error"]) == ("FAILED", "ErrorRateExceeded")
+    assert answer["cause"].startswith("2 of 2 rows failed (100.00%)")
+    (key,) = [p for p in (out / "csv-dmap-local-results-bucket" / "results").rglob("manifest.json")]
+    manifest = json.loads(key.read_text())
     succeeded = json.loads((out / "csv-dmap-local-results-bucket" / manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]).read_text())
     output = json.loads(succeeded[0]["Output"])
     assert output["counts"] == {"total": 2, "applied": 0, "failed": 2}  # U1 unknown (not seeded), U2 bad count

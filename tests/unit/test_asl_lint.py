@@ -46,10 +46,10 @@ def test_max_input_bytes_above_256_kib_is_rejected(definition):
 
 
 def test_next_to_a_missing_state_is_rejected(definition):
-    map_state(definition)["Next"] = "Nowhere"
+    definition["States"]["DetermineConcurrency"]["Next"] = "Nowhere"
     errors = lint(definition)
     assert any("'Nowhere'" in e for e in errors), errors
-    assert any("Done: state is not reachable" in e for e in errors), errors
+    assert any("ProcessUserStats: state is not reachable" in e for e in errors), errors
 
 
 def test_next_and_end_together_are_rejected(definition):
@@ -64,7 +64,7 @@ def test_seed_context_fields_that_do_not_exist_are_rejected(definition):
 
 
 def test_map_item_outside_item_selector_is_rejected(definition):
-    definition["States"]["DefaultRunConfig"]["Parameters"]["i.$"] = "$$.Map.Item.Index"
+    definition["States"]["DescribeRejection"]["Parameters"]["i.$"] = "$$.Map.Item.Index"
     assert any("only available in a Map state's ItemSelector" in e for e in lint(definition))
 
 
@@ -84,5 +84,5 @@ def test_seed_result_selector_stats_are_rejected(definition):
 
 
 def test_unknown_state_type_is_rejected(definition):
-    definition["States"]["Done"]["Type"] = "Finish"
+    definition["States"]["RunSucceeded"]["Type"] = "Finish"
     assert lint(definition)

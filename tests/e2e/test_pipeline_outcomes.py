@@ -1,0 +1,173 @@
+"""The full definition through the local runner, over the files operators
+actually receive: each outcome, its named error and Cause, its summary and alert."""
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from local_runner.exec_cli import run_definition
+from local_runner.invoke import invoke
+from local_runner.run import DEFINITION
+
+USERS = [f"U{i:05d}" for i in range(1, 101)]
+
+
+@pytest.fixture
+def pipeline(local_env):
+    """Seeded users, an SQS queue on the alert topic, and a run() helper."""
+    from csv_dmap.db import get_repository
+
+    get_repository().seed_users(USERS)
+    sns, sqs = local_env.client("sns"), local_env.client("sqs")
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=local_env.physical_name("AlertTopic"), Protocol="sqs", Endpoint=queue_arn)
+
+    class Pipeline:
+        env = local_env
+        input_bucket = local_env.physical_name("InputBucket")
+        results_bucket = local_env.physical_name("ResultsBucket")
+
+        def run(self, body: bytes, name: str, key: str | None = None):
+            key = key or f"incoming/{name}.csv"
+            local_env.client("s3").put_object(Bucket=self.input_bucket, Key=key, Body=body)
+            return run_definition(local_env, DEFINITION, input={"bucket": self.input_bucket, "key": key}, name=name)
+
+        def alerts(self):
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            return [json.loads(m["Body"]) for m in messages]
+
+        def summary(self, name):
+            s3 = local_env.client("s3")
+            keys = [o["Key"] for o in s3.list_objects_v2(Bucket=self.results_bucket, Prefix="summaries/").get("Contents", [])
+                    if o["Key"].endswith(f"/{name}.json")]
+            assert len(keys) == 1, keys
+            return json.loads(s3.get_object(Bucket=self.results_bucket, Key=keys[0])["Body"].read())
+
+    return Pipeline()
+
+
+def csv_text(rows, header="ユーザーID,ログイン回数,投稿回数", newline="\n"):
+    return newline.join([header, *rows]) + newline
+
+
+def stats(uid):
+    from csv_dmap.db import get_repository
+
+    row = get_repository().get_stats(uid)
+    return (row["login_count"], row["post_count"]) if row else None
+
+
+def test_clean_utf8_file_succeeds(pipeline):
+    result = pipeline.run(csv_text([f"{u},{i},{i * 2}" for i, u in enumerate(USERS[:50])]).encode(), "clean")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.output["rows"] == 50 and result.output["applied"] == 50 and result.output["severity"] == "NONE"
+    assert stats("U00050") == (49, 98)
+    summary = pipeline.summary("clean")
+    assert summary["status"] == "SUCCEEDED" and summary["encoding"] == "UTF-8" and summary["alertSent"] is False
+    assert summary["mapKey"] == "incoming/clean.csv"  # plain UTF-8 is read in place
+    assert pipeline.alerts() == []
+
+
+def test_cp932_file_with_crlf_is_normalised_and_applied(pipeline):
+    body = csv_text(["U00001,7,70", "U00002,8,80", '"U00003","9","90"'], newline="\r\n").encode("cp932")
+    result = pipeline.run(body, "excel-sjis")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert [stats(u) for u in ("U00001", "U00002", "U00003")] == [(7, 70), (8, 80), (9, 90)]
+    summary = pipeline.summary("excel-sjis")
+    assert summary["encoding"] == "CP932 (Shift_JIS)" and summary["mapKey"] == "staging/excel-sjis/excel-sjis.csv"
+    copy = pipeline.env.client("s3").get_object(Bucket=pipeline.input_bucket, Key=summary["mapKey"])["Body"].read()
+    assert copy.decode("utf-8").splitlines()[0] == "ユーザーID,ログイン回数,投稿回数"
+
+
+def test_bom_file_with_columns_in_another_order_and_duplicates(pipeline):
+    body = ("\ufeff" + csv_text(["5,U00010,x-extra,1", "6,U00011,y,2", "7,U00010,z,3"],
+                                header="投稿回数,user_id,memo,login_count")).encode("utf-8")
+    result = pipeline.run(body, "bom-reordered")
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert stats("U00010") == (3, 7)  # the last row of a duplicated user wins
+    assert stats("U00011") == (2, 6)
+    summary = pipeline.summary("bom-reordered")
+    assert (summary["encoding"], summary["duplicateRows"], summary["rows"]) == ("UTF-8 with BOM", 1, 2)
+
+
+def test_twenty_percent_bad_rows_fail_through_the_tolerance_with_summary_and_alert(pipeline):
+    rows = [f"{u},1,1" for u in USERS[:80]] + [f"U{i:05d},bad,1" for i in range(81, 101)]
+    result = pipeline.run(csv_text(rows).encode(), "too-many-errors")
+    assert (result.status, result.error) == ("FAILED", "ErrorRateExceeded")
+    assert "20 of 100 rows failed (20.00%), above the tolerated 5%" in result.cause
+    assert "summaries/date=" in result.cause
+    summary = pipeline.summary("too-many-errors")
+    assert (summary["severity"], summary["failed"], summary["alertSent"]) == ("HIGH", 20, True)
+    assert summary["errorsByType"] == {"InvalidLoginCount": 20}
+    assert stats("U00080") == (1, 1)  # the good rows were applied all the same
+    alerts = pipeline.alerts()
+    assert len(alerts) == 1 and "HIGH 20.0% errors" in alerts[0]["Subject"]
+    assert "InvalidLoginCount: 20" in alerts[0]["Message"] and "U00081" in alerts[0]["Message"]
+
+
+def test_six_percent_errors_succeed_with_a_medium_alert_only_above_the_tolerance(pipeline):
+    rows = [f"{u},1,1" for u in USERS[:94]] + [f"N{i:05d},1,1" for i in range(6)]
+    result = pipeline.run(csv_text(rows).encode(), "medium")
+    assert result.status == "FAILED" and result.error == "ErrorRateExceeded"  # 6% > tolerated 5%
+    assert pipeline.summary("medium")["severity"] == "MEDIUM"
+    assert "MEDIUM" in pipeline.alerts()[0]["Subject"]
+
+
+@pytest.mark.parametrize(("body", "error", "cause"), [
+    (b"", "EmptyFile", "is empty (0 bytes)"),
+    ("ユーザーID,ログイン回数,投稿回数\r\n".encode(), "EmptyFile", "has a header (ユーザーID,ログイン回数,投稿回数) but no data rows"),
+    (b"id,logins,posts\nU00001,1,1\n", "InvalidHeader", "no column for ユーザーID or user_id"),
+    ("ユーザーID,ログイン回数,投稿回数\nU1,1,1\n".encode("utf-16"), "UnsupportedEncoding", "UTF-16"),
+    (b"user_id,login_count,post_count\nU1,\x85\x40\x81\x20,1\n", "UnsupportedEncoding", "neither UTF-8 nor CP932"),
+])
+def test_files_that_cannot_be_processed_end_in_a_named_fail(pipeline, body, error, cause):
+    result = pipeline.run(body, f"rejected-{error.lower()}")
+    assert (result.status, result.error) == ("FAILED", error)
+    assert cause in result.cause
+    assert "Traceback" not in result.cause and "{" not in result.cause  # a sentence, not a stack trace
+
+
+def test_missing_object_is_a_named_fail(local_env):
+    bucket = local_env.physical_name("InputBucket")
+    result = run_definition(local_env, DEFINITION, input={"bucket": bucket, "key": "incoming/nope.csv"}, name="missing")
+    assert (result.status, result.error) == ("FAILED", "InputNotFound")
+
+
+def test_daily_report_over_a_day_with_several_runs(pipeline):
+    pipeline.run(csv_text([f"{u},1,1" for u in USERS[:10]]).encode(), "day-a")
+    pipeline.run(csv_text([f"{u},2,2" for u in USERS[:8]] + ["N1,1,1", "U00009,x,1"]).encode(), "day-b")
+    pipeline.run(csv_text([f"{u},1,1" for u in USERS[:4]] + ["U00005,-1,1"]).encode(), "day-c")
+    summaries = {n: pipeline.summary(n) for n in ("day-a", "day-b", "day-c")}
+    day = summaries["day-a"]["date"]
+    assert day == datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
+    out = invoke(pipeline.env, "DailyReportFunction", {"date": day})
+    assert out["executions"] == 3
+    s3 = pipeline.env.client("s3")
+    report = json.loads(s3.get_object(Bucket=pipeline.results_bucket, Key=f"daily-reports/{day}.json")["Body"].read())
+    assert report["date"] == day and report["timezone"] == "Asia/Tokyo"
+    assert (report["executions"], report["succeededExecutions"], report["failedExecutions"]) == (3, 1, 2)
+    assert (report["rows"], report["applied"], report["failed"], report["pending"]) == (25, 22, 3, 0)
+    assert report["successRate"] == round(100 * 22 / 25, 3)
+    assert report["errorsByType"] == {"UserNotFound": 1, "InvalidLoginCount": 2}
+    assert [r["executionName"] for r in report["runs"]] == ["day-a", "day-b", "day-c"]
+    assert [r["status"] for r in report["runs"]] == ["SUCCEEDED", "FAILED", "FAILED"]
+    slowest = report["slowestRuns"]
+    assert len(slowest) == 3 and slowest == sorted(slowest, key=lambda r: r["durationSeconds"], reverse=True)
+    assert {r["executionName"]: r["durationSeconds"] for r in slowest} == {
+        n: summaries[n]["durationSeconds"] for n in summaries}
+    page = s3.get_object(Bucket=pipeline.results_bucket, Key=f"daily-reports/{day}.html")["Body"].read().decode()
+    assert "<svg" in page and "day-b" in page and "22 of 25 rows applied" in page
+    messages = [m for m in pipeline.alerts() if "daily report" in m.get("Subject", "")]
+    assert len(messages) == 1 and "3 run(s)" in messages[0]["Message"]
+
+
+def test_daily_report_of_a_day_without_runs_says_so(local_env):
+    out = invoke(local_env, "DailyReportFunction", {"date": "2026-01-01"})
+    assert out["executions"] == 0
+    body = local_env.client("s3").get_object(Bucket=local_env.physical_name("ResultsBucket"),
+                                             Key="daily-reports/2026-01-01.json")["Body"].read()
+    report = json.loads(body)
+    assert report["message"] == "No csv-dmap runs on 2026-01-01 (Asia/Tokyo)." and report["runs"] == []

@@ -1,0 +1,69 @@
+"""template.yaml and the definition agree with each other and with the code."""
+
+import fnmatch
+import json
+import re
+from pathlib import Path
+
+from csv_dmap import errors
+from csv_dmap.input_files import staging_key
+from local_runner.template import functions, load_template
+
+ROOT = Path(__file__).parents[2]
+TEMPLATE = load_template()
+DEFINITION_TEXT = (ROOT / "statemachine" / "definition.asl.json").read_text()
+DEFINITION = json.loads(DEFINITION_TEXT)
+
+
+def test_every_function_has_its_handler_and_a_sample_event():
+    specs = functions(TEMPLATE)
+    assert {s.code_uri.name for s in specs.values()} == {
+        "worker", "validate_input", "concurrency_calculator", "error_aggregator", "daily_report"}
+    for spec in specs.values():
+        assert spec.module_path.exists(), spec.module_path
+        assert "def lambda_handler" in spec.module_path.read_text()
+        assert (ROOT / "events" / f"{spec.code_uri.name}.json").exists()
+
+
+def test_definition_substitutions_match_the_placeholders():
+    props = TEMPLATE["Resources"]["CsvDmapStateMachine"]["Properties"]
+    placeholders = set(re.findall(r"\$\{(\w+)\}", DEFINITION_TEXT))
+    assert placeholders == set(props["DefinitionSubstitutions"])
+
+
+def test_validate_input_catches_every_input_rejection_by_name():
+    rejected = {cls.__name__ for cls in vars(errors).values()
+                if isinstance(cls, type) and issubclass(cls, errors.InputRejected) and cls is not errors.InputRejected}
+    catch = DEFINITION["States"]["ValidateInput"]["Catch"][0]
+    assert set(catch["ErrorEquals"]) == rejected
+    assert DEFINITION["States"][catch["Next"]]["Type"] == "Pass"
+
+
+def test_worker_retries_name_real_error_classes():
+    retry = DEFINITION["States"]["ProcessUserStats"]["ItemProcessor"]["States"]["ApplyBatch"]["Retry"]
+    names = {n for r in retry for n in r["ErrorEquals"] if not n.startswith("Lambda.")}
+    assert names == {"TransientDatabaseError", "AuditWriteError"}
+    assert all(isinstance(getattr(errors, n), type) for n in names)
+    assert all(r.get("JitterStrategy") == "FULL" for r in retry)
+
+
+def test_s3_trigger_starts_runs_for_incoming_csv_only():
+    event = TEMPLATE["Resources"]["CsvDmapStateMachine"]["Properties"]["Events"]["CsvUploaded"]["Properties"]
+    (rule,) = event["Pattern"]["detail"]["object"]["key"]
+    pattern = rule["wildcard"]
+
+    def matches(key):  # EventBridge's * matches any characters, "/" included
+        return fnmatch.fnmatchcase(key, pattern)
+
+    assert matches("incoming/users.csv") and matches("incoming/2026/11/users.csv")
+    assert not matches(staging_key("exec-1", "incoming/users.csv"))  # the pipeline's own copies
+    assert not matches("incoming/users.txt") and not matches("results/x.csv")
+    assert set(event["InputTransformer"]["InputPathsMap"]) == {"bucket", "key"}
+
+
+def test_map_reads_the_validated_object_and_counts_rows_under_the_original_key():
+    m = DEFINITION["States"]["ProcessUserStats"]
+    assert m["ItemReader"]["Parameters"] == {"Bucket.$": "$.validation.bucket", "Key.$": "$.validation.key"}
+    assert m["ItemBatcher"]["BatchInput"]["sourceKey.$"] == "$.key"
+    assert m["ItemBatcher"]["MaxInputBytesPerBatch"] == 262144
+    assert m["Catch"][0]["ResultPath"] == "$.map" and m["Catch"][0]["Next"] == "AggregateErrors"
