@@ -77,5 +77,18 @@ run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.cs
 exec: $(VENV)/.installed ## run any definition: make exec ARGS="--definition f.json --input '{}' --json"
 	$(PY) -m local_runner exec $(ARGS)
 
+BENCH_ROWS ?= 20000
+BENCH_SIZES ?= 100000,1000000
+bench: $(VENV)/.installed ## benchmarks -> BENCHMARKS.md (worker path, end to end, cold start, cost); ~40 min
+	$(PY) -m bench.worker_path --rows $(BENCH_ROWS)
+	$(PY) -m bench.e2e --sizes $(BENCH_SIZES)
+	$(PY) -m bench.coldstart
+	$(PY) -m bench.cost --rows 1000000 > /dev/null
+	$(PY) -m bench.report
+
+ROWS_COST := $(if $(filter command line environment,$(origin ROWS)),$(ROWS),1000000)
+cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 [CONFIG="--batch 100 --children STANDARD"]
+	$(PY) -m bench.cost --rows $(ROWS_COST) $(CONFIG)
+
 clean: ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) node_modules .pytest_cache

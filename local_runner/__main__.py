@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--json", action="store_true", help="print the summary as JSON")
     rn.add_argument("--no-progress", action="store_true", help="no progress bar")
     rn.add_argument("--verbose", action="store_true", help="show the functions' logs and metrics")
+    rn.add_argument("--moto-server", action="store_true",
+                    help="serve AWS from a separate moto process (the runner's memory is then its own)")
+    rn.add_argument("--no-export", action="store_true", help="skip exporting S3 and the audit table (large runs)")
 
     lint = sub.add_parser("lint", help="strict check of ASL definitions (fields, numbers, transitions, context object)")
     lint.add_argument("files", nargs="+")

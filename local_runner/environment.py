@@ -48,6 +48,7 @@ class LocalEnvironment:
         database_url: str | None = None,
         use_moto: bool = True,
         quiet: bool = False,
+        moto_server: bool = False,
     ):
         # template_path=None: the project's template; "" : none (moto only, no database).
         self.template_path = ROOT / "template.yaml" if template_path is None else Path(template_path) if template_path else None
@@ -58,6 +59,9 @@ class LocalEnvironment:
         self.parameters["DatabaseUrl"] = self.database_url
         self.use_moto = use_moto
         self.quiet = quiet  # functions log warnings only and emit no EMF metrics (make run)
+        # moto in a process of its own (the AWS services' memory is not the runner's; benchmarks)
+        self.moto_server = moto_server
+        self._server = None
         self._mock = None
         self._saved_env: dict[str, str | None] = {}
         self.functions = functions(self.template, self.template_path.parent) if self.template_path else {}
@@ -202,7 +206,9 @@ class LocalEnvironment:
         ensure_layer_on_path()
         self._set_env(_FAKE_CREDENTIALS if self.use_moto else {})
         self._set_env(_LOCAL_ENV)
-        if self.use_moto:
+        if self.use_moto and self.moto_server:
+            self._start_moto_server()
+        elif self.use_moto:
             from moto import mock_aws
 
             self._mock = mock_aws()
@@ -216,10 +222,39 @@ class LocalEnvironment:
             self.prepare_database()
         return self
 
+    def _start_moto_server(self) -> None:
+        import socket
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self._server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        endpoint = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        self._set_env({"AWS_ENDPOINT_URL": endpoint})
+
+    @property
+    def moto_server_pid(self) -> int | None:
+        return self._server.pid if self._server else None
+
     def __exit__(self, *exc) -> None:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if self._server is not None:
+            self._server.terminate()
+            self._server.wait(timeout=30)
+            self._server = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -293,7 +328,7 @@ class LocalEnvironment:
 
         des = TypeDeserializer()
         name = self.physical_name(logical_id)
-        if self.use_moto:
+        if self._mock is not None:
             from moto.dynamodb.models import dynamodb_backends
 
             items = (i.to_json()["Attributes"] for i in dynamodb_backends[ACCOUNT][REGION].get_table(name).all_items())

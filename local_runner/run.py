@@ -99,7 +99,8 @@ def main(args) -> int:
         seed_ids = generate_sample(csv_path, args.rows)
     total_rows = count_rows(csv_path)
 
-    with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose) as env:
+    service_rss = None
+    with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server) as env:
         from csv_dmap.db import get_repository
         from csv_dmap.results import manifest_keys, tally_run
 
@@ -128,9 +129,14 @@ def main(args) -> int:
         tally = tally_run(s3, results_bucket, manifests)
         summaries = [o["Key"] for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
                      if o["Key"].endswith(f"/{name}.json")]
-        env.export_s3(out_dir / "s3")
-        audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
+        if args.no_export:
+            audit_count = None
+        else:
+            env.export_s3(out_dir / "s3")
+            audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
         database = env.database_url
+        if env.moto_server_pid:
+            service_rss = _rss_mib(env.moto_server_pid)
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     map_run = result.map_runs[0] if result.map_runs else {}
@@ -153,6 +159,7 @@ def main(args) -> int:
         "durationSeconds": round(run_seconds, 2),
         "rowsPerSecond": round(tally.rows / run_seconds) if run_seconds else None,
         "peakRssMiB": round(peak_mb, 1),
+        "awsStandInRssMiB": service_rss,
         "auditRecords": audit_count,
         "outputs": {
             "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
@@ -162,12 +169,24 @@ def main(args) -> int:
             "database": database,
         },
     }
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         _print_summary(summary, time.monotonic() - started)
     return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _rss_mib(pid: int) -> float | None:
+    """Peak RSS (VmHWM) of another process, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def _print_summary(s: dict, total_seconds: float) -> None:
@@ -188,10 +207,10 @@ def _print_summary(s: dict, total_seconds: float) -> None:
         f"{'batches':<{width}}{s['batches']:,} ({s['failedBatches']} failed), peak {s['peakInFlight']}/{s['maxConcurrency']} in flight",
         f"{'duration':<{width}}{s['durationSeconds']} s  ({_format_rate(s['rows'], s['durationSeconds'])}; {total_seconds:.1f} s in all)",
         f"{'peak memory':<{width}}{s['peakRssMiB']} MiB",
-        f"{'audit records':<{width}}{s['auditRecords']:,}",
+        f"{'audit records':<{width}}{s['auditRecords']:,}" if s["auditRecords"] is not None else "",
         "outputs:",
     ]
     for label, value in s["outputs"].items():
         for v in value if isinstance(value, list) else [value]:
             lines.append(f"  {label:<{width - 2}}{v}")
-    print("\n".join(lines))
+    print("\n".join(line for line in lines if line))

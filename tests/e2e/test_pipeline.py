@@ -111,3 +111,16 @@ def test_exec_cli_rejects_an_unsupported_definition_before_running(tmp_path):
     assert proc.returncode == 2
     answer = json.loads(proc.stdout)
     assert answer["error"] == "InvalidDefinition" and "States/A: field Assign" in answer["cause"]
+
+
+def test_make_run_with_aws_in_a_separate_moto_process(tmp_path):
+    """The mode the benchmarks use: the runner talks to moto over HTTP (AWS_ENDPOINT_URL)."""
+    cmd = [sys.executable, "-m", "local_runner", "run", "--rows", "1500", "--moto-server", "--no-progress", "--json",
+           "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--out", str(tmp_path / "out")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "SUCCEEDED" and summary["rows"] == 1500
+    assert summary["applied"] + summary["failed"] == 1500 and summary["auditRecords"] == 1500
+    assert summary["awsStandInRssMiB"] and summary["awsStandInRssMiB"] > 0
+    assert (tmp_path / "out" / "audit.jsonl").read_text().count("\n") == 1500

@@ -127,3 +127,20 @@ def test_failed_items_of_an_execution_is_one_query_over_failed_items_only(ddb):
     assert queries["n"] == 1
     assert [f["itemKey"] for f in failed] == [item_key(100), item_key(101), item_key(102)]
     assert {f["errorType"] for f in failed} == {"UserNotFound"}
+
+
+def test_chunks_are_written_concurrently_and_all_land(ddb):
+    import threading
+
+    seen = set()
+
+    class Recording:
+        def batch_write_item(self, RequestItems):
+            seen.add(threading.get_ident())
+            return ddb.batch_write_item(RequestItems=RequestItems)
+
+    writer = AuditLogWriter(Recording(), TABLE, concurrency=4)
+    records = [record(i, user=f"U{i:05d}") for i in range(200)]
+    assert writer.write(records) == 8
+    assert ddb.scan(TableName=TABLE, Select="COUNT")["Count"] == 200
+    assert threading.get_ident() not in seen  # sent from the writer's pool, not the caller's thread

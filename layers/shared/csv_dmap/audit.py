@@ -33,39 +33,48 @@ _deserializer = TypeDeserializer()
 
 class AuditLogWriter:
     """Writes audit records with BatchWriteItem, 25 at a time, retrying
-    UnprocessedItems with exponential backoff and full jitter."""
+    UnprocessedItems with exponential backoff and full jitter.
 
-    def __init__(self, client, table_name: str, max_attempts: int = 8, base_delay: float = 0.05, max_delay: float = 2.0):
+    The chunks of a batch are sent ``concurrency`` at a time: a 500-row batch
+    is 20 calls, and on AWS each is a network round trip (boto3 clients are
+    thread-safe)."""
+
+    def __init__(self, client, table_name: str, max_attempts: int = 8, base_delay: float = 0.05,
+                 max_delay: float = 2.0, concurrency: int = 4):
         self.client = client
         self.table_name = table_name
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.concurrency = max(1, concurrency)
+        self._pool = None
+
+    def _write_chunk(self, chunk: Sequence[AuditRecord]) -> int:
+        pending = {
+            self.table_name: [
+                {"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in r.to_item().items()}}}
+                for r in chunk
+            ]
+        }
+        for attempt in range(self.max_attempts):
+            response = self.client.batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return attempt + 1
+            time.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt)))
+        left = sum(len(v) for v in pending.values())
+        raise AuditWriteError(f"{left} audit records still unprocessed after {self.max_attempts} BatchWriteItem attempts")
 
     def write(self, records: Sequence[AuditRecord]) -> int:
         """Write every record; return the number of BatchWriteItem calls made."""
-        calls = 0
-        for start in range(0, len(records), BATCH_WRITE_LIMIT):
-            chunk = records[start : start + BATCH_WRITE_LIMIT]
-            pending = {
-                self.table_name: [
-                    {"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in r.to_item().items()}}}
-                    for r in chunk
-                ]
-            }
-            for attempt in range(self.max_attempts):
-                response = self.client.batch_write_item(RequestItems=pending)
-                calls += 1
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt)))
-            else:
-                left = sum(len(v) for v in pending.values())
-                raise AuditWriteError(
-                    f"{left} audit records still unprocessed after {self.max_attempts} BatchWriteItem attempts"
-                )
-        return calls
+        chunks = [records[i : i + BATCH_WRITE_LIMIT] for i in range(0, len(records), BATCH_WRITE_LIMIT)]
+        if self.concurrency == 1 or len(chunks) < 2:
+            return sum(self._write_chunk(c) for c in chunks)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit")
+        return sum(self._pool.map(self._write_chunk, chunks))
 
 
 class AuditLogReader:
@@ -109,4 +118,5 @@ def get_audit_writer() -> AuditLogWriter:
     from .aws import dynamodb_client
     from .config import get_settings
 
-    return AuditLogWriter(dynamodb_client(), get_settings().audit_table_name)
+    settings = get_settings()
+    return AuditLogWriter(dynamodb_client(), settings.audit_table_name, concurrency=settings.audit_write_concurrency)

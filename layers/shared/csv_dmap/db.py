@@ -40,7 +40,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -90,6 +90,8 @@ def create_schema(engine: Engine) -> None:
 def schema_ddl(dialect_name: str = "mysql") -> str:
     """The CREATE TABLE statements for a dialect, for DBAs who apply DDL by hand."""
     from sqlalchemy.schema import CreateTable
+
+    from sqlalchemy.dialects import sqlite  # not needed on Lambda's hot path
 
     dialect = {"mysql": mysql.dialect(), "sqlite": sqlite.dialect()}[dialect_name]
     return ";\n\n".join(str(CreateTable(t).compile(dialect=dialect)).strip() for t in metadata.sorted_tables) + ";\n"
@@ -203,6 +205,8 @@ class StatsRepository:
             stmt = mysql.insert(user_stats)
             return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
         if dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             stmt = sqlite.insert(user_stats)
             return stmt.on_conflict_do_update(
                 index_elements=[user_stats.c.user_id], set_={c: stmt.excluded[c] for c in columns}
@@ -212,6 +216,8 @@ class StatsRepository:
     @staticmethod
     def _build_insert_users(dialect: str):
         if dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             return sqlite.insert(users).on_conflict_do_nothing(index_elements=[users.c.user_id])
         stmt = mysql.insert(users)
         return stmt.on_duplicate_key_update(user_id=stmt.inserted.user_id)
