@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     create_engine,
     event,
     func,
@@ -222,15 +223,17 @@ class StatsRepository:
         stmt = mysql.insert(users)
         return stmt.on_duplicate_key_update(user_id=stmt.inserted.user_id)
 
+    # Old values of every user of the batch in one statement. When this very
+    # batch wrote the row last (a retry), the old values are the ones it
+    # replaced; the CASE keeps that decision in the server and the result to
+    # three columns (a NULL old login count: the user has no stats yet).
+    _retry = (user_stats.c.last_execution_name == bindparam("execution")) & (
+        user_stats.c.last_batch_index == bindparam("batch_index"))
     _read = (
         select(
             users.c.user_id,
-            user_stats.c.login_count,
-            user_stats.c.post_count,
-            user_stats.c.prev_login_count,
-            user_stats.c.prev_post_count,
-            user_stats.c.last_execution_name,
-            user_stats.c.last_batch_index,
+            case((_retry, user_stats.c.prev_login_count), else_=user_stats.c.login_count).label("old_login"),
+            case((_retry, user_stats.c.prev_post_count), else_=user_stats.c.post_count).label("old_post"),
         )
         .select_from(users.outerjoin(user_stats, users.c.user_id == user_stats.c.user_id))
         .where(users.c.user_id.in_(bindparam("ids", expanding=True)))
@@ -256,19 +259,11 @@ class StatsRepository:
         """
         try:
             with self.engine.begin() as conn:
-                stored: dict[str, StoredStats] = {}
-                for row in conn.execute(self._read, {"ids": list(dict.fromkeys(user_ids))}):
-                    retry = row.last_execution_name == execution_name and row.last_batch_index == batch_index
-                    if row.login_count is None:
-                        stored[row.user_id] = StoredStats(exists=False)
-                    elif retry:
-                        stored[row.user_id] = StoredStats(
-                            exists=row.prev_login_count is not None,
-                            login_count=row.prev_login_count,
-                            post_count=row.prev_post_count,
-                        )
-                    else:
-                        stored[row.user_id] = StoredStats(True, row.login_count, row.post_count)
+                params = {"ids": list(dict.fromkeys(user_ids)), "execution": execution_name, "batch_index": batch_index}
+                stored = {
+                    uid: StoredStats(login is not None, login, post)
+                    for uid, login, post in conn.execute(self._read, params)
+                }
                 if create_missing_users:
                     missing = [uid for uid in dict.fromkeys(user_ids) if uid not in stored]
                     if missing:
