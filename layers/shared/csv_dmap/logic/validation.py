@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -72,6 +72,17 @@ def _text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(stream, encoding=encoding, newline="")
 
 
+def _blank(row: list[str]) -> bool:
+    return not any(cell.strip() for cell in row)
+
+
+def _header_and_rows(text: io.TextIOBase) -> tuple[list[str] | None, Iterator[list[str]]]:
+    """The first non-blank row, and the non-blank rows after it."""
+    reader = csv.reader(text)
+    header = next((row for row in reader if not _blank(row)), None)
+    return header, (row for row in reader if not _blank(row))
+
+
 def _first_bytes(open_stream: Opener) -> bytes:
     stream = open_stream()
     try:
@@ -102,19 +113,14 @@ def scan(open_stream: Opener) -> Scan:
 def _scan_as(open_stream: Opener, encoding: str) -> Scan:
     text = _text(open_stream(), encoding)
     try:
-        reader = csv.reader(text)
-        header = next(reader, None)
-        while header is not None and not any(cell.strip() for cell in header):
-            header = next(reader, None)
+        header, rows = _header_and_rows(text)
         if header is None:
             raise EmptyFile("the file has no header and no rows")
         columns = map_header(header)
         result = Scan(encoding=encoding, columns=columns, header=[h.strip().lstrip("\ufeff") for h in header])
         uid_col = columns["user_id"]
         last = result.last_row_of
-        for row in reader:
-            if not row or not any(cell.strip() for cell in row):
-                continue
+        for row in rows:
             uid = row[uid_col].strip() if uid_col < len(row) else ""
             if is_valid_user_id(uid):
                 if uid in last:
@@ -137,13 +143,8 @@ def write_normalised(open_stream: Opener, scan_result: Scan, out: io.TextIOBase)
     last = scan_result.last_row_of
     written = index = 0
     try:
-        reader = csv.reader(text)
-        header = next(reader, None)
-        while header is not None and not any(cell.strip() for cell in header):
-            header = next(reader, None)
-        for row in reader:
-            if not row or not any(cell.strip() for cell in row):
-                continue
+        _, rows = _header_and_rows(text)
+        for row in rows:
             values = [row[i] if i < len(row) else "" for i in order]
             uid = values[0].strip()
             keep = not is_valid_user_id(uid) or last.get(uid) == index
