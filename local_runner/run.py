@@ -35,8 +35,13 @@ def generate_sample(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.
     empty counts, empty or invalid ids) and ``unknown_ratio`` name users that
     are not in ``users``.
     """
+    return list(_generate(path, rows, seed, bad_ratio, unknown_ratio))
+
+
+def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01, unknown_ratio: float = 0.01):
+    """Write the sample as it goes and yield the ids that exist, so that a
+    million-row sample is seeded without holding its ids in memory."""
     rng = random.Random(seed)
-    known: list[str] = []
     bad_values = [("abc", "3"), ("-1", "2"), ("5", ""), ("1.5", "4"), ("7", "x")]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -56,13 +61,12 @@ def generate_sample(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.
                 fh.write(f"N{i:07d},{rng.randrange(100)},{rng.randrange(500)}\n")
             else:
                 uid = f"U{i:07d}"
-                known.append(uid)
                 fh.write(f"{uid},{rng.randrange(100)},{rng.randrange(500)}\n")
-    return known
+                yield uid
 
 
-def ids_in_csv(path: Path) -> list[str]:
-    """Valid user ids of a user's own CSV (for seeding the local database)."""
+def ids_in_csv(path: Path):
+    """Valid user ids of a user's own CSV (for seeding the local database), streamed."""
     import csv
 
     sys.path.insert(0, str(ROOT / "layers" / "shared"))
@@ -72,8 +76,11 @@ def ids_in_csv(path: Path) -> list[str]:
         reader = csv.DictReader(fh)
         column = next((c for c in reader.fieldnames or [] if c.strip() in HEADER_ALIASES["user_id"]), None)
         if column is None:
-            return []
-        return list(dict.fromkeys(r[column].strip() for r in reader if is_valid_user_id((r[column] or "").strip())))
+            return
+        for r in reader:
+            uid = (r[column] or "").strip()
+            if is_valid_user_id(uid):
+                yield uid
 
 
 def count_rows(path: Path) -> int:
@@ -90,22 +97,18 @@ def main(args) -> int:
     out_dir = Path(args.out or LOCAL / "out")
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    if args.csv:
-        csv_path = Path(args.csv).resolve()
-        seed_ids = ids_in_csv(csv_path) if args.seed == "csv" else []
-    else:
-        csv_path = LOCAL / f"sample-{args.rows}.csv"
-        print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}")
-        seed_ids = generate_sample(csv_path, args.rows)
-    total_rows = count_rows(csv_path)
-
+    csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
     service_rss = None
     with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server) as env:
         from csv_dmap.db import get_repository
         from csv_dmap.results import manifest_keys, tally_run
 
-        if seed_ids:
-            get_repository().seed_users(seed_ids)
+        if not args.csv:
+            print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}", file=sys.stderr)
+            get_repository().seed_users(_generate(csv_path, args.rows))
+        elif args.seed == "csv":
+            get_repository().seed_users(ids_in_csv(csv_path))
+        total_rows = count_rows(csv_path)
         bucket = env.physical_name("InputBucket")
         key = f"incoming/{csv_path.name}"
         env.client("s3").upload_file(str(csv_path), bucket, key)

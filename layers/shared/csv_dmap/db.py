@@ -296,12 +296,15 @@ class StatsRepository:
             return dict(row) if row else None
 
     def seed_users(self, user_ids: Iterable[str], chunk: int = 5000) -> int:
-        """Insert users into the master table (idempotent)."""
-        ids = list(user_ids)
+        """Insert users into the master table (idempotent), streaming the ids."""
+        from itertools import batched
+
+        count = 0
         with self.engine.begin() as conn:
-            for start in range(0, len(ids), chunk):
-                conn.execute(self._insert_users, [{"user_id": uid} for uid in ids[start : start + chunk]])
-        return len(ids)
+            for ids in batched(user_ids, chunk):
+                conn.execute(self._insert_users, [{"user_id": uid} for uid in ids])
+                count += len(ids)
+        return count
 
 
 

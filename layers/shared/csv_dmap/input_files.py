@@ -44,7 +44,7 @@ def validate_object(s3, bucket: str, key: str, execution_name: str, max_bytes: i
     def opener():
         return s3.get_object(Bucket=bucket, Key=key)["Body"]
 
-    result = scan(opener)
+    result = scan(opener, tmp_dir)
     target, rows = key, result.data_rows
     if result.needs_normalising:
         target = staging_key(execution_name, key)

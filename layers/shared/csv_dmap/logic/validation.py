@@ -3,7 +3,10 @@
 Pass 1 (``scan``): detect the encoding (UTF-8, UTF-8 with BOM, CP932 /
 Shift_JIS as Excel saves it in Japan), map the header (Japanese names or
 English aliases, any order, extra columns ignored), count the data rows and
-the duplicate user ids, and remember each user's last row.
+the duplicate user ids. Which row is each user's last is worked out in a
+SQLite file on local disk (Lambda's ephemeral storage), not in memory: a
+file of tens of millions of users costs disk, and memory stays flat; only
+the indexes of the rows to drop (the duplicates) are kept.
 
 Pass 2 (``write_normalised``, only when needed): write a UTF-8 copy without
 BOM, with the canonical header and columns, keeping only the last row of each
@@ -15,6 +18,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -36,7 +42,7 @@ class Scan:
     header: list[str]
     data_rows: int = 0
     duplicate_rows: int = 0
-    last_row_of: dict[str, int] = field(default_factory=dict, repr=False)
+    superseded: set[int] = field(default_factory=set, repr=False)  # rows followed by a later row of the same user
 
     @property
     def needs_normalising(self) -> bool:
@@ -91,7 +97,7 @@ def _first_bytes(open_stream: Opener) -> bytes:
         stream.close()
 
 
-def scan(open_stream: Opener) -> Scan:
+def scan(open_stream: Opener, tmp_dir: str | None = None) -> Scan:
     head = _first_bytes(open_stream)
     if not head:
         raise EmptyFile("the file is empty (0 bytes); export it again")
@@ -101,7 +107,7 @@ def scan(open_stream: Opener) -> Scan:
     failure = None
     for encoding in candidates:
         try:
-            return _scan_as(open_stream, encoding)
+            return _scan_as(open_stream, encoding, tmp_dir)
         except UnicodeDecodeError as exc:
             failure = failure or exc
     raise UnsupportedEncoding(
@@ -110,8 +116,47 @@ def scan(open_stream: Opener) -> Scan:
     )
 
 
-def _scan_as(open_stream: Opener, encoding: str) -> Scan:
+class _Occurrences:
+    """(user id, row) pairs in a throwaway SQLite file; answers which rows a
+    later row of the same user supersedes."""
+
+    CHUNK = 50_000
+
+    def __init__(self, tmp_dir: str | None = None):
+        fd, self.path = tempfile.mkstemp(suffix=".sqlite", dir=tmp_dir)
+        os.close(fd)
+        self.db = sqlite3.connect(self.path)
+        self.db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE; PRAGMA cache_size=-16384;"
+            "CREATE TABLE occ (uid TEXT NOT NULL, idx INTEGER NOT NULL);"
+        )
+        self.pending: list[tuple[str, int]] = []
+
+    def add(self, uid: str, index: int) -> None:
+        self.pending.append((uid, index))
+        if len(self.pending) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.db.executemany("INSERT INTO occ VALUES (?, ?)", self.pending)
+            self.pending.clear()
+
+    def superseded(self) -> set[int]:
+        self.flush()
+        self.db.execute("CREATE INDEX occ_uid ON occ (uid, idx)")
+        return {idx for (idx,) in self.db.execute(
+            "SELECT o.idx FROM occ o JOIN (SELECT uid, MAX(idx) AS last FROM occ GROUP BY uid HAVING COUNT(*) > 1) d"
+            " ON o.uid = d.uid WHERE o.idx < d.last")}
+
+    def close(self) -> None:
+        self.db.close()
+        os.remove(self.path)
+
+
+def _scan_as(open_stream: Opener, encoding: str, tmp_dir: str | None = None) -> Scan:
     text = _text(open_stream(), encoding)
+    occurrences = _Occurrences(tmp_dir)
     try:
         header, rows = _header_and_rows(text)
         if header is None:
@@ -119,18 +164,18 @@ def _scan_as(open_stream: Opener, encoding: str) -> Scan:
         columns = map_header(header)
         result = Scan(encoding=encoding, columns=columns, header=[h.strip().lstrip("\ufeff") for h in header])
         uid_col = columns["user_id"]
-        last = result.last_row_of
         for row in rows:
             uid = row[uid_col].strip() if uid_col < len(row) else ""
-            if is_valid_user_id(uid):
-                if uid in last:
-                    result.duplicate_rows += 1
-                last[uid] = result.data_rows
+            if is_valid_user_id(uid):  # invalid ids are never merged: the worker reports each of them
+                occurrences.add(uid, result.data_rows)
             result.data_rows += 1
         if result.data_rows == 0:
             raise EmptyFile(f"the file has a header ({','.join(result.header)[:100]}) but no data rows")
+        result.superseded = occurrences.superseded()
+        result.duplicate_rows = len(result.superseded)
         return result
     finally:
+        occurrences.close()
         text.close()
 
 
@@ -140,17 +185,13 @@ def write_normalised(open_stream: Opener, scan_result: Scan, out: io.TextIOBase)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CANONICAL_HEADER)
     order = [scan_result.columns[name] for name in ("user_id", "login_count", "post_count")]
-    last = scan_result.last_row_of
-    written = index = 0
+    superseded = scan_result.superseded
+    written = 0
     try:
         _, rows = _header_and_rows(text)
-        for row in rows:
-            values = [row[i] if i < len(row) else "" for i in order]
-            uid = values[0].strip()
-            keep = not is_valid_user_id(uid) or last.get(uid) == index
-            index += 1
-            if keep:
-                writer.writerow(values)
+        for index, row in enumerate(rows):
+            if index not in superseded:
+                writer.writerow([row[i] if i < len(row) else "" for i in order])
                 written += 1
     finally:
         text.close()
