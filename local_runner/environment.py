@@ -167,9 +167,6 @@ class LocalEnvironment:
                 return [v for v in value.split(",")] if value else [""]
             return "" if value is None else value
         if name in self.template["Resources"]:
-            res = self.template["Resources"][name]
-            if res["Type"] in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine"):
-                return self.physical_name(name)
             return self.physical_name(name)
         raise UnsupportedTemplateValue(f"unknown reference {name!r}")
 

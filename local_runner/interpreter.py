@@ -155,11 +155,10 @@ class Resources:
 
                     spec = self.env.functions[logical_id]
                     handler = load_handler(spec.module_path, spec.function_name)
+                    name = self.env.physical_name(logical_id)
+                    memory = int(self.env.resolve(spec.memory_size))
                     return handler, lambda: LocalLambdaContext(
-                        function_name=self.env.physical_name(logical_id),
-                        timeout_seconds=spec.timeout,
-                        memory_limit_in_mb=int(self.env.resolve(spec.memory_size)),
-                    )
+                        function_name=name, timeout_seconds=spec.timeout, memory_limit_in_mb=memory)
         raise StatesError("Lambda.ResourceNotFoundException", f"Function not found: {function}")
 
     def invoke_lambda(self, function: str, payload: Any) -> Any:

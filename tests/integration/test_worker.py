@@ -2,7 +2,7 @@
 template.yaml) and a real database: SQLite and MariaDB."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
