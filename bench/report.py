@@ -56,12 +56,13 @@ def coldstart_section(data: dict) -> list[str]:
         f"`python -X importtime`, median of {data['repeat']} fresh interpreters (`python -m bench.coldstart`); "
         "the packages are timed where they were first imported.",
         "",
-        "| function | import ms | biggest packages (ms) |",
-        "|---|---:|---|",
+        "| function | import ms | biggest packages (ms) | handler's own imports (ms, cumulative) |",
+        "|---|---:|---|---|",
     ]
     for r in data["results"]:
-        packages = ", ".join(f"{p['package']} {p['ms']:.0f}" for p in r["biggestPackages"][:5])
-        lines.append(f"| {r['function']} | {r['importMs']:.0f} | {packages} |")
+        packages = ", ".join(f"{p['package']} {p['ms']:.0f}" for p in r["biggestPackages"][:4])
+        own = ", ".join(f"{m['module']} {m['ms']:.0f}" for m in r["biggestImports"][:4])
+        lines.append(f"| {r['function']} | {r['importMs']:.0f} | {packages} | {own} |")
     return lines + [""]
 
 

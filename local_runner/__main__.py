@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--moto-server", action="store_true",
                     help="serve AWS from a separate moto process (the runner's memory is then its own)")
     rn.add_argument("--no-export", action="store_true", help="skip exporting S3 and the audit table (large runs)")
+    rn.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a template parameter, e.g. --parameter MaxConcurrency=4 (repeatable)")
 
     lint = sub.add_parser("lint", help="strict check of ASL definitions (fields, numbers, transitions, context object)")
     lint.add_argument("files", nargs="+")

@@ -99,7 +99,9 @@ def main(args) -> int:
         shutil.rmtree(out_dir)
     csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
     service_rss = None
-    with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server) as env:
+    overrides = dict(p.split("=", 1) for p in args.parameter)
+    with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server,
+                          parameters=overrides) as env:
         from csv_dmap.db import get_repository
         from csv_dmap.results import manifest_keys, tally_run
 
