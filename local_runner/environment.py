@@ -67,32 +67,29 @@ class LocalEnvironment:
         self.functions = functions(self.template, self.template_path.parent) if self.template_path else {}
 
     # ------------------------------------------------------------ names
-    def physical_name(self, logical_id: str) -> str:
-        res = self.template["Resources"][logical_id]
-        kind = res["Type"]
+    # Resource kind -> (physical name, Arn) of its local stand-in.
+    _FORMATS = {
+        "AWS::S3::Bucket": ("{stack}-{base}", "arn:aws:s3:::{name}"),
+        "AWS::Serverless::Function": ("{stack}-{logical}", "arn:aws:lambda:{region}:{account}:function:{name}"),
+        "AWS::Lambda::Function": ("{stack}-{logical}", "arn:aws:lambda:{region}:{account}:function:{name}"),
+        "AWS::DynamoDB::Table": ("{stack}-{base}", "arn:aws:dynamodb:{region}:{account}:table/{name}"),
+        "AWS::SNS::Topic": ("arn:aws:sns:{region}:{account}:{stack}-{base}", "{name}"),
+        "AWS::Serverless::StateMachine": ("arn:aws:states:{region}:{account}:stateMachine:{stack}", "{name}"),
+    }
+
+    def _format(self, logical_id: str, which: int, **extra: str) -> str:
+        kind = self.template["Resources"][logical_id]["Type"]
+        fmt = self._FORMATS.get(kind, ("{stack}-{base}", "{name}"))[which]
         base = re.sub(r"(?<!^)(?=[A-Z])", "-", logical_id).lower()
-        if kind == "AWS::S3::Bucket":
-            return f"{self.stack_name}-{base}"
-        if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
-            return f"{self.stack_name}-{logical_id}"
-        if kind == "AWS::SNS::Topic":
-            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.stack_name}-{base}"
-        if kind == "AWS::Serverless::StateMachine":
-            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.stack_name}"
-        return f"{self.stack_name}-{base}"
+        return fmt.format(stack=self.stack_name, base=base, logical=logical_id, region=REGION, account=ACCOUNT, **extra)
+
+    def physical_name(self, logical_id: str) -> str:
+        return self._format(logical_id, 0)
 
     def attribute(self, logical_id: str, attr: str) -> str:
-        kind = self.template["Resources"][logical_id]["Type"]
         name = self.physical_name(logical_id)
         if attr == "Arn":
-            if kind == "AWS::S3::Bucket":
-                return f"arn:aws:s3:::{name}"
-            if kind in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
-                return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-            if kind == "AWS::DynamoDB::Table":
-                return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
-            if kind == "AWS::SNS::Topic":
-                return name
+            return self._format(logical_id, 1, name=name)
         if attr == "TopicName":
             return name.rsplit(":", 1)[1]
         return name
