@@ -1,4 +1,4 @@
-"""Command line of the local runner: ``python -m local_runner {invoke,exec} ...``."""
+"""Command line of the local runner: ``python -m local_runner {invoke,exec,run,lint} ...``."""
 
 from __future__ import annotations
 
@@ -9,33 +9,37 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m local_runner", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    # Options several commands share.
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument("--database-url", default=None,
+                          help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
+    objects = argparse.ArgumentParser(add_help=False)
+    objects.add_argument("--s3-object", action="append",
+                         help="s3://bucket/key=LOCAL_FILE to upload first (repeatable)")
 
-    inv = sub.add_parser("invoke", help="run one function with an event file (Docker-free sam local invoke)")
+    inv = sub.add_parser("invoke", parents=[database, objects],
+                         help="run one function with an event file (Docker-free sam local invoke)")
     inv.add_argument("--function", "-f", required=True, help="logical id (WorkerFunction) or folder (worker)")
     inv.add_argument("--event", "-e", required=True, help="event JSON file")
     inv.add_argument("--template", default=None, help="template.yaml (default: the project's)")
-    inv.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
     inv.add_argument("--seed-users", default=None, help="file of user ids to insert into `users` first")
-    inv.add_argument("--s3-object", action="append", help="s3://bucket/key=LOCAL_FILE to upload first")
 
-    ex = sub.add_parser("exec", help="run an ASL definition with in-process Lambda handlers and moto")
+    ex = sub.add_parser("exec", parents=[database, objects],
+                        help="run an ASL definition with in-process Lambda handlers and moto")
     ex.add_argument("--definition", required=True, help="the ASL JSON file")
     ex.add_argument("--template", default=None, help="SAM template giving DefinitionSubstitutions and functions")
     ex.add_argument("--state-machine", default=None, help="logical id, when the template has several")
     ex.add_argument("--function", action="append", help="NAME=path/to/file.py:handler (repeatable)")
-    ex.add_argument("--s3-object", action="append", help="s3://bucket/key=LOCAL_FILE to load first (repeatable)")
     ex.add_argument("--input", default=None, help="execution input: JSON text or @file.json")
     ex.add_argument("--name", default=None, help="execution name (default: a UUID)")
     ex.add_argument("--export-s3", default=None, help="after the run, write every S3 object to DIR/<bucket>/<key>")
-    ex.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
     ex.add_argument("--json", action="store_true", help="print one JSON object {status, output, error, cause}")
 
-    rn = sub.add_parser("run", help="the whole pipeline on a sample (or your) CSV: make run")
+    rn = sub.add_parser("run", parents=[database], help="the whole pipeline on a sample (or your) CSV: make run")
     rn.add_argument("--csv", default=None, help="your CSV (default: generate a sample)")
     rn.add_argument("--rows", type=int, default=10_000, help="rows of the generated sample")
     rn.add_argument("--seed", choices=["csv", "none"], default="csv",
                     help="with --csv: seed the valid user ids of the file into `users` (csv) or not (none)")
-    rn.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
     rn.add_argument("--out", default=None, help="output folder (default: .local/out)")
     rn.add_argument("--json", action="store_true", help="print the summary as JSON")
     rn.add_argument("--no-progress", action="store_true", help="no progress bar")
