@@ -25,7 +25,7 @@ USER_ID_MAX_LENGTH = 64
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]+$")
 COUNT_MAX = 2_147_483_647  # signed INT in MySQL
 # The largest batch the worker answers for. Its worst-case output (every row
-# failed, 64-character ids, longest messages) is ~110 KB: half of the 256 KiB
+# failed, 64-character ids, longest messages) is 125,693 bytes: under half of the 256 KiB
 # a state may return (tests/integration/test_worker.py measures it).
 MAX_ITEMS_PER_BATCH = 500
 ERROR_MESSAGE_MAX = 120  # keeps a failed item's output small (see WorkerOutput)
