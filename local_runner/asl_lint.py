@@ -125,10 +125,8 @@ def lint(definition: Any) -> list[str]:
     return errors
 
 
-def lint_file(path: Path | str, substitutions: dict[str, str] | None = None) -> list[str]:
+def lint_file(path: Path | str) -> list[str]:
     text = Path(path).read_text(encoding="utf-8")
-    for key, value in (substitutions or {}).items():
-        text = text.replace("${" + key + "}", value)
     try:
         definition = json.loads(text)
     except json.JSONDecodeError as exc:

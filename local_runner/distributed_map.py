@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import ACCOUNT, REGION
 from .paths import StatesError, read_path, render, runtime_error
 
 RESULT_FILE_LIMIT = 5 * 1024**3  # AWS starts a new result file every 5 GB
@@ -89,10 +90,7 @@ class DistributedMapRun:
         self.map_run_id = str(uuid.uuid4())
         label = state.get("Label") or name.replace(" ", "")[:40]
         self.child_state_machine = f"{execution.state_machine_name}/{label}"
-        self.map_run_arn = (
-            f"arn:aws:states:{execution.state_machine_arn.split(':')[3]}:{execution.state_machine_arn.split(':')[4]}"
-            f":mapRun:{self.child_state_machine}:{self.map_run_id}"
-        )
+        self.map_run_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:{self.child_state_machine}:{self.map_run_id}"
         self._lock = threading.Lock()
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -155,7 +153,7 @@ class DistributedMapRun:
             max_items = read_path(config["MaxItemsPath"], self.input, self.context)
         import boto3
 
-        s3 = boto3.client("s3", region_name="ap-northeast-1")
+        s3 = boto3.client("s3", region_name=REGION)
         try:
             extra = {"VersionId": params["VersionId"]} if params.get("VersionId") else {}
             body = s3.get_object(Bucket=params["Bucket"], Key=params["Key"], **extra)["Body"]
@@ -243,8 +241,7 @@ class DistributedMapRun:
     # -------------------------------------------------------------- children
     def _child(self, first_index: int, count: int, child_input: Any) -> tuple[dict, bool, Any]:
         name = str(uuid.uuid4())
-        arn = (f"arn:aws:states:{self.execution.state_machine_arn.split(':')[3]}:"
-               f"{self.execution.state_machine_arn.split(':')[4]}:execution:{self.child_state_machine}:{name}")
+        arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{self.child_state_machine}:{name}"
         started = _now()
         record: dict[str, Any] = {
             "ExecutionArn": arn,
@@ -371,7 +368,7 @@ class DistributedMapRun:
         bucket = params["Bucket"]
         prefix = params.get("Prefix", "").strip("/")
         base = f"{prefix}/{self.map_run_id}" if prefix else self.map_run_id
-        s3 = boto3.client("s3", region_name="ap-northeast-1")
+        s3 = boto3.client("s3", region_name=REGION)
         manifest: dict[str, Any] = {"DestinationBucket": bucket, "MapRunArn": self.map_run_arn,
                                     "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": []}}
         try:

@@ -12,11 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from . import ACCOUNT, REGION
 from .lambda_loader import ensure_layer_on_path
 from .template import ROOT, functions, load_template, parameter_defaults, table_definition, ttl_attribute
-
-REGION = "ap-northeast-1"
-ACCOUNT = "123456789012"
 DEFAULT_DB = ROOT / ".local" / "csv_dmap.sqlite"
 
 _FAKE_CREDENTIALS = {

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .environment import ACCOUNT, REGION, LocalEnvironment
+from . import ACCOUNT, REGION
+from .environment import LocalEnvironment
 from .interpreter import DefinitionError, Execution, Resources, RunOptions
 from .lambda_loader import load_handler
 from .s3util import put_local_file

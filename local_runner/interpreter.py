@@ -38,8 +38,7 @@ from .paths import (
     SUPPORTED_INTRINSICS,
 )
 
-REGION = "ap-northeast-1"
-ACCOUNT = "123456789012"
+from . import ACCOUNT, REGION
 PAYLOAD_LIMIT = 256 * 1024
 
 

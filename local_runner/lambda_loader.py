@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import ACCOUNT, REGION
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_LAYER = ROOT / "layers" / "shared"
 
@@ -60,8 +62,8 @@ class LocalLambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
     log_stream_name: str = "local"
-    region: str = "ap-northeast-1"
-    account_id: str = "123456789012"
+    region: str = REGION
+    account_id: str = ACCOUNT
     _deadline: float = field(default=0.0, repr=False)
 
     def __post_init__(self):

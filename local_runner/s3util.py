@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from . import REGION
+
 
 def parse_s3_spec(spec: str) -> tuple[str, str, str]:
     m = re.fullmatch(r"s3://([^/]+)/(.+?)=(.+)", spec)
@@ -17,5 +19,5 @@ def put_local_file(env, spec: str) -> None:
     s3 = env.client("s3")
     existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     if bucket not in existing:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "ap-northeast-1"})
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.upload_file(path, bucket, key)

@@ -26,8 +26,7 @@ def sample(tmp_path):
 def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     from csv_dmap.audit import AuditLogReader
     from csv_dmap.db import get_repository
-    from csv_dmap.logic.tally import RunTally
-    from csv_dmap.results import STATUSES, iter_records, manifest_keys, read_manifest
+    from csv_dmap.results import manifest_keys, tally_run
 
     path, known = sample
     get_repository().seed_users(known)
@@ -43,10 +42,7 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     results_bucket = local_env.physical_name("ResultsBucket")
     (key,) = manifest_keys(s3, results_bucket, "e2e-run")
     assert key.startswith("results/e2e-run/") and key.endswith("/manifest.json")
-    manifest = read_manifest(s3, results_bucket, key)
-    tally = RunTally()
-    for status in STATUSES:
-        tally.add(status, iter_records(s3, manifest, status))
+    tally = tally_run(s3, results_bucket, [key])
     assert tally.rows == 1234
     assert tally.applied == len(known)
     assert tally.applied + tally.failed == 1234 and tally.pending == 0

@@ -260,16 +260,14 @@ class StatsRepository:
         """
         try:
             with self.engine.begin() as conn:
-                params = {"ids": list(dict.fromkeys(user_ids)), "execution": execution_name, "batch_index": batch_index}
-                stored = {
-                    uid: StoredStats(login is not None, login, post)
-                    for uid, login, post in conn.execute(self._read, params)
-                }
+                unique = list(dict.fromkeys(user_ids))
+                params = {"ids": unique, "execution": execution_name, "batch_index": batch_index}
+                stored = {uid: StoredStats(login, post) for uid, login, post in conn.execute(self._read, params)}
                 if create_missing_users:
-                    missing = [uid for uid in dict.fromkeys(user_ids) if uid not in stored]
+                    missing = [uid for uid in unique if uid not in stored]
                     if missing:
                         conn.execute(self._insert_users, [{"user_id": uid} for uid in missing])
-                        stored.update({uid: StoredStats(exists=False) for uid in missing})
+                        stored.update({uid: StoredStats() for uid in missing})
                 writes = [
                     {
                         "user_id": w.user_id,

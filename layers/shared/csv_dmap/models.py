@@ -219,9 +219,12 @@ class WorkerOutput(BaseModel):
 class StoredStats:
     """What the database holds for a user before the batch (None: no stats row)."""
 
-    exists: bool
     login_count: int | None = None
     post_count: int | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.login_count is not None
 
 
 @dataclass(frozen=True)
