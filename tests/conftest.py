@@ -33,9 +33,14 @@ def mariadb_server() -> str:
 
 
 @pytest.fixture(scope="session")
-def mariadb_url(mariadb_server) -> str:
+def mariadb_url(mariadb_server):
+    # One database per test process: several checkouts (and xdist workers) can
+    # share one server without dropping each other's tables.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return mariadb.database_url(mariadb_server, f"csv_dmap_test_{worker}")
+    name = f"csv_dmap_test_{worker}_{os.getpid()}"
+    url = mariadb.database_url(mariadb_server, name)
+    yield url
+    mariadb.drop_database(mariadb_server, name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
