@@ -33,7 +33,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -250,6 +251,13 @@ class DynamoDBClient(Protocol):
     def batch_write_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class _ChunkOutcome:
+    calls: int
+    left: int  # put requests still unwritten when the chunk gave up
+    problem: str
+
+
 def retryable(error: ClientError) -> bool:
     """Throttling and server-side errors are worth another attempt; the rest
     (ValidationException, ResourceNotFoundException, AccessDenied...) are not."""
@@ -296,19 +304,33 @@ class AuditLogWriter:
 
     def write_items(self, items: Sequence[Mapping[str, Any]]) -> int:
         """Write every item (a later item with the same key replaces an earlier
-        one, as a retry would); return the number of BatchWriteItem calls made."""
+        one, as a retry would); return the number of BatchWriteItem calls made.
+
+        Every chunk runs to its end (written, refused or out of attempts) before
+        this returns or raises: nothing is still writing after a failure."""
         unique = {(item["pk"], item["sk"]): item for item in items}
         requests = [{"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in i.items()}}}
                     for i in unique.values()]
         chunks = [requests[i : i + BATCH_WRITE_LIMIT] for i in range(0, len(requests), BATCH_WRITE_LIMIT)]
         deadline = self._clock() + self.budget_seconds
         if self.concurrency == 1 or len(chunks) < 2:
-            return sum(self._write_chunk(chunk, deadline) for chunk in chunks)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit")
-        return sum(self._pool.map(lambda chunk: self._write_chunk(chunk, deadline), chunks))
+            outcomes = [self._write_chunk(chunk, deadline) for chunk in chunks]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit")
+            futures = [self._pool.submit(self._write_chunk, chunk, deadline) for chunk in chunks]
+            wait(futures)
+            outcomes = [future.result() for future in futures]  # re-raises AuditWriteRejected
+        left = [outcome for outcome in outcomes if outcome.left]
+        if left:
+            raise AuditWriteError(
+                f"{sum(o.left for o in left)} of {len(requests)} audit items not written after "
+                f"{max(o.calls for o in left)} BatchWriteItem attempts in at most {self.budget_seconds:g} s "
+                f"(last: {left[-1].problem})"
+            )
+        return sum(outcome.calls for outcome in outcomes)
 
-    def _write_chunk(self, requests: list[dict[str, Any]], deadline: float) -> int:
+    def _write_chunk(self, requests: list[dict[str, Any]], deadline: float) -> _ChunkOutcome:
         pending = requests
         calls = 0
         problem = ""
@@ -328,12 +350,9 @@ class AuditLogWriter:
                 continue
             pending = list((response.get("UnprocessedItems") or {}).get(self.table_name, []))
             if not pending:
-                return calls
+                return _ChunkOutcome(calls, 0, "")
             problem = f"{len(pending)} UnprocessedItems"
-        raise AuditWriteError(
-            f"{len(pending)} of {len(requests)} audit items not written after {calls} BatchWriteItem "
-            f"attempts in at most {self.budget_seconds:g} s (last: {problem})"
-        )
+        return _ChunkOutcome(calls, len(pending), problem)
 
     def _back_off(self, attempt: int, deadline: float) -> bool:
         """Sleep before retry ``attempt`` (full jitter); False when the budget is spent."""
