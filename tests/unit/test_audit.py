@@ -104,7 +104,7 @@ def test_history_of_a_user_in_the_last_7_days_is_one_query_newest_first(ddb):
     assert [(h["executionName"], h["line"], h["status"]) for h in history] == [
         ("run-b", 7, "FAILED"), ("run-a", 9, "APPLIED"), ("boundary-run", 2, "APPLIED")]
     assert history[1] == {
-        "executionName": "run-a", "timestamp": "2026-11-19T00:30:00.000000Z", "line": 9, "index": 7,
+        "executionName": "run-a", "timestamp": "2026-11-19T00:30:00.000000Z", "line": 9, "rowIndex": 7,
         "userId": "U00001", "status": "APPLIED", "oldLoginCount": 3, "newLoginCount": 5, "oldPostCount": 8,
         "newPostCount": 10, "sourceKey": "incoming/a.csv"}
 

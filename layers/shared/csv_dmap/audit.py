@@ -227,7 +227,7 @@ def item_record(item: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in item.items():
         if name in ("pk", "sk", FAILED_KEY, "ttl"):
             continue
-        record["index" if name == "rowIndex" else name] = int(value) if isinstance(value, Decimal) else value
+        record[name] = int(value) if isinstance(value, Decimal) else value
     return record
 
 
