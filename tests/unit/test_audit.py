@@ -170,3 +170,25 @@ def test_the_old_record_interface_writes_through_the_same_builder(ddb):
 def test_an_unknown_status_is_a_clear_error(status):
     with pytest.raises(ValueError, match="unknown status"):
         build([{"index": 0, "line": 2, "userId": "U1", "status": status}])
+
+
+def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(monkeypatch):
+    from csv_dmap import audit
+
+    monkeypatch.setenv("AUDIT_TABLE_NAME", "the-audit-table")
+    from csv_dmap.config import get_settings
+
+    get_settings.cache_clear()
+    audit.get_audit_writer.cache_clear()
+    try:
+        writer = audit.get_audit_writer()
+        config = writer.client.meta.config
+        assert writer.table_name == "the-audit-table"
+        assert config.retries["total_max_attempts"] == 1  # one retry policy: the writer's, within its budget
+        assert (config.connect_timeout, config.read_timeout) == (2, 5)
+        worker_timeout = int(load_template()["Resources"]["WorkerFunction"]["Properties"]["Timeout"])
+        # the audit write's worst case (budget + one stuck call) leaves most of the worker's time to the database
+        assert writer.budget_seconds + config.connect_timeout + config.read_timeout <= worker_timeout / 3
+    finally:
+        audit.get_audit_writer.cache_clear()
+        get_settings.cache_clear()
