@@ -308,19 +308,9 @@ class AuditLogWriter:
 
         Every chunk runs to its end (written, refused or out of attempts) before
         this returns or raises: nothing is still writing after a failure."""
-        unique = {(item["pk"], item["sk"]): item for item in items}
-        requests = [{"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in i.items()}}}
-                    for i in unique.values()]
+        requests = _put_requests(items)
         chunks = [requests[i : i + BATCH_WRITE_LIMIT] for i in range(0, len(requests), BATCH_WRITE_LIMIT)]
-        deadline = self._clock() + self.budget_seconds
-        if self.concurrency == 1 or len(chunks) < 2:
-            outcomes = [self._write_chunk(chunk, deadline) for chunk in chunks]
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit")
-            futures = [self._pool.submit(self._write_chunk, chunk, deadline) for chunk in chunks]
-            wait(futures)
-            outcomes = [future.result() for future in futures]  # re-raises AuditWriteRejected
+        outcomes = self._run_chunks(chunks, deadline=self._clock() + self.budget_seconds)
         left = [outcome for outcome in outcomes if outcome.left]
         if left:
             raise AuditWriteError(
@@ -329,6 +319,15 @@ class AuditLogWriter:
                 f"(last: {left[-1].problem})"
             )
         return sum(outcome.calls for outcome in outcomes)
+
+    def _run_chunks(self, chunks: list[list[dict[str, Any]]], deadline: float) -> list[_ChunkOutcome]:
+        if self.concurrency == 1 or len(chunks) < 2:
+            return [self._write_chunk(chunk, deadline) for chunk in chunks]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit")
+        futures = [self._pool.submit(self._write_chunk, chunk, deadline) for chunk in chunks]
+        wait(futures)
+        return [future.result() for future in futures]  # re-raises AuditWriteRejected
 
     def _write_chunk(self, requests: list[dict[str, Any]], deadline: float) -> _ChunkOutcome:
         pending = requests
@@ -375,6 +374,12 @@ class AuditLogWriter:
                                 execution_start=start, source_key=source, ttl_days=ttl_days)
             calls += self.write_items(items)
         return calls
+
+
+def _put_requests(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """PutRequests in DynamoDB JSON, one per key (the last item of a key wins)."""
+    unique = {(item["pk"], item["sk"]): item for item in items}
+    return [{"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in i.items()}}} for i in unique.values()]
 
 
 def _rejected(err: ClientError) -> AuditWriteRejected:
