@@ -1,19 +1,22 @@
 """The audit writer and the two seed access patterns, on moto's DynamoDB with
-the table definition taken from template.yaml."""
+the table created from template.yaml by the local runner's table_definition."""
 
-from datetime import datetime, timedelta, timezone
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from csv_dmap.audit import BATCH_WRITE_LIMIT, SHARDS, AuditLogReader, AuditLogWriter, audit_items
 from moto import mock_aws
 
-from csv_dmap.audit import BATCH_WRITE_LIMIT, AuditLogReader, AuditLogWriter
-from csv_dmap.errors import AuditWriteError
-from csv_dmap.models import AuditRecord, item_key, ttl_epoch
 from local_runner.template import load_template, table_definition
 
 TABLE = "audit-test"
-NOW = datetime(2026, 11, 22, 0, 30, tzinfo=timezone.utc)
+
+NOW = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -24,114 +27,118 @@ def ddb():
         yield client
 
 
-def record(i: int, status="APPLIED", user="U00001", when=NOW, execution="exec-1", **kw) -> AuditRecord:
-    return AuditRecord(
-        execution_name=execution,
-        index=i,
-        status=status,
-        timestamp=when.isoformat(timespec="milliseconds"),
-        ttl=ttl_epoch(when, 180),
-        source_key="incoming/a.csv",
-        user_id=user,
-        **kw,
-    )
+def build(results: list[dict[str, Any]], execution: str = "exec-1", start: datetime = NOW) -> list[dict[str, Any]]:
+    return audit_items(results, execution_name=execution, execution_start=start, source_key="incoming/a.csv",
+                       ttl_days=180)
 
 
-def count_calls(client, operation: str) -> dict:
-    calls = {"n": 0}
-
-    def hook(**_):
-        calls["n"] += 1
-
-    client.meta.events.register(f"before-call.dynamodb.{operation}", hook)
-    return calls
+def applied(index: int, user: str, login: int = 5, post: int = 10) -> dict[str, Any]:
+    return {"index": index, "line": index + 2, "userId": user, "status": "APPLIED",
+            "oldLoginCount": 3, "newLoginCount": login, "oldPostCount": 8, "newPostCount": post}
 
 
-def test_records_are_written_in_chunks_of_25(ddb):
-    calls = count_calls(ddb, "BatchWriteItem")
-    records = [record(i, user=f"U{i:05d}") for i in range(60)]
-    assert AuditLogWriter(ddb, TABLE).write(records) == 3
-    assert calls["n"] == 3 == -(-60 // BATCH_WRITE_LIMIT)
-    assert ddb.scan(TableName=TABLE, Select="COUNT")["Count"] == 60
+def failed(index: int, error: str = "UserNotFound", user: str | None = "U00009", raw: str | None = None) -> dict[str, Any]:
+    who = {"userId": user} if user else {"rawUserId": raw}
+    return {"index": index, "line": index + 2, **who, "status": "FAILED", "errorType": error,
+            "errorMessage": f"{error} here"}
 
 
-def test_item_carries_keys_ttl_and_values(ddb):
-    AuditLogWriter(ddb, TABLE).write(
-        [record(7, old_login_count=3, new_login_count=5, old_post_count=8, new_post_count=10)]
-    )
-    item = ddb.get_item(TableName=TABLE, Key={"executionName": {"S": "exec-1"}, "itemKey": {"S": item_key(7)}})["Item"]
-    assert item["itemKey"]["S"] == "0000000007"
+def calls(client: Any, operation: str) -> dict[str, int]:
+    seen = {"n": 0, "scanned": 0}
+
+    def before(**_: Any) -> None:
+        seen["n"] += 1
+
+    def after(parsed: dict[str, Any], **_: Any) -> None:
+        seen["scanned"] += int(parsed.get("ScannedCount", 0))
+
+    client.meta.events.register(f"before-call.dynamodb.{operation}", before)
+    client.meta.events.register(f"after-call.dynamodb.{operation}", after)
+    return seen
+
+
+def count(client: Any) -> int:
+    return int(client.scan(TableName=TABLE, Select="COUNT")["Count"])
+
+
+def test_items_are_written_in_chunks_of_25(ddb):
+    made = calls(ddb, "BatchWriteItem")
+    assert AuditLogWriter(ddb, TABLE).write_items(build([applied(i, f"U{i:05d}") for i in range(60)])) == 3
+    assert made["n"] == 3 == -(-60 // BATCH_WRITE_LIMIT)
+    assert count(ddb) == 60
+
+
+def test_an_applied_item_carries_ttl_values_and_no_index_key(ddb):
+    AuditLogWriter(ddb, TABLE).write_items(build([applied(7, "U00001")]))
+    (item,) = ddb.scan(TableName=TABLE)["Items"]
+    assert item["pk"]["S"] == "U#U00001"
     assert item["oldLoginCount"]["N"] == "3" and item["newLoginCount"]["N"] == "5"
     assert int(item["ttl"]["N"]) == int((NOW + timedelta(days=180)).timestamp())
-    assert "failedExecution" not in item  # only failed rows enter the sparse index
+    assert "failedPk" not in item
 
 
-def test_rewriting_the_same_records_does_not_duplicate(ddb):
+def test_rewriting_the_same_items_does_not_duplicate_and_a_changed_outcome_replaces_the_old(ddb):
     writer = AuditLogWriter(ddb, TABLE)
-    records = [record(i) for i in range(30)]
-    writer.write(records)
-    writer.write(records)
-    assert ddb.scan(TableName=TABLE, Select="COUNT")["Count"] == 30
+    results = [failed(i) if i % 3 == 0 else applied(i, f"U{i:05d}") for i in range(30)]
+    writer.write_items(build(results))
+    writer.write_items(build(results))  # Step Functions retried the batch
+    assert count(ddb) == 30
+    # reconciliation found row 0 committed after all: APPLIED now, and no longer in the failed index
+    writer.write_items(build([applied(0, "U00009")]))
+    assert count(ddb) == 30
+    assert [f["line"] for f in AuditLogReader(ddb, TABLE).failed_items("exec-1")] == [i + 2 for i in range(3, 30, 3)]
 
 
-class Throttling:
-    """The real moto client, except that the first ``n`` calls leave their last
-    ``k`` put requests unprocessed, as DynamoDB does under throttling."""
-
-    def __init__(self, client, n: int, k: int = 5):
-        self.client, self.n, self.k, self.calls = client, n, k, 0
-
-    def batch_write_item(self, RequestItems):
-        self.calls += 1
-        if self.calls > self.n:
-            return self.client.batch_write_item(RequestItems=RequestItems)
-        (table, requests), = RequestItems.items()
-        if len(requests) > self.k:
-            self.client.batch_write_item(RequestItems={table: requests[: -self.k]})
-        return {"UnprocessedItems": {table: requests[-self.k :]}}
-
-
-def test_unprocessed_items_are_retried_until_written(ddb):
-    throttled = Throttling(ddb, n=2)
-    calls = AuditLogWriter(throttled, TABLE, base_delay=0.001).write([record(i) for i in range(25)])
-    assert calls == 3
-    assert ddb.scan(TableName=TABLE, Select="COUNT")["Count"] == 25
-
-
-def test_unprocessed_items_that_never_clear_raise_audit_write_error(ddb):
-    throttled = Throttling(ddb, n=100)
-    with pytest.raises(AuditWriteError, match="5 audit records still unprocessed after 3"):
-        AuditLogWriter(throttled, TABLE, max_attempts=3, base_delay=0.001).write([record(i) for i in range(25)])
-
-
-def test_history_of_a_user_in_the_last_7_days_is_one_query(ddb):
+def test_history_of_a_user_in_the_last_7_days_is_one_query_newest_first(ddb):
     writer = AuditLogWriter(ddb, TABLE)
-    writer.write([record(0, when=NOW - timedelta(days=10), execution="old-run")])
-    writer.write([record(0, when=NOW - timedelta(days=3), execution="run-a"), record(1, user="U00002", execution="run-a")])
-    writer.write([record(5, when=NOW - timedelta(hours=1), execution="run-b")])
-    queries = count_calls(ddb, "Query")
-    history = AuditLogReader(ddb, TABLE).user_history("U00001", since=NOW - timedelta(days=7))
+    since = NOW - timedelta(days=7)
+    writer.write_items(build([applied(0, "U00001")], "old-run", NOW - timedelta(days=10)))
+    writer.write_items(build([applied(0, "U00001")], "edge-run", since - timedelta(microseconds=1)))
+    writer.write_items(build([applied(0, "U00001"), applied(1, "U00002")], "boundary-run", since))
+    writer.write_items(build([{"index": 4, "line": 6, "userId": "U00001", "status": "SUPERSEDED", "supersededBy": 9},
+                              applied(7, "U00001")], "run-a", NOW - timedelta(days=3)))
+    writer.write_items(build([failed(5, "InvalidLoginCount", user="U00001")], "run-b", NOW - timedelta(hours=1)))
+    queries = calls(ddb, "Query")
+    history = AuditLogReader(ddb, TABLE).user_history("U00001", since=since)
     assert queries["n"] == 1
-    assert [h["executionName"] for h in history] == ["run-b", "run-a"]  # newest first, old run excluded
+    assert [(h["executionName"], h["line"], h["status"]) for h in history] == [
+        ("run-b", 7, "FAILED"), ("run-a", 9, "APPLIED"), ("boundary-run", 2, "APPLIED")]
+    assert history[1] == {
+        "executionName": "run-a", "timestamp": "2026-11-19T00:30:00.000000Z", "line": 9, "rowIndex": 7,
+        "userId": "U00001", "status": "APPLIED", "oldLoginCount": 3, "newLoginCount": 5, "oldPostCount": 8,
+        "newPostCount": 10, "sourceKey": "incoming/a.csv"}
 
 
-def test_failed_items_of_an_execution_is_one_query_over_failed_items_only(ddb):
+def test_failed_items_of_an_execution_are_a_fixed_fan_out_reading_failed_rows_only(ddb):
     writer = AuditLogWriter(ddb, TABLE)
-    writer.write(
-        [record(i) for i in range(40)]
-        + [record(100 + i, status="FAILED", error_type="UserNotFound", error_message="x") for i in range(3)]
-        + [record(200, status="FAILED", execution="other-run", error_type="InvalidLoginCount")]
-    )
-    queries = count_calls(ddb, "Query")
-    failed = AuditLogReader(ddb, TABLE).failed_items("exec-1")
-    assert queries["n"] == 1
-    assert [f["itemKey"] for f in failed] == [item_key(100), item_key(101), item_key(102)]
-    assert {f["errorType"] for f in failed} == {"UserNotFound"}
+    rows = [applied(i, f"U{i:05d}") for i in range(200)]
+    for i in (3, 64, 67, 150):
+        rows[i] = failed(i, "UserNotFound", user=f"U{i:05d}")
+    rows[99] = failed(99, "InvalidUserId", user=None, raw="bad id")
+    writer.write_items(build(rows))
+    writer.write_items(build([failed(5, "InvalidLoginCount")], "other-run"))
+    queries = calls(ddb, "Query")
+    result = AuditLogReader(ddb, TABLE).failed_items("exec-1")
+    assert queries["n"] == SHARDS == 64  # the documented fan-out: one Query per shard
+    assert queries["scanned"] == 5  # every item read is a failed row of this execution
+    assert [(f["line"], f["errorType"]) for f in result] == [
+        (5, "UserNotFound"), (66, "UserNotFound"), (69, "UserNotFound"), (101, "InvalidUserId"), (152, "UserNotFound")]
+    assert result[3]["rawUserId"] == "bad id" and "userId" not in result[3]
+    assert result[0]["userId"] == "U00003" and result[0]["errorMessage"] == "UserNotFound here"
+    assert {f["executionName"] for f in result} == {"exec-1"}
+
+
+def test_a_failed_row_reads_the_same_from_the_index_as_from_the_table(ddb):
+    # the GSI projection (INCLUDE) must carry every attribute readers show
+    writer = AuditLogWriter(ddb, TABLE)
+    row = failed(3, "InvalidPostCount", user="U00003") | {"oldLoginCount": 1, "oldPostCount": 2}
+    writer.write_items(build([row]))
+    (from_index,) = AuditLogReader(ddb, TABLE).failed_items("exec-1")
+    (from_history,) = AuditLogReader(ddb, TABLE).user_history("U00003", NOW - timedelta(days=1))
+    assert from_index == from_history
 
 
 def test_chunks_are_written_concurrently_and_all_land(ddb):
-    import threading
-
     seen = set()
 
     class Recording:
@@ -140,7 +147,48 @@ def test_chunks_are_written_concurrently_and_all_land(ddb):
             return ddb.batch_write_item(RequestItems=RequestItems)
 
     writer = AuditLogWriter(Recording(), TABLE, concurrency=4)
-    records = [record(i, user=f"U{i:05d}") for i in range(200)]
-    assert writer.write(records) == 8
-    assert ddb.scan(TableName=TABLE, Select="COUNT")["Count"] == 200
+    assert writer.write_items(build([applied(i, f"U{i:05d}") for i in range(200)])) == 8
+    assert count(ddb) == 200
     assert threading.get_ident() not in seen  # sent from the writer's pool, not the caller's thread
+
+
+def test_the_old_record_interface_writes_through_the_same_builder(ddb):
+    from csv_dmap.models import AuditRecord, ttl_epoch
+
+    records = [AuditRecord(execution_name="exec-1", index=i, status="APPLIED",
+                           timestamp=NOW.isoformat(timespec="milliseconds"), ttl=ttl_epoch(NOW, 180),
+                           source_key="incoming/a.csv", user_id=f"U{i:05d}", old_login_count=1, new_login_count=2,
+                           old_post_count=3, new_post_count=4) for i in range(3)]
+    AuditLogWriter(ddb, TABLE).write(records)
+    expected = build([applied(i, f"U{i:05d}", 2, 4) | {"oldLoginCount": 1, "oldPostCount": 3} for i in range(3)])
+    stored = sorted(ddb.scan(TableName=TABLE)["Items"], key=lambda i: i["pk"]["S"])
+    assert [i["pk"]["S"] for i in stored] == [e["pk"] for e in expected]
+    assert [int(i["ttl"]["N"]) for i in stored] == [e["ttl"] for e in expected]
+
+
+@pytest.mark.parametrize("status", ["DONE", ""])
+def test_an_unknown_status_is_a_clear_error(status):
+    with pytest.raises(ValueError, match="unknown status"):
+        build([{"index": 0, "line": 2, "userId": "U1", "status": status}])
+
+
+def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(monkeypatch):
+    from csv_dmap import audit
+
+    monkeypatch.setenv("AUDIT_TABLE_NAME", "the-audit-table")
+    from csv_dmap.config import get_settings
+
+    get_settings.cache_clear()
+    audit.get_audit_writer.cache_clear()
+    try:
+        writer = audit.get_audit_writer()
+        config = writer.client.meta.config
+        assert writer.table_name == "the-audit-table"
+        assert config.retries["total_max_attempts"] == 1  # one retry policy: the writer's, within its budget
+        assert (config.connect_timeout, config.read_timeout) == (2, 5)
+        worker_timeout = int(load_template()["Resources"]["WorkerFunction"]["Properties"]["Timeout"])
+        # the audit write's worst case (budget + one stuck call) leaves most of the worker's time to the database
+        assert writer.budget_seconds + config.connect_timeout + config.read_timeout <= worker_timeout / 3
+    finally:
+        audit.get_audit_writer.cache_clear()
+        get_settings.cache_clear()

@@ -1,122 +1,491 @@
-"""The audit log in DynamoDB: one item per CSV row, kept 180 days (TTL).
+"""The audit log in DynamoDB: one item per CSV row (every status), kept by TTL.
 
-Table design (template.yaml, ``AuditTable``):
+Key design (template.yaml ``AuditTable``; the reasoning and the figures are in
+docs/audit-table.md):
 
-- key: ``executionName`` (HASH) + ``itemKey`` (RANGE, the row index zero-padded),
-  so a retried batch overwrites its own items instead of adding new ones;
-- GSI ``UserIdIndex``: ``userId`` (HASH) + ``timestamp`` (RANGE):
-  "history of user X in the last 7 days" is one Query;
-- GSI ``FailedItemsIndex``: ``failedExecution`` (HASH) + ``itemKey`` (RANGE),
-  sparse (only failed rows carry ``failedExecution``): "all failed items of
-  execution Y" is one Query that reads failed items only;
-- ``ttl``: epoch seconds, the run's start + 180 days.
+- base table ``pk`` (HASH) + ``sk`` (RANGE), ``sk = <start>#<execution>#<line:010d>``
+  where ``<start>`` is the execution's start time, UTC, fixed width, so text
+  order is time order;
+- the deciding row of a user (APPLIED, SKIPPED, or FAILED with a valid user id:
+  any row that is not SUPERSEDED) lives under ``pk = U#<userId>``: one write per
+  user key per run, and "history of user X since T" is ONE Query
+  (``pk = U#X AND sk >= T``, newest first);
+- every other row (SUPERSEDED rows, rows without a valid user id) lives under
+  ``pk = E#<execution>#<index mod 64>``: consecutive row indexes cycle through the
+  64 keys, so each key takes at most ceil(n/64) of an n-row run's writes, at
+  every moment of the run, not just on average;
+- FAILED rows also carry ``failedPk = <execution>#<index mod 64>``, the key of the
+  sparse GSI ``FailedItemsIndex``: "failed rows of execution Y" is a fixed
+  fan-out of 64 Queries that read failed rows only. APPLIED rows enter no
+  index: one write unit each (items stay under 1 KB by construction);
+- keys derive only from execution name, start time, row index/line and user
+  id: a retried or reconciled batch overwrites its own items;
+- ``ttl``: epoch seconds, execution start + ``ttl_days``.
+
+Writes retry throttling, 5xx, connection errors and UnprocessedItems with
+exponential backoff and full jitter inside a fixed time budget, then raise
+``AuditWriteError`` (the ASL retries the batch). A request DynamoDB refuses
+(ValidationException, ...) raises ``AuditWriteRejected`` at once.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
-from boto3.dynamodb.types import TypeSerializer, TypeDeserializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError, HTTPClientError  # type: ignore[import-untyped]
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from .errors import AuditWriteError
-from .models import AuditRecord, item_key  # noqa: F401  (item_key re-exported for callers)
+from .errors import AuditWriteError, AuditWriteRejected
+from .models import is_valid_user_id
+
+# ----------------------------------------------------------------------------- keys
+
+SHARDS = 64  # E#... keys and FailedItemsIndex keys per execution (see docs/audit-table.md)
+USER_PREFIX = "U#"
+EXECUTION_PREFIX = "E#"
+FAILED_INDEX = "FailedItemsIndex"
+FAILED_KEY = "failedPk"
+
+APPLIED, FAILED, SUPERSEDED, SKIPPED = "APPLIED", "FAILED", "SUPERSEDED", "SKIPPED"  # contract 3 (ItemStatus)
+STATUSES = frozenset({APPLIED, FAILED, SUPERSEDED, SKIPPED})
+
+_MOMENT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+MOMENT_WIDTH = 27  # len("2026-11-22T00:30:00.000000Z")
+LINE_WIDTH = 10
+
+# Caps that keep an APPLIED item under 1 KB even with an 80-character execution
+# name in 4-byte characters (docs/audit-table.md has the arithmetic).
+SOURCE_KEY_MAX_BYTES = 400
+RAW_USER_ID_MAX_BYTES = 128
+ERROR_MESSAGE_MAX_BYTES = 512
+WRITE_UNIT_BYTES = 1024
+
+_NUMBER_FIELDS = ("oldLoginCount", "newLoginCount", "oldPostCount", "newPostCount", "supersededBy")
+
+
+def format_moment(moment: datetime | str) -> str:
+    """A moment as the fixed-width UTC text used in sort keys (sorts as time)."""
+    return parse_moment(moment).strftime(_MOMENT_FORMAT)
+
+
+def parse_moment(value: datetime | str) -> datetime:
+    """An aware UTC datetime from a datetime (naive = UTC) or an ISO 8601 text
+    such as ``$$.Execution.StartTime`` (``2026-11-22T00:30:00.123Z``)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.strip())
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def shard_of(index: int) -> int:
+    return index % SHARDS
+
+
+def sort_key(stamp: str, execution_name: str, line: int) -> str:
+    return f"{stamp}#{execution_name}#{line:0{LINE_WIDTH}d}"
+
+
+def user_partition_key(user_id: str) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def execution_partition_key(execution_name: str, shard: int) -> str:
+    return f"{EXECUTION_PREFIX}{execution_name}#{shard:02d}"
+
+
+def failed_partition_key(execution_name: str, shard: int) -> str:
+    return f"{execution_name}#{shard:02d}"
+
+
+def cap_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes, ending in ``…`` when cut."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[: max_bytes - 3].decode("utf-8", errors="ignore") + "…"
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it for write units (strings: UTF-8 bytes
+    of name + value; numbers: name + 1 byte per two significant digits + 1).
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode("utf-8"))
+        if isinstance(value, bool) or value is None:
+            size += 1
+        elif isinstance(value, int):
+            digits = str(abs(value)).strip("0") or "0"
+            size += (len(digits) + 1) // 2 + 1
+        else:
+            size += len(str(value).encode("utf-8"))
+    return size
+
+
+def write_units(item: Mapping[str, Any]) -> int:
+    """Write units one put of ``item`` costs: 1 per KB of the item, plus the same
+    again for the FailedItemsIndex copy when the item carries its key."""
+    units = -(-item_size(item) // WRITE_UNIT_BYTES)
+    return units * 2 if FAILED_KEY in item else units
+
+
+# ----------------------------------------------------------------------------- items
+
+
+def audit_items(
+    results: Sequence[Mapping[str, Any]],
+    *,
+    execution_name: str,
+    execution_start: datetime | str,
+    source_key: str,
+    ttl_days: int,
+) -> list[dict[str, Any]]:
+    """The audit items of a batch, built from the worker's result dicts
+    (contract 4: camelCase, None fields omitted). The one place items are built."""
+    start = parse_moment(execution_start)
+    context = _BatchContext(
+        execution_name=execution_name,
+        stamp=start.strftime(_MOMENT_FORMAT),
+        ttl=int(start.timestamp()) + ttl_days * 86_400,
+        source_key=cap_utf8(source_key, SOURCE_KEY_MAX_BYTES),
+    )
+    return [context.item(result) for result in results]
+
+
+class _BatchContext:
+    def __init__(self, *, execution_name: str, stamp: str, ttl: int, source_key: str) -> None:
+        if not execution_name:
+            raise ValueError("audit items need an execution name")
+        self.execution_name = execution_name
+        self.stamp = stamp
+        self.ttl = ttl
+        self.source_key = source_key
+
+    def item(self, result: Mapping[str, Any]) -> dict[str, Any]:
+        index = int(result["index"])
+        line = int(result.get("line") or index + 2)  # contract 2: rows without `line` sit at index + 2
+        status = str(result["status"])
+        if status not in STATUSES:
+            raise ValueError(f"audit item for line {line}: unknown status {status!r}")
+        item: dict[str, Any] = {
+            **self._identity(result, index, status),
+            "sk": sort_key(self.stamp, self.execution_name, line),
+            "status": status,
+            "rowIndex": index,
+            "ttl": self.ttl,
+            "sourceKey": self.source_key,
+        }
+        item.update(_details(result))
+        if status == FAILED:
+            item[FAILED_KEY] = failed_partition_key(self.execution_name, shard_of(index))
+        return item
+
+    def _identity(self, result: Mapping[str, Any], index: int, status: str) -> dict[str, Any]:
+        """``pk`` and who the row is about. The deciding row of a valid user (not
+        SUPERSEDED) goes under the user's key, which carries the id; every other
+        row goes to one of the execution's SHARDS keys and carries the id itself."""
+        user_id = result.get("userId")
+        if isinstance(user_id, str) and is_valid_user_id(user_id):
+            if status != SUPERSEDED and result.get("supersededBy") is None:
+                return {"pk": user_partition_key(user_id)}
+            return {"pk": execution_partition_key(self.execution_name, shard_of(index)), "userId": user_id}
+        identity: dict[str, Any] = {"pk": execution_partition_key(self.execution_name, shard_of(index))}
+        raw = result.get("rawUserId", user_id)  # a userId that is not a valid id is what the row said
+        if raw:
+            identity["rawUserId"] = cap_utf8(str(raw), RAW_USER_ID_MAX_BYTES)
+        return identity
+
+
+def _details(result: Mapping[str, Any]) -> dict[str, Any]:
+    details: dict[str, Any] = {name: int(result[name]) for name in _NUMBER_FIELDS if result.get(name) is not None}
+    if result.get("errorType"):
+        details["errorType"] = str(result["errorType"])
+    if result.get("errorMessage"):
+        details["errorMessage"] = cap_utf8(str(result["errorMessage"]), ERROR_MESSAGE_MAX_BYTES)
+    return details
+
+
+def item_record(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored item as readers see it (contract 5): the key parts spelled out
+    (executionName, timestamp, line, userId) and the storage keys dropped."""
+    sk = str(item["sk"])
+    pk = str(item["pk"])
+    record: dict[str, Any] = {
+        "executionName": sk[MOMENT_WIDTH + 1 : -(LINE_WIDTH + 1)],
+        "timestamp": sk[:MOMENT_WIDTH],
+        "line": int(sk[-LINE_WIDTH:]),
+    }
+    if pk.startswith(USER_PREFIX):
+        record["userId"] = pk[len(USER_PREFIX) :]
+    for name, value in item.items():
+        if name in ("pk", "sk", FAILED_KEY, "ttl"):
+            continue
+        record[name] = int(value) if isinstance(value, Decimal) else value
+    return record
+
+
+# ----------------------------------------------------------------------------- writing
 
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem accepts at most 25 put requests
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+class DynamoDBClient(Protocol):
+    def batch_write_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class _ChunkOutcome:
+    calls: int
+    left: int  # put requests still unwritten when the chunk gave up
+    problem: str
+
+
+def retryable(error: ClientError) -> bool:
+    """Throttling and server-side errors are worth another attempt; the rest
+    (ValidationException, ResourceNotFoundException, AccessDenied...) are not."""
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code in RETRYABLE_ERROR_CODES or status >= 500
+
+
 class AuditLogWriter:
-    """Writes audit records with BatchWriteItem, 25 at a time, retrying
-    UnprocessedItems with exponential backoff and full jitter.
+    """Writes audit items with BatchWriteItem, 25 at a time, ``concurrency``
+    chunks at once (a 500-row batch is 20 calls; boto3 clients are thread-safe).
 
-    The chunks of a batch are sent ``concurrency`` at a time: a 500-row batch
-    is 20 calls, and on AWS each is a network round trip (boto3 clients are
-    thread-safe)."""
+    Each chunk is retried on throttling, 5xx, connection errors and
+    UnprocessedItems with exponential backoff and full jitter
+    (``uniform(0, min(max_delay, base_delay * 2**attempt))``), for at most
+    ``max_attempts`` calls and never past ``budget_seconds`` after the write
+    began. What is still unwritten then raises ``AuditWriteError``."""
 
-    def __init__(self, client, table_name: str, max_attempts: int = 8, base_delay: float = 0.05,
-                 max_delay: float = 2.0, concurrency: int = 4):
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        max_attempts: int = 10,
+        base_delay: float = 0.05,
+        max_delay: float = 2.0,
+        budget_seconds: float = 30.0,
+        concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self.client = client
         self.table_name = table_name
-        self.max_attempts = max_attempts
+        self.max_attempts = max(1, max_attempts)
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.budget_seconds = budget_seconds
         self.concurrency = max(1, concurrency)
-        self._pool = None
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._pool: ThreadPoolExecutor | None = None
 
-    def _write_chunk(self, chunk: Sequence[AuditRecord]) -> int:
-        pending = {
-            self.table_name: [
-                {"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in r.to_item().items()}}}
-                for r in chunk
-            ]
-        }
-        for attempt in range(self.max_attempts):
-            response = self.client.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return attempt + 1
-            time.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt)))
-        left = sum(len(v) for v in pending.values())
-        raise AuditWriteError(f"{left} audit records still unprocessed after {self.max_attempts} BatchWriteItem attempts")
+    def write_items(self, items: Sequence[Mapping[str, Any]]) -> int:
+        """Write every item (a later item with the same key replaces an earlier
+        one, as a retry would); return the number of BatchWriteItem calls made.
 
-    def write(self, records: Sequence[AuditRecord]) -> int:
-        """Write every record; return the number of BatchWriteItem calls made."""
-        chunks = [records[i : i + BATCH_WRITE_LIMIT] for i in range(0, len(records), BATCH_WRITE_LIMIT)]
+        Every chunk runs to its end (written, refused or out of attempts) before
+        this returns or raises: nothing is still writing after a failure."""
+        requests = _put_requests(items)
+        chunks = [requests[i : i + BATCH_WRITE_LIMIT] for i in range(0, len(requests), BATCH_WRITE_LIMIT)]
+        outcomes = self._run_chunks(chunks, deadline=self._clock() + self.budget_seconds)
+        left = [outcome for outcome in outcomes if outcome.left]
+        if left:
+            raise AuditWriteError(
+                f"{sum(o.left for o in left)} of {len(requests)} audit items not written after "
+                f"{max(o.calls for o in left)} BatchWriteItem attempts in at most {self.budget_seconds:g} s "
+                f"(last: {left[-1].problem})"
+            )
+        return sum(outcome.calls for outcome in outcomes)
+
+    def _run_chunks(self, chunks: list[list[dict[str, Any]]], deadline: float) -> list[_ChunkOutcome]:
         if self.concurrency == 1 or len(chunks) < 2:
-            return sum(self._write_chunk(c) for c in chunks)
+            return [self._write_chunk(chunk, deadline) for chunk in chunks]
         if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit")
-        return sum(self._pool.map(self._write_chunk, chunks))
+        futures = [self._pool.submit(self._write_chunk, chunk, deadline) for chunk in chunks]
+        wait(futures)
+        return [future.result() for future in futures]  # re-raises AuditWriteRejected
+
+    def _write_chunk(self, requests: list[dict[str, Any]], deadline: float) -> _ChunkOutcome:
+        pending = requests
+        calls = 0
+        problem = ""
+        for attempt in range(self.max_attempts):
+            if attempt and not self._back_off(attempt, deadline):
+                break
+            calls += 1
+            try:
+                response = self.client.batch_write_item(RequestItems={self.table_name: pending})
+            except ClientError as err:
+                if not retryable(err):
+                    raise _rejected(err) from None
+                problem = str(err.response.get("Error", {}).get("Code", "ClientError"))
+                continue
+            except (BotoConnectionError, HTTPClientError) as err:
+                problem = type(err).__name__
+                continue
+            pending = list((response.get("UnprocessedItems") or {}).get(self.table_name, []))
+            if not pending:
+                return _ChunkOutcome(calls, 0, "")
+            problem = f"{len(pending)} UnprocessedItems"
+        return _ChunkOutcome(calls, len(pending), problem)
+
+    def _back_off(self, attempt: int, deadline: float) -> bool:
+        """Sleep before retry ``attempt`` (full jitter); False when the budget is spent."""
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            return False
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        self._sleep(min(remaining, self._rng.uniform(0, ceiling)))
+        return True
+
+    # -- compatibility: the worker's pre-v2 call, until apply_batch calls audit_items/write_items
+    def write(self, records: Sequence[Any]) -> int:
+        """Write ``AuditRecord``-like objects (the worker's old call) through
+        :func:`audit_items`, so there is still one way items are built."""
+        calls = 0
+        for (execution, stamp, source, ttl), group in _group_records(records).items():
+            start = parse_moment(stamp)
+            ttl_days = round((ttl - start.timestamp()) / 86_400)
+            items = audit_items([_record_result(r) for r in group], execution_name=execution,
+                                execution_start=start, source_key=source, ttl_days=ttl_days)
+            calls += self.write_items(items)
+        return calls
+
+
+def _put_requests(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """PutRequests in DynamoDB JSON, one per key (the last item of a key wins)."""
+    unique = {(item["pk"], item["sk"]): item for item in items}
+    return [{"PutRequest": {"Item": {k: _serializer.serialize(v) for k, v in i.items()}}} for i in unique.values()]
+
+
+def _rejected(err: ClientError) -> AuditWriteRejected:
+    error = err.response.get("Error", {})
+    message = cap_utf8(str(error.get("Message", "")), 300)
+    return AuditWriteRejected(f"DynamoDB refused the audit write ({error.get('Code', 'ClientError')}): {message}")
+
+
+def _group_records(records: Sequence[Any]) -> dict[tuple[str, str, str, int], list[Any]]:
+    groups: dict[tuple[str, str, str, int], list[Any]] = {}
+    for r in records:
+        groups.setdefault((r.execution_name, r.timestamp, r.source_key, r.ttl), []).append(r)
+    return groups
+
+
+def _record_result(record: Any) -> dict[str, Any]:
+    result = {
+        "index": record.index,
+        "line": getattr(record, "line", None),
+        "userId": record.user_id,
+        "rawUserId": record.raw_user_id,
+        "status": record.status,
+        "oldLoginCount": record.old_login_count,
+        "newLoginCount": record.new_login_count,
+        "oldPostCount": record.old_post_count,
+        "newPostCount": record.new_post_count,
+        "errorType": record.error_type,
+        "errorMessage": record.error_message,
+    }
+    return {k: v for k, v in result.items() if v is not None}
+
+
+# ----------------------------------------------------------------------------- reading
 
 
 class AuditLogReader:
-    """The two access patterns of the seeds, each a single Query (paginated)."""
+    """The two access patterns of the seeds: a user's history (ONE Query) and
+    the failed rows of an execution (a fixed fan-out of SHARDS Queries on the
+    sparse FailedItemsIndex, run ``concurrency`` at a time)."""
 
-    def __init__(self, client, table_name: str):
+    def __init__(self, client: Any, table_name: str, *, concurrency: int = 16) -> None:
         self.client = client
         self.table_name = table_name
+        self.concurrency = max(1, concurrency)
 
-    def _query(self, **kwargs) -> Iterator[dict[str, Any]]:
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("query")
         for page in paginator.paginate(TableName=self.table_name, **kwargs):
             for item in page["Items"]:
-                yield {k: _deserializer.deserialize(v) for k, v in item.items()}
+                yield item_record({k: _deserializer.deserialize(v) for k, v in item.items()})
 
-    def user_history(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
-        """Every audit record of ``user_id`` at or after ``since``, newest first."""
+    def user_history(self, user_id: str, since: datetime | str) -> list[dict[str, Any]]:
+        """Every audit record of ``user_id`` from executions started at or after
+        ``since``, newest first: the deciding row of each run (its SUPERSEDED
+        rows of the same file are under the execution's keys)."""
         return list(
             self._query(
-                IndexName="UserIdIndex",
-                KeyConditionExpression="userId = :u AND #ts >= :since",
-                ExpressionAttributeNames={"#ts": "timestamp"},
-                ExpressionAttributeValues={":u": {"S": user_id}, ":since": {"S": since.isoformat()}},
+                KeyConditionExpression="pk = :pk AND sk >= :since",
+                ExpressionAttributeValues={
+                    ":pk": {"S": user_partition_key(user_id)},
+                    ":since": {"S": format_moment(since)},
+                },
                 ScanIndexForward=False,
             )
         )
 
     def failed_items(self, execution_name: str) -> list[dict[str, Any]]:
-        """Every failed row of an execution, in row order."""
-        return list(
-            self._query(
-                IndexName="FailedItemsIndex",
-                KeyConditionExpression="failedExecution = :e",
-                ExpressionAttributeValues={":e": {"S": execution_name}},
+        """Every FAILED row of an execution, in line order."""
+
+        def shard(number: int) -> list[dict[str, Any]]:
+            return list(
+                self._query(
+                    IndexName=FAILED_INDEX,
+                    KeyConditionExpression="#f = :f",
+                    ExpressionAttributeNames={"#f": FAILED_KEY},
+                    ExpressionAttributeValues={":f": {"S": failed_partition_key(execution_name, number)}},
+                )
             )
-        )
+
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit-read") as pool:
+            rows = [row for part in pool.map(shard, range(SHARDS)) for row in part]
+        return sorted(rows, key=lambda r: (r["timestamp"], r["line"]))
+
+
+# ----------------------------------------------------------------------------- per container
+
+# Retries are the writer's alone (one policy, one time budget); short socket
+# timeouts so one stuck call cannot eat the worker's time (budget + one call).
+AUDIT_CONNECT_TIMEOUT_SECONDS = 2
+AUDIT_READ_TIMEOUT_SECONDS = 5
 
 
 @lru_cache(maxsize=1)
 def get_audit_writer() -> AuditLogWriter:
-    from .aws import dynamodb_client
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config  # type: ignore[import-untyped]
+
     from .config import get_settings
 
     settings = get_settings()
-    return AuditLogWriter(dynamodb_client(), settings.audit_table_name, concurrency=settings.audit_write_concurrency)
+    client = boto3.client(
+        "dynamodb",
+        config=Config(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=AUDIT_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=AUDIT_READ_TIMEOUT_SECONDS,
+        ),
+    )
+    return AuditLogWriter(client, settings.audit_table_name, concurrency=settings.audit_write_concurrency)

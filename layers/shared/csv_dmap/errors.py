@@ -62,3 +62,11 @@ class FileTooLarge(InputRejected):
 
 class InputNotFound(InputRejected):
     """The object named in the execution input does not exist (or is not readable)."""
+
+
+# audit:
+class AuditWriteRejected(CsvDmapError):
+    """DynamoDB refused an audit write for a reason a retry cannot cure
+    (ValidationException, missing table, access denied). Not retried by the
+    ASL: the message names the error code so a person can fix the stack or
+    the item builder."""
