@@ -41,6 +41,38 @@ def save(name: str, data: dict) -> Path:
     return path
 
 
+DEFAULT_SERVER_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
+
+
+def server_url() -> str:
+    """The MariaDB/MySQL server the benchmarks use: BENCH_DATABASE_URL, else
+    TEST_DATABASE_URL, else the local default. The benchmarks do not import the
+    test suite (``tests``): they never start a throwaway server, they say where
+    they looked."""
+    return os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_SERVER_URL
+
+
+def fresh_database(name: str, *, drop: bool = True) -> str:
+    """URL of database ``name`` on :func:`server_url` (re-created when ``drop``)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    server = server_url()
+    engine = create_engine(server, connect_args={"connect_timeout": 5})
+    try:
+        with engine.begin() as conn:
+            if drop:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    except OperationalError as exc:
+        raise SystemExit(f"no MariaDB/MySQL server answers at {make_url(server).render_as_string()} "
+                         f"(set BENCH_DATABASE_URL): {exc.orig}") from None
+    finally:
+        engine.dispose()
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
 def git_revision() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import ROOT, save
+from bench.common import ROOT, fresh_database, save
 
 LOCAL = ROOT / ".local"
 
@@ -27,9 +27,7 @@ def database_url(kind: str, rows: int) -> str:
         for suffix in ("", "-wal", "-shm"):
             (path.parent / (path.name + suffix)).unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    from tests import mariadb
-
-    return mariadb.database_url(mariadb.server_url(), f"csv_dmap_e2e_{rows}")
+    return fresh_database(f"csv_dmap_e2e_{rows}")
 
 
 def run_once(kind: str, rows: int) -> dict:

@@ -19,7 +19,7 @@ import argparse
 import os
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.common import mariadb_version, save
 
@@ -45,9 +45,8 @@ def bench_url() -> str:
 
 def populate(engine) -> None:
     """users and user_stats with USERS rows each (kept between runs)."""
-    from sqlalchemy import text
-
     from csv_dmap.db import create_schema
+    from sqlalchemy import text
 
     create_schema(engine)
     with engine.connect() as conn:
@@ -91,7 +90,7 @@ def ceiling(engine, events) -> int:
            " prev_login_count=VALUES(prev_login_count), prev_post_count=VALUES(prev_post_count),"
            " last_execution_name=VALUES(last_execution_name), last_batch_index=VALUES(last_batch_index),"
            " updated_at=VALUES(updated_at)")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     n = 0
     try:
         cur = raw.cursor()
@@ -152,7 +151,7 @@ def baseline(engine, events, ddb, table) -> int:
                 new = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}).one()
             ddb.put_item(TableName=table, Item={
                 "executionName": {"S": event["BatchInput"]["executionName"]}, "itemKey": {"S": f"{item['index']:010d}"},
-                "userId": {"S": uid}, "timestamp": {"S": datetime.now(timezone.utc).isoformat()},
+                "userId": {"S": uid}, "timestamp": {"S": datetime.now(UTC).isoformat()},
                 "status": {"S": "success"}, "oldValue": {"S": str(tuple(old))}, "newValue": {"S": str(tuple(new))}})
             n += 1
     return n
@@ -172,10 +171,10 @@ def main(argv=None) -> dict:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "ap-northeast-1"})
     import boto3
-    from moto import mock_aws
-
     from csv_dmap.audit import AuditLogWriter
     from csv_dmap.db import build_engine
+    from moto import mock_aws
+
     from local_runner.template import load_template, table_definition
 
     url = bench_url()
