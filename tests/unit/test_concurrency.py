@@ -168,3 +168,10 @@ def test_default_rate_and_overhead_are_what_the_docs_say():
 def test_limits_must_be_positive(bad):
     with pytest.raises(ValueError):
         Limits(**bad)
+
+
+def test_a_known_rate_overrides_the_history():
+    # 3,125 rows/s per worker: ceil(1e6 / (3,125 x 300)) = 2, whatever the history says
+    config = plan(1_000_000, 21_000_000, limits=WIDE, tolerated_failure_percentage=5,
+                  history=[summary(600_000, 100, 2)], rate=3125)
+    assert config.max_concurrency == 2 and "3125 rows/s per worker (given)" in config.basis

@@ -162,17 +162,19 @@ def plan(
     history: Iterable[RunSummary] = (),
     target_seconds: float = 300.0,
     max_items: int = MAX_ITEMS_PER_BATCH,
+    rate: float | None = None,
 ) -> RunConfig:
+    """The map's settings for a file; ``rate`` (rows/s per worker), when known, overrides the history's."""
     batch = batch_size_for(row_count, byte_size, max_items)
     batches = max(1, math.ceil(row_count / batch))
-    rate, runs = worker_rate(history)
+    rate, runs = (rate, -1) if rate else worker_rate(history)
     needed = math.ceil(row_count / (rate * target_seconds)) if row_count else 1
     caps = bounds(limits, rate=rate, batch=batch, batches=batches)
     tightest = min(caps, key=lambda name: caps[name])  # the first of equals, in the order of bounds()
     concurrency = max(1, min(needed, caps[tightest]))
     bound_by = tightest if caps[tightest] < needed else "target duration"
     estimate = row_count / (rate * concurrency) if row_count else 0.0
-    source = f"median of {runs} recent runs" if runs else "default (no usable history)"
+    source = "given" if runs < 0 else f"median of {runs} recent runs" if runs else "default (no usable history)"
     listed = ", ".join(f"{name} {value:,}" for name, value in caps.items())
     return RunConfig(
         maxConcurrency=concurrency,
