@@ -7,14 +7,16 @@ import os
 import platform
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 
 
-def machine() -> dict:
+def machine() -> dict[str, Any]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0")
@@ -31,13 +33,14 @@ def mariadb_version(url: str) -> str:
     with engine.connect() as conn:
         version = conn.execute(text("SELECT VERSION()")).scalar()
     engine.dispose()
-    return version
+    return str(version)
 
 
-def save(name: str, data: dict) -> Path:
+def save(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **data}, indent=2, ensure_ascii=False))
+    measured = datetime.now(UTC).isoformat(timespec="seconds")
+    path.write_text(json.dumps({"machine": machine(), "measuredAt": measured, **data}, indent=2, ensure_ascii=False))
     return path
 
 
@@ -75,6 +78,6 @@ def fresh_database(name: str, *, drop: bool = True) -> str:
 
 def git_revision() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     except OSError:
         return "unknown"

@@ -116,7 +116,8 @@ def audit_item_bytes() -> dict[str, int]:
 def audit_write_units(config: Config) -> float:
     """Write units of a run's audit records: entries x ceil(item size / 1 KB)."""
     design, sizes, unit = AUDIT_DESIGNS[config.audit_design], audit_item_bytes(), PRICES["dynamodb"]["writeUnitBytes"]
-    return sum(n * getattr(design, status) * math.ceil(sizes[status] / unit) for status, n in row_counts(config).items())
+    return float(sum(n * getattr(design, status) * math.ceil(sizes[status] / unit)
+                     for status, n in row_counts(config).items()))
 
 
 def audit_stored_gb(config: Config) -> tuple[float, float]:
@@ -204,7 +205,7 @@ def ia_break_even_days(config: Config) -> float:
                                                 - d["onDemandPerWriteRequestUnit"])
     stored, _ = audit_stored_gb(config)
     saved_per_day = stored * (d["storagePerGbMonth"] - d["standardIaStoragePerGbMonth"]) / 30
-    return extra_writes / saved_per_day
+    return float(extra_writes / saved_per_day)
 
 
 def project_default(rows: int) -> Config:

@@ -5,9 +5,6 @@ import math
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from csv_dmap.config import Settings
 from csv_dmap.logic.concurrency import (
     BATCH_INPUT_LIMIT,
@@ -20,6 +17,8 @@ from csv_dmap.logic.concurrency import (
     plan,
 )
 from csv_dmap.models import MAX_ITEMS_PER_BATCH, RunSummary
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # Nothing downstream binds: only the bound a case names does.
 WIDE = Limits(max_concurrency=1_000_000, db_connections=1_000_000, audit_write_units_per_second=1e12,
