@@ -11,7 +11,8 @@ OUT = ROOT / "BENCHMARKS.md"
 PATH_LABELS = {"ceiling": "ceiling", "project_db": "project (db)", "project_db_lock": "project (db, FOR UPDATE)",
                "project_full": "project (full, audit to moto)", "baseline": "seed baseline"}
 RATIO_LABELS = {"project_db/ceiling": "db / ceiling", "project_db_lock/ceiling": "db+lock / ceiling",
-                "project_full/ceiling": "full / ceiling", "project_db/baseline": "db / baseline"}
+                "project_full/ceiling": "full / ceiling", "project_db_lock/project_db": "lock / no lock",
+                "project_db/baseline": "db / baseline"}
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -21,7 +22,7 @@ def _load(name: str) -> dict[str, Any] | None:
 
 
 def _when(data: dict[str, Any]) -> str:
-    return str(data.get("measuredAt", "date not recorded"))
+    return str(data.get("measuredAt", "measured before dates were recorded: the previous full `make bench`, 2026-11-22"))
 
 
 def worker_section(data: dict[str, Any]) -> list[str]:
@@ -40,7 +41,8 @@ def worker_section(data: dict[str, Any]) -> list[str]:
         "|---:|" + "---:|" * (len(paths) + len(ratios)),
     ]
     for r in data["results"]:
-        cells = [f"{r[p]:,}" for p in paths] + [f"{r[k]:.2f}" for k in ratios]
+        cells = [f"{r[p]:,}" for p in paths] + [f"{r[k]:.0f}x" if k.endswith("/baseline") else f"{r[k]:.2f}"
+                                                 for k in ratios]
         lines.append(f"| {r['batch']} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
@@ -52,7 +54,7 @@ def profile_section(data: dict[str, Any]) -> list[str]:
         f"### Where the time of the database path goes (batch {data['batch']})",
         "",
         (f"`{data['command']}` ({_when(data)}): {data['rows']:,} rows per variant in interleaved rounds; statements "
-         "timed by SQLAlchemy's cursor events (driver and server), validation around `WorkerEvent.model_validate`."),
+         "timed by SQLAlchemy's cursor events (driver and server), parsing timed around `WorkerEvent.model_validate`."),
         "",
         "| share of the time | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),

@@ -46,7 +46,7 @@ from typing import Any
 from bench.common import fresh_database, mariadb_version, save
 
 USERS = 1_000_000
-ROUNDS = 4
+ROUNDS = 6
 ALL_PATHS = ("ceiling", "project_db", "project_db_lock", "project_full", "baseline")
 Event = dict[str, Any]
 RepositoryFactory = Callable[[Any], Any]
@@ -216,10 +216,14 @@ def ratios(figures: dict[str, Any]) -> dict[str, float]:
 def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]],
                  engine: Any) -> dict[str, Any]:
     done = {name: [0, 0.0] for name in paths}
-    # Interleaved rounds, each path on fresh random users, so that drift
-    # on a shared machine (and the buffer pool warming) hits all paths alike.
+    names = list(paths)
+    # Interleaved rounds, each path on fresh random users, so that drift on a
+    # shared machine (and the buffer pool warming) hits all paths alike; the
+    # order rotates each round, so no path always follows the ceiling's burst
+    # of writes (InnoDB flushes them while the next path runs).
     for round_no in range(ROUNDS):
-        for name, (fn, extra, n_rows) in paths.items():
+        for name in names[round_no % len(names):] + names[:round_no % len(names)]:
+            fn, extra, n_rows = paths[name]
             events = list(batches(size, max(size, n_rows // ROUNDS), rng, f"bench-{name}-{size}-{round_no}"))
             n, seconds = timed(fn, engine, events, *extra)
             done[name][0] += n
