@@ -100,3 +100,14 @@ def test_the_command_prints_the_capacity_table(capsys, monkeypatch, tmp_path):
     assert [r["config"]["rows"] for r in results] == [100_000] * 3
     assert all(r["mapSeconds"] == max(r["secondsNeededBy"].values()) for r in results)
     assert project_default(100_000).audit_design == results[1]["config"]["audit_design"]
+
+
+def test_the_benchmarks_do_not_import_the_test_suite():
+    import ast
+    from pathlib import Path
+
+    for path in (Path(__file__).parents[2] / "bench").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m for m in imported if m == "tests" or m.startswith("tests.")}, path
