@@ -92,3 +92,8 @@ cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 
 
 clean: ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) node_modules .pytest_cache
+
+# ---- capacity (issue 11): the capacity model beside the cost model
+.PHONY: capacity
+capacity: $(VENV)/.installed ## what a run does on AWS (duration, binding resource, hottest key, connections, cost): make capacity ROWS=1000000 [CAPACITY_ARGS="--warm-write-units 40000"]
+	$(PY) -m bench.capacity --rows $(ROWS_COST) $(CAPACITY_ARGS)

@@ -12,6 +12,7 @@ import re
 import statistics
 import subprocess
 import sys
+from typing import Any
 
 from bench.common import ROOT, save
 from local_runner.template import functions, load_template
@@ -25,7 +26,7 @@ def measure(folder: str) -> tuple[float, list[tuple[str, float]], list[tuple[str
     code = f"import sys; sys.path[:0] = [{str(ROOT / 'layers' / 'shared')!r}, {str(ROOT / 'functions' / folder)!r}]; import app"
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "ap-northeast-1",
            "POWERTOOLS_SERVICE_NAME": "csv-dmap"}
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], check=False, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     entries = [(int(m.group(2)) / 1000, len(m.group(3)), m.group(4))
@@ -41,7 +42,7 @@ def measure(folder: str) -> tuple[float, list[tuple[str, float]], list[tuple[str
             top.append((name, cumulative))
     top.sort(key=lambda t: t[1], reverse=True)
     # Third-party packages wherever they were first imported (their cumulative time).
-    packages = {}
+    packages: dict[str, float] = {}
     for cumulative, _depth, name in entries[:at]:
         root = name.split(".")[0]
         if root in THIRD_PARTY and (name == root or name.startswith(("aws_lambda_powertools.tracing",
@@ -51,7 +52,7 @@ def measure(folder: str) -> tuple[float, list[tuple[str, float]], list[tuple[str
     return total, top[:6], sorted(packages.items(), key=lambda t: t[1], reverse=True)[:6]
 
 
-def main(argv=None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)

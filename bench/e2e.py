@@ -15,8 +15,9 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
-from bench.common import ROOT, save
+from bench.common import ROOT, fresh_database, save
 
 LOCAL = ROOT / ".local"
 
@@ -27,17 +28,15 @@ def database_url(kind: str, rows: int) -> str:
         for suffix in ("", "-wal", "-shm"):
             (path.parent / (path.name + suffix)).unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    from tests import mariadb
-
-    return mariadb.database_url(mariadb.server_url(), f"csv_dmap_e2e_{rows}")
+    return fresh_database(f"csv_dmap_e2e_{rows}")
 
 
-def run_once(kind: str, rows: int) -> dict:
+def run_once(kind: str, rows: int) -> dict[str, Any]:
     url = database_url(kind, rows)
     cmd = [sys.executable, "-m", "local_runner", "run", "--rows", str(rows), "--moto-server", "--no-export",
            "--no-progress", "--json", "--database-url", url, "--out", str(LOCAL / f"bench-out-{kind}-{rows}")]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"run failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -51,7 +50,7 @@ def run_once(kind: str, rows: int) -> dict:
     }
 
 
-def main(argv=None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--databases", default="sqlite,mariadb")

@@ -6,48 +6,56 @@ over a 1,000,000-user table, measured in one run against two references:
   server's own rate);
 - baseline: the seed design's path (per row: SELECT, UPDATE, SELECT, one
   transaction each, and one PutItem), written here only;
-- project (db): apply_batch with the real repository and an audit sink that
+- project_db: apply_batch with the repository as shipped and an audit sink that
   drops the records: validation + read of old values + upsert;
-- project (full): the same with the real AuditLogWriter against moto's DynamoDB.
+- project_db_lock: the same with row locking: the read of old values is a
+  ``SELECT ... FOR UPDATE`` (the rows stay locked until the batch commits);
+- project_full: project_db with the real AuditLogWriter against moto's DynamoDB.
+
+Every path runs in interleaved rounds in one process, and each is reported in
+rows/s and as a ratio to the ceiling measured in the same run.
+
+The row lock: on main the repository does not lock, so ``project_db_lock`` gets
+its lock from :func:`locking_repository`, which turns the repository's read of
+old values into ``SELECT ... FOR UPDATE``. Once the worker ships its own lock,
+point the two variants at the worker's switch instead (documented hooks, each a
+``module:function`` taking the engine and returning a repository):
+
+    python -m bench.worker_path --repository csv_dmap.db:StatsRepository \\
+        --locked-repository mymodule:locking_factory
+
+``shippedRepositoryLocks`` in the results says whether the repository as shipped
+already reads with FOR UPDATE (then project_db and project_db_lock coincide).
 
 Usage: python -m bench.worker_path [--rows N] [--sizes 25,100,500,1000]
+                                   [--paths ceiling,project_db,project_db_lock,project_full,baseline]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import random
+import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from bench.common import mariadb_version, save
+from bench.common import fresh_database, mariadb_version, save
 
 USERS = 1_000_000
-ROUNDS = 4
-SERVER = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+ROUNDS = 6
+ALL_PATHS = ("ceiling", "project_db", "project_db_lock", "project_full", "baseline")
+Event = dict[str, Any]
+RepositoryFactory = Callable[[Any], Any]
 
 
-def bench_url() -> str:
-    from sqlalchemy.engine import make_url
-
-    from tests import mariadb
-
-    server = mariadb.server_url() if SERVER == os.environ.get("TEST_DATABASE_URL", SERVER) else SERVER
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(server)
-    with engine.begin() as conn:
-        conn.execute(text("CREATE DATABASE IF NOT EXISTS csv_dmap_bench CHARACTER SET utf8mb4"))
-    engine.dispose()
-    return make_url(server).set(database="csv_dmap_bench").render_as_string(hide_password=False)
-
-
-def populate(engine) -> None:
+def populate(engine: Any) -> None:
     """users and user_stats with USERS rows each (kept between runs)."""
-    from sqlalchemy import text
-
     from csv_dmap.db import create_schema
+    from sqlalchemy import text
 
     create_schema(engine)
     with engine.connect() as conn:
@@ -72,7 +80,7 @@ def populate(engine) -> None:
         raw.close()
 
 
-def batches(size: int, rows: int, rng: random.Random, run: str):
+def batches(size: int, rows: int, rng: random.Random, run: str) -> Iterator[Event]:
     index = 0
     for _ in range(max(1, rows // size)):
         ids = rng.sample(range(USERS), size)
@@ -83,7 +91,7 @@ def batches(size: int, rows: int, rng: random.Random, run: str):
                                              "sourceKey": "bench.csv"}}
 
 
-def ceiling(engine, events) -> int:
+def ceiling(engine: Any, events: Sequence[Event]) -> int:
     raw = engine.raw_connection()
     sql = ("INSERT INTO user_stats (user_id, login_count, post_count, prev_login_count, prev_post_count,"
            " last_execution_name, last_batch_index, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
@@ -91,7 +99,7 @@ def ceiling(engine, events) -> int:
            " prev_login_count=VALUES(prev_login_count), prev_post_count=VALUES(prev_post_count),"
            " last_execution_name=VALUES(last_execution_name), last_batch_index=VALUES(last_batch_index),"
            " updated_at=VALUES(updated_at)")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     n = 0
     try:
         cur = raw.cursor()
@@ -109,16 +117,44 @@ def ceiling(engine, events) -> int:
 class DropAudit:
     """Audit sink that keeps nothing: isolates the database path."""
 
-    def write(self, records):
+    def write(self, records: Sequence[Any]) -> int:
         return 0
 
 
-def project(engine, events, audit) -> int:
+def load_factory(spec: str) -> RepositoryFactory:
+    """``module:function`` -> the callable (a repository factory hook)."""
+    module, _, name = spec.partition(":")
+    factory: RepositoryFactory = getattr(importlib.import_module(module), name)
+    return factory
+
+
+def shipped_repository(engine: Any) -> Any:
     from csv_dmap.db import StatsRepository
+
+    return StatsRepository(engine)
+
+
+def reads_for_update(repo: Any) -> bool:
+    read = getattr(repo, "_read", None)
+    return getattr(read, "_for_update_arg", None) is not None
+
+
+def locking_repository(engine: Any) -> Any:
+    """The repository as shipped, its read of old values made ``SELECT ... FOR UPDATE``."""
+    repo = shipped_repository(engine)
+    read = getattr(repo, "_read", None)
+    if read is None or not hasattr(read, "with_for_update"):
+        raise SystemExit("the repository has no `_read` select to lock: pass --locked-repository module:function "
+                         "(the worker's own FOR UPDATE switch)")
+    if not reads_for_update(repo):
+        repo._read = read.with_for_update()
+    return repo
+
+
+def project(engine: Any, events: Sequence[Event], audit: Any, repo: Any) -> int:
     from csv_dmap.logic.apply_batch import apply_batch
     from csv_dmap.models import WorkerEvent
 
-    repo = StatsRepository(engine)
     n = 0
     for event in events:
         # model_construct for 1000-row batches, above the worker's 500-row contract
@@ -129,14 +165,14 @@ def project(engine, events, audit) -> int:
     return n
 
 
-def _construct(event):
+def _construct(event: Event) -> Any:
     from csv_dmap.models import BatchInput, BatchItem, WorkerEvent
 
     return WorkerEvent.model_construct(items=[BatchItem(**i) for i in event["Items"]],
                                        batch_input=BatchInput.model_validate(event["BatchInput"]))
 
 
-def baseline(engine, events, ddb, table) -> int:
+def baseline(engine: Any, events: Sequence[Event], ddb: Any, table: str) -> int:
     """The seeds' process_single_item: select, update, select, PutItem, per row."""
     from sqlalchemy import text
 
@@ -152,35 +188,82 @@ def baseline(engine, events, ddb, table) -> int:
                 new = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}).one()
             ddb.put_item(TableName=table, Item={
                 "executionName": {"S": event["BatchInput"]["executionName"]}, "itemKey": {"S": f"{item['index']:010d}"},
-                "userId": {"S": uid}, "timestamp": {"S": datetime.now(timezone.utc).isoformat()},
+                "userId": {"S": uid}, "timestamp": {"S": datetime.now(UTC).isoformat()},
                 "status": {"S": "success"}, "oldValue": {"S": str(tuple(old))}, "newValue": {"S": str(tuple(new))}})
             n += 1
     return n
 
 
-def timed(fn, *args) -> tuple[int, float]:
+def timed(fn: Callable[..., int], *args: Any) -> tuple[int, float]:
     start = time.perf_counter()
     n = fn(*args)
     return n, time.perf_counter() - start
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=20_000, help="rows per measurement (baseline: a tenth)")
+def ratios(figures: dict[str, Any]) -> dict[str, float]:
+    """Each path as a share of the ceiling (and of the baseline) measured in the same run."""
+    out: dict[str, float] = {}
+    for name in ("project_db", "project_db_lock", "project_full"):
+        if name in figures and "ceiling" in figures:
+            out[f"{name}/ceiling"] = round(figures[name] / figures["ceiling"], 3)
+        if name in figures and "baseline" in figures:
+            out[f"{name}/baseline"] = round(figures[name] / figures["baseline"], 1)
+    if "project_db" in figures and "project_db_lock" in figures:
+        out["project_db_lock/project_db"] = round(figures["project_db_lock"] / figures["project_db"], 3)
+    return out
+
+
+def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]],
+                 engine: Any) -> dict[str, Any]:
+    done = {name: [0, 0.0] for name in paths}
+    names = list(paths)
+    # Interleaved rounds, each path on fresh random users, so that drift on a
+    # shared machine (and the buffer pool warming) hits all paths alike; the
+    # order rotates each round, so no path always follows the ceiling's burst
+    # of writes (InnoDB flushes them while the next path runs).
+    for round_no in range(ROUNDS):
+        for name in names[round_no % len(names):] + names[:round_no % len(names)]:
+            fn, extra, n_rows = paths[name]
+            events = list(batches(size, max(size, n_rows // ROUNDS), rng, f"bench-{name}-{size}-{round_no}"))
+            n, seconds = timed(fn, engine, events, *extra)
+            done[name][0] += n
+            done[name][1] += seconds
+    figures: dict[str, Any] = {"batch": size, **{name: round(n / sec) for name, (n, sec) in done.items()}}
+    return {**figures, **ratios(figures)}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The worker's data path against the driver's ceiling.")
+    parser.add_argument("--rows", type=int, default=20_000, help="rows per measurement (full: a quarter; baseline: a twentieth)")
     parser.add_argument("--sizes", default="25,100,500,1000")
+    parser.add_argument("--paths", default=",".join(ALL_PATHS), help=f"a subset of {','.join(ALL_PATHS)}")
+    parser.add_argument("--repository", default="bench.worker_path:shipped_repository",
+                        help="module:function(engine) -> repository for project_db and project_full")
+    parser.add_argument("--locked-repository", default="bench.worker_path:locking_repository",
+                        help="module:function(engine) -> repository that locks the rows it reads (project_db_lock)")
     args = parser.parse_args(argv)
+    unknown = set(args.paths.split(",")) - set(ALL_PATHS)
+    if unknown:
+        parser.error(f"unknown paths: {', '.join(sorted(unknown))} (choose from {', '.join(ALL_PATHS)})")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse(argv)
+    wanted = args.paths.split(",")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "ap-northeast-1"})
-    import boto3
-    from moto import mock_aws
-
+    import boto3  # type: ignore[import-untyped]
     from csv_dmap.audit import AuditLogWriter
     from csv_dmap.db import build_engine
+    from moto import mock_aws
+
     from local_runner.template import load_template, table_definition
 
-    url = bench_url()
+    url = fresh_database("csv_dmap_bench", drop=False)
     engine = build_engine(url)
     populate(engine)
+    repo, locked = load_factory(args.repository)(engine), load_factory(args.locked_repository)(engine)
     rng = random.Random(2026)
     results = []
     with mock_aws():
@@ -189,30 +272,21 @@ def main(argv=None) -> dict:
         writer = AuditLogWriter(ddb, "bench-audit")
         for size in [int(s) for s in args.sizes.split(",")]:
             rows = max(args.rows, size * 4)
-            paths = (
-                ("ceiling", ceiling, (), rows),
-                ("project_db", project, (DropAudit(),), rows),
-                ("project_full", project, (writer,), max(size, rows // 4)),
-                ("baseline", baseline, (ddb, "bench-audit"), max(size, rows // 20)),
-            )
-            done = {name: [0, 0.0] for name, *_ in paths}
-            # Interleaved rounds, each path on fresh random users, so that drift
-            # on a shared machine (and the buffer pool warming) hits all paths alike.
-            for round_no in range(ROUNDS):
-                for name, fn, extra, n_rows in paths:
-                    events = list(batches(size, max(size, n_rows // ROUNDS), rng, f"bench-{name}-{size}-{round_no}"))
-                    n, seconds = timed(fn, engine, events, *extra)
-                    done[name][0] += n
-                    done[name][1] += seconds
-            figures = {"batch": size, **{name: round(n / sec) for name, (n, sec) in done.items()}}
-            figures["project_db/ceiling"] = round(figures["project_db"] / figures["ceiling"], 3)
-            figures["project_full/ceiling"] = round(figures["project_full"] / figures["ceiling"], 3)
-            figures["project_db/baseline"] = round(figures["project_db"] / figures["baseline"], 1)
-            figures["project_full/baseline"] = round(figures["project_full"] / figures["baseline"], 1)
+            every: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]] = {
+                "ceiling": (ceiling, (), rows),
+                "project_db": (project, (DropAudit(), repo), rows),
+                "project_db_lock": (project, (DropAudit(), locked), rows),
+                "project_full": (project, (writer, repo), max(size, rows // 4)),
+                "baseline": (baseline, (ddb, "bench-audit"), max(size, rows // 20)),
+            }
+            figures = measure_size(size, rows, rng, {k: v for k, v in every.items() if k in wanted}, engine)
             results.append(figures)
             print(" ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
     data = {"benchmark": "worker_path", "database": mariadb_version(url), "users": USERS, "rowsPerMeasurement": args.rows,
-            "unit": "rows/s", "results": results}
+            "unit": "rows/s", "paths": wanted, "repository": args.repository, "lockedRepository": args.locked_repository,
+            "shippedRepositoryLocks": reads_for_update(repo), "lockedRepositoryLocks": reads_for_update(locked),
+            "command": "python -m bench.worker_path " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "results": results}
     save("worker_path", data)
     engine.dispose()
     return data

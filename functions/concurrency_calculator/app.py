@@ -1,31 +1,31 @@
 """DetermineConcurrency: MaxConcurrency, MaxItemsPerBatch and tolerance for the map."""
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from csv_dmap.aws import s3_client
 from csv_dmap.config import get_settings
-from csv_dmap.logic.concurrency import plan
-from csv_dmap.models import ConcurrencyRequest
+from csv_dmap.logic.concurrency import limits_from, plan
+from csv_dmap.models import ConcurrencyRequest, RunSummary
 from csv_dmap.observability import logger, tracer
 from csv_dmap.summaries import recent_summaries
 
 
 @logger.inject_lambda_context(correlation_id_path="executionName")
 @tracer.capture_lambda_handler
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ConcurrencyRequest.model_validate(event)
     settings = get_settings()
-    history = []
+    history: list[RunSummary] = []
     if settings.results_bucket:
         today = datetime.now(ZoneInfo(settings.report_timezone)).date()
-        history = recent_summaries(s3_client(), settings.results_bucket, today)
+        history = list(recent_summaries(s3_client(), settings.results_bucket, today))
     config = plan(
         request.row_count,
         request.byte_size,
-        ceiling=settings.db_max_concurrency,
+        limits=limits_from(settings),
         tolerated_failure_percentage=settings.tolerated_failure_percentage,
         history=history,
         target_seconds=settings.target_duration_seconds,

@@ -52,6 +52,16 @@ class Settings(BaseModel):
     target_duration_seconds: float = Field(default=300, alias="TARGET_DURATION_SECONDS", gt=0)
     # DetermineConcurrency (map tolerance of failed batches) and AggregateErrors (tolerance of failed rows)
     tolerated_failure_percentage: float = Field(default=5, alias="TOLERATED_FAILURE_PERCENTAGE", ge=0, le=100)
+    # capacity: what DetermineConcurrency's downstream bounds read (see logic/concurrency.py Limits)
+    # database connections the workers may hold (the RDS Proxy's budget for this app; one per worker)
+    db_connection_budget: int = Field(default=100, alias="DB_CONNECTION_BUDGET", ge=1)
+    # the database's write ceiling in rows/s (0: not bounded); measure it on the writer instance
+    db_write_rows_per_second: float = Field(default=15000, alias="DB_WRITE_ROWS_PER_SECOND", ge=0)
+    # the audit table's warm write throughput (0: a new on-demand table's 4,000 write units/s)
+    audit_warm_write_units: int = Field(default=0, alias="AUDIT_WARM_WRITE_UNITS", ge=0)
+    # the worker's reserved concurrency (0: unreserved, bounded by the account's concurrency)
+    worker_reserved_concurrency: int = Field(default=0, alias="WORKER_RESERVED_CONCURRENCY", ge=0)
+    lambda_account_concurrency: int = Field(default=1000, alias="LAMBDA_ACCOUNT_CONCURRENCY", ge=1)
     # AggregateErrors and DailyReport
     alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
     report_timezone: str = Field(default="Asia/Tokyo", alias="REPORT_TIMEZONE")

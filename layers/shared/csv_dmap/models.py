@@ -335,6 +335,9 @@ class RunConfig(_CamelModel):
     tolerated_failure_percentage: float = Field(alias="toleratedFailurePercentage", ge=0, le=100)
     estimated_seconds: float = Field(alias="estimatedSeconds")
     basis: str
+    # The bound that set max_concurrency ("target duration", "database connections", "audit table write
+    # throughput", ...); optional because the ASL's ResultSelector hands on only the fields above.
+    bound_by: str | None = Field(alias="boundBy", default=None)
 
 
 class Severity(str, Enum):
