@@ -8,6 +8,7 @@ import pytest
 from bench.cost import (
     ASSUMPTIONS,
     PRICES,
+    STANDARD,
     STANDARD_IA,
     audit_write_units,
     estimate,
@@ -20,6 +21,11 @@ WRU = PRICES["dynamodb"]["onDemandPerWriteRequestUnit"]
 WRITES = "DynamoDB audit writes"
 STORAGE = "DynamoDB audit storage over the TTL"
 PITR = "DynamoDB audit point-in-time recovery over the TTL"
+
+
+def on_standard(rows):
+    """The default configuration priced as a Standard-class table (the template's default is Standard-IA)."""
+    return replace(project_default(rows), table_class=STANDARD)
 
 
 def clean(config, **changes):
@@ -58,20 +64,22 @@ def test_batch_size_drives_the_number_of_children():
     ("execution-key", 100.0, 0.0, 3_000_000),  # + FailedItemsIndex
 ])
 def test_audit_write_units_per_row_by_design(design, failed, superseded, units):
-    config = replace(project_default(1_000_000), audit_design=design, failed_rate=failed, superseded_rate=superseded)
+    config = replace(project_default(1_000_000), audit_design=design, failed_rate=failed, superseded_rate=superseded,
+                     table_class=STANDARD)  # Standard's price per write unit (Standard-IA: test below)
     assert audit_write_units(config) == pytest.approx(units)
     assert estimate(config)["lines"][WRITES] == round(units * WRU, 6)
 
 
 def test_the_spread_design_halves_the_write_cost_of_an_applied_row():
-    spread = estimate(clean(project_default(1_000_000)))["lines"][WRITES]
-    keyed = estimate(clean(project_default(1_000_000), audit_design="execution-key"))["lines"][WRITES]
+    standard = on_standard(1_000_000)
+    spread = estimate(clean(standard))["lines"][WRITES]
+    keyed = estimate(clean(standard, audit_design="execution-key"))["lines"][WRITES]
     assert spread == pytest.approx(0.625, abs=1e-6) and keyed == pytest.approx(1.25, abs=1e-6)
 
 
 def test_standard_ia_prices_writes_25_percent_up_and_storage_60_percent_down():
-    standard = estimate(clean(project_default(1_000_000)))["lines"]
-    ia = estimate(clean(project_default(1_000_000), table_class=STANDARD_IA))["lines"]
+    standard = estimate(clean(on_standard(1_000_000)))["lines"]
+    ia = estimate(clean(on_standard(1_000_000), table_class=STANDARD_IA))["lines"]
     assert ia[WRITES] == pytest.approx(standard[WRITES] * 1.25, rel=1e-5)
     assert ia[STORAGE] == pytest.approx(standard[STORAGE] * 0.4, rel=1e-5)
     assert ia[PITR] == standard[PITR]  # continuous backups are priced by size, whatever the class
@@ -80,10 +88,10 @@ def test_standard_ia_prices_writes_25_percent_up_and_storage_60_percent_down():
 def test_storage_and_backups_by_hand():
     # 1,000,000 applied items of 330 bytes + 100 bytes of per-item overhead, 180 days = 6 months
     gb = 1_000_000 * 430 / 1024**3
-    lines = estimate(clean(project_default(1_000_000)))["lines"]
+    lines = estimate(clean(on_standard(1_000_000)))["lines"]
     assert lines[STORAGE] == round(gb * 0.25 * 6, 6)
     assert lines[PITR] == round(gb * 0.20 * 6, 6)
-    keyed = estimate(clean(project_default(1_000_000), audit_design="execution-key"))["lines"]
+    keyed = estimate(clean(on_standard(1_000_000), audit_design="execution-key"))["lines"]
     assert keyed[STORAGE] == round(2 * gb * 0.25 * 6, 6)  # UserIdIndex (ALL) stores every item again
 
 
