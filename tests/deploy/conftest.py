@@ -55,7 +55,7 @@ def _tool(path: Path) -> Path:
 
 def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-northeast-1")}
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, **kwargs)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=600, **kwargs)
 
 
 def _checkov_reports(out: str) -> list[dict[str, Any]]:

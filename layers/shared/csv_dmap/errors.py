@@ -62,3 +62,8 @@ class FileTooLarge(InputRejected):
 
 class InputNotFound(InputRejected):
     """The object named in the execution input does not exist (or is not readable)."""
+
+
+class InvalidEvent(CsvDmapError):
+    """An event the function cannot act on (deploy: StartRun, RunStatus): a field it needs is
+    missing. Not retried: the event goes to the dead-letter queue for a person to look at."""
