@@ -162,7 +162,7 @@ def test_alarms_notify_the_alert_topic_and_cover_every_failure_mode(translation:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertTopic"}], logical_id
     watched = Counter(m for alarm in alarms.values() for m in _alarm_metrics(alarm))
     required = {"ExecutionsFailed", "ExecutionsTimedOut", "RunErrorRate", "Errors", "Throttles", "Duration",
-                "ThrottledRequests", "Invocations"}
+                "ThrottledRequests", "Invocations", "ApproximateNumberOfMessagesVisible"}
     assert required <= set(watched)
     proxy = {"DatabaseConnections", "MaxDatabaseConnectionsAllowed"}
     if translation.parameters.get("DbProxyEndpoint"):
