@@ -69,6 +69,7 @@ def test_checkov_fails_no_check_and_every_skip_says_why(translation: Translation
     assert translation.checkov_passed > 0, "checkov checked nothing"
     assert not translation.checkov_failed, "\n".join(
         f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in translation.checkov_failed)
+    assert translation.checkov_skipped, "the Metadata skips were not read"
     for check in translation.checkov_skipped:
         assert (check.get("check_result") or {}).get("suppress_comment"), check["check_id"]
 
