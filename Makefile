@@ -14,6 +14,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAMVENV := .venv-sam
 SAM := $(SAMVENV)/bin/sam
+# checkov in a virtualenv of its own: its dependencies clash with the app's and the SAM CLI's pins.
+CHECKOVVENV := .venv-checkov
 STACK ?= csv-dmap-dev
 FN ?= worker
 EVENT ?= events/$(FN).json
@@ -35,6 +37,11 @@ $(SAMVENV)/.installed: requirements-sam.txt
 	$(SAMVENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
+$(CHECKOVVENV)/.installed: requirements-checkov.txt
+	$(PYTHON313) -m venv $(CHECKOVVENV)
+	$(CHECKOVVENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
@@ -43,7 +50,9 @@ install: $(VENV)/.installed ## create .venv with the pinned dev requirements
 
 test: validate unit ## validate the template and ASL, then run every test
 
-unit: $(VENV)/.installed ## run the test suite only (pytest)
+# tests/deploy translates the template with .venv-sam's aws-sam-translator and runs cfn-lint and
+# checkov on every translation: both virtualenvs come before the tests.
+unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed ## run the test suite only (pytest)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint-asl: $(VENV)/.installed node_modules/.installed ## strict ASL check + asl-validator
@@ -91,7 +100,7 @@ cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 
 	$(PY) -m bench.cost --rows $(ROWS_COST) $(CONFIG)
 
 clean: ## remove build output, local state and virtualenvs
-	rm -rf .aws-sam .local $(VENV) $(SAMVENV) node_modules .pytest_cache
+	rm -rf .aws-sam .local $(VENV) $(SAMVENV) $(CHECKOVVENV) node_modules .pytest_cache
 
 # ---- capacity (issue 11): the capacity model beside the cost model
 .PHONY: capacity

@@ -23,7 +23,12 @@ def dynamodb_client():
     return boto3.client("dynamodb", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def stepfunctions_client():
+    return boto3.client("stepfunctions", config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget the clients (tests and the local runner switch endpoints)."""
-    for client in (s3_client, sns_client, dynamodb_client):
+    for client in (s3_client, sns_client, dynamodb_client, stepfunctions_client):
         client.cache_clear()

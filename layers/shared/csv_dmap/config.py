@@ -65,6 +65,8 @@ class Settings(BaseModel):
     # AggregateErrors and DailyReport
     alert_topic_arn: str | None = Field(default=None, alias="ALERT_TOPIC_ARN")
     report_timezone: str = Field(default="Asia/Tokyo", alias="REPORT_TIMEZONE")
+    # deploy: the state machine StartRun starts (one run per uploaded object version).
+    state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":

@@ -70,3 +70,8 @@ class AuditWriteRejected(CsvDmapError):
     (ValidationException, missing table, access denied). Not retried by the
     ASL: the message names the error code so a person can fix the stack or
     the item builder."""
+
+
+class InvalidEvent(CsvDmapError):
+    """An event the function cannot act on (deploy: StartRun, RunStatus): a field it needs is
+    missing. Not retried: the event goes to the dead-letter queue for a person to look at."""

@@ -1,0 +1,57 @@
+"""StartRun: one run per uploaded object version, whatever the number of deliveries.
+
+EventBridge delivers an event at least once, and a rule's Step Functions target cannot name the
+execution it starts. So a small function starts it, under a name derived from the object version:
+Step Functions' StartExecution with the name of an execution that is running with the same input
+answers as the first call did, and with the name of a closed one answers ExecutionAlreadyExists
+(names are unique per state machine for 90 days) — a repeated event never starts a second run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidEvent
+
+NAME_MAX = 80  # Step Functions execution names: 1-80 characters
+_STEM_MAX = 40
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class RunStart:
+    name: str
+    bucket: str
+    key: str
+    version: str
+
+    def execution_input(self) -> str:
+        """The state machine's input; the same for every delivery of the event (idempotency)."""
+        return json.dumps({"bucket": self.bucket, "key": self.key}, ensure_ascii=False, separators=(",", ":"))
+
+
+def execution_name(bucket: str, key: str, version: str) -> str:
+    """``<file stem>-<32 hex digits of sha256(bucket, key, version)>``: readable, at most 73
+    characters of ``[A-Za-z0-9_-]``, and one name per object version."""
+    stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    stem = _UNSAFE.sub("_", stem).strip("_")[:_STEM_MAX] or "object"
+    digest = hashlib.sha256(f"{bucket}\0{key}\0{version}".encode()).hexdigest()[:32]
+    return f"{stem}-{digest}"
+
+
+def run_start_of(event: dict[str, Any]) -> RunStart:
+    """The run an S3 "Object Created" event (EventBridge) asks for. The version is the object's
+    version-id (the input bucket is versioned), else its sequencer (unique per write of a key)."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    bucket = ((detail or {}).get("bucket") or {}).get("name")
+    obj = (detail or {}).get("object") or {}
+    key, version = obj.get("key"), obj.get("version-id") or obj.get("sequencer")
+    if not (isinstance(bucket, str) and bucket and isinstance(key, str) and key and isinstance(version, str) and version):
+        raise InvalidEvent(
+            "not an S3 Object Created event with detail.bucket.name, detail.object.key and "
+            "detail.object.version-id or sequencer")
+    return RunStart(name=execution_name(bucket, key, version), bucket=bucket, key=key, version=version)
