@@ -18,7 +18,7 @@ DEFINITION = json.loads(DEFINITION_TEXT)
 def test_every_function_has_its_handler_and_a_sample_event():
     specs = functions(TEMPLATE)
     assert {s.code_uri.name for s in specs.values()} == {
-        "worker", "validate_input", "concurrency_calculator", "error_aggregator", "daily_report"}
+        "worker", "validate_input", "concurrency_calculator", "error_aggregator", "daily_report", "schema_migrator"}
     for spec in specs.values():
         assert spec.module_path.exists(), spec.module_path
         assert "def lambda_handler" in spec.module_path.read_text()
