@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 RES = TEMPLATE["Resources"]
 DB_CLIENTS = ("WorkerFunction", "SchemaMigratorFunction")
-DB_VARIABLES = ("DATABASE_URL", "DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DB_TLS", "DB_IAM_AUTH")
+DB_VARIABLES = ("DATABASE_URL", "DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DB_TLS", "DB_IAM_AUTH", "DB_USER")
 MANAGED_SECRET = {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
 
 
@@ -62,7 +62,7 @@ def test_the_proxy_requires_tls_and_logs_in_with_the_managed_secret() -> None:
     assert proxy["RequireTLS"] is True and proxy["EngineFamily"] == "MYSQL"
     [auth] = proxy["Auth"]
     assert auth["AuthScheme"] == "SECRETS" and auth["SecretArn"] == MANAGED_SECRET
-    assert auth["IAMAuth"] == {"Fn::If": ["UseIamAuth", "REQUIRED", "DISABLED"]}
+    assert auth["IAMAuth"] == {"Fn::If": ["UseDbIamAuth", "REQUIRED", "DISABLED"]}
     role = RES["DbProxyRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert role == [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": MANAGED_SECRET}]
     target = RES["DbProxyTargetGroup"]["Properties"]
@@ -73,6 +73,7 @@ def test_the_cluster_is_serverless_v2_mysql_with_a_managed_password() -> None:
     cluster = RES["DbCluster"]
     props = cluster["Properties"]
     assert props["Engine"] == "aurora-mysql" and props["ManageMasterUserPassword"] is True
+    assert props["MasterUsername"] == {"Ref": "DbUser"}  # the user IAM authentication names too
     assert "MasterUserPassword" not in props
     assert props["ServerlessV2ScalingConfiguration"] == {
         "MinCapacity": {"Ref": "DbMinCapacity"}, "MaxCapacity": {"Ref": "DbMaxCapacity"}}
@@ -123,10 +124,12 @@ def test_existing_mode_creates_none_of_it() -> None:
 
 @pytest.mark.parametrize(("parameters", "expected"), [
     ({}, {"DB_TLS": "true", "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]}, "DB_SECRET_ARN": MANAGED_SECRET,
-          "DB_IAM_AUTH": "false"}),
-    ({"DatabaseMode": "existing", "DbProxyEndpoint": "p.example", "DbSecretArn": "arn:s", "DbTls": "false",
-      "DbIamAuth": "true"},
-     {"DB_TLS": "false", "DB_HOST": "p.example", "DB_SECRET_ARN": "arn:s", "DB_IAM_AUTH": "true"}),
+          "DB_IAM_AUTH": "false", "DB_USER": "csv_dmap"}),
+    ({"DatabaseMode": "existing", "DbProxyEndpoint": "p.example", "DbSecretArn": "arn:s", "DbIamAuth": "true",
+      "DbUser": "app"},
+     {"DB_TLS": "true", "DB_HOST": "p.example", "DB_SECRET_ARN": "arn:s", "DB_IAM_AUTH": "true", "DB_USER": "app"}),
+    ({"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
+     {"DB_TLS": "false", "DB_HOST": "", "DB_SECRET_ARN": "", "DB_IAM_AUTH": "false"}),
 ])
 def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expected: dict[str, Any]) -> None:
     env = LocalEnvironment(parameters=parameters, database_url="sqlite://")
