@@ -112,6 +112,10 @@ def test_the_schema_resource_reruns_on_new_code_and_waits_for_the_proxy() -> Non
     assert props["SharedLayer"] == {"Ref": "SharedLayer"}  # a new layer version is an Update
     assert props["DatabaseTargets"] == {"Fn::If": ["CreateDatabase", {"Ref": "DbProxyTargetGroup"}, ""]}
     assert {"Ref": "S3GatewayEndpoint"} in props["Endpoints"]["Fn::If"][1]  # its answer goes through S3
+    # ... and the stand-alone security-group rules of the path functions -> proxy -> cluster exist.
+    separate = {lid for lid, r in RES.items() if r["Type"].startswith("AWS::EC2::SecurityGroup") and
+                r["Type"] != "AWS::EC2::SecurityGroup" and r.get("Condition") == "CreateDatabase"}
+    assert {ref["Ref"] for ref in props["DatabasePath"]["Fn::If"][1]} == separate
     assert 0 < props["ServiceTimeout"] <= 3600
 
 
