@@ -13,6 +13,10 @@ with the Lambda layer. A database made by the old ``metadata.create_all``
 (tables, no ``alembic_version``) is adopted by revision 0001, which creates
 only the tables that are missing.
 
+Alembic itself is installed with the function that migrates
+(``functions/schema_migrator/requirements.txt``), not into the layer: the
+worker never imports this module, and its package stays as small as it was.
+
 Command line (operators, developers)::
 
     python -m csv_dmap.schema upgrade  URL [--revision REV]
