@@ -141,3 +141,48 @@ def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expec
     for name in DB_CLIENTS:
         got = env.function_environment(name)
         assert {k: got[k] for k in want} == want, name
+
+
+# ------------------------------------------------------------------ Rules: refuse a deploy that cannot work
+
+def _value(node: Any, values: dict[str, str]) -> Any:
+    """CloudFormation's rule functions over parameter values (Ref, Equals, Not, And, Or, Join)."""
+    if isinstance(node, list):
+        return [_value(v, values) for v in node]
+    if not isinstance(node, dict):
+        return node
+    (key, arg), = node.items()
+    if key == "Ref":
+        spec = TEMPLATE["Parameters"][arg]
+        raw = values.get(arg, spec.get("Default", ""))
+        return str(raw).split(",") if spec["Type"] == "CommaDelimitedList" else str(raw)
+    args = _value(arg, values)
+    return {"Fn::Equals": lambda a: a[0] == a[1], "Fn::Not": lambda a: not a[0], "Fn::And": all, "Fn::Or": any,
+            "Fn::Join": lambda a: a[0].join(a[1])}[key](args)
+
+
+def refused(values: dict[str, str]) -> list[str]:
+    """Names of the rules whose assertions fail for these parameter values."""
+    out = []
+    for name, rule in TEMPLATE["Rules"].items():
+        if "RuleCondition" in rule and not _value(rule["RuleCondition"], values):
+            continue
+        if not all(_value(a["Assert"], values) for a in rule["Assertions"]):
+            out.append(name)
+    return out
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({}, []),  # the defaults deploy
+    ({"DatabaseMode": "existing"}, ["ExistingDatabaseIsNamed"]),
+    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s"}, []),
+    ({"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"}, []),
+    ({"VpcSubnetIds": "subnet-a,subnet-b"}, ["GivenSubnetsNeedTheirVpc"]),
+    ({"VpcSubnetIds": "subnet-a,subnet-b", "VpcId": "vpc-1"}, []),
+    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true"}, ["ExistingIamAuthIsNamed"]),
+    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"}, []),
+    ({"DbIamAuth": "true"}, []),  # create mode: the stack knows its own proxy
+])
+def test_rules_refuse_only_the_configurations_that_cannot_reach_a_database(
+        values: dict[str, str], expected: list[str]) -> None:
+    assert refused(values) == expected
