@@ -29,6 +29,8 @@ SAMPLES: list[tuple[str, str]] = [
 
 
 def sample_value(name: str, spec: dict[str, Any]) -> str:
+    if spec.get("Type") == "Number":  # an optional number (0 = off): a value inside its bounds
+        return str(min(int(spec.get("MaxValue", 8000)), max(int(spec.get("MinValue", 0)), 8000)))
     for pattern, value in SAMPLES:
         if re.search(pattern, name):
             return value
@@ -56,6 +58,8 @@ def condition_parameters(template: dict[str, Any]) -> list[str]:
 
 
 def _optional(spec: dict[str, Any]) -> bool:
+    if spec.get("Type") == "Number":
+        return str(spec.get("Default")) == "0" and not spec.get("AllowedValues")
     return spec.get("Default") == "" and not spec.get("AllowedValues")
 
 
@@ -99,7 +103,7 @@ def evaluate(node: Any, template: dict[str, Any], values: dict[str, str]) -> Any
     (key, arg), = node.items()
     if key == "Ref":
         return _cfn_value(arg, template, values)
-    if key == "Condition":
+    if key in ("Condition", "Fn::Condition"):  # `!Condition X` loads as Fn::Condition
         return evaluate(template["Conditions"][arg], template, values)
     args = evaluate(arg, template, values)
     ops = {

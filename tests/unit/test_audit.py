@@ -185,7 +185,7 @@ def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(
         config = writer.client.meta.config
         assert writer.table_name == "the-audit-table"
         assert config.retries["total_max_attempts"] == 1  # one retry policy: the writer's, within its budget
-        assert (config.connect_timeout, config.read_timeout) == (2, 5)
+        assert (config.connect_timeout, config.read_timeout) == (1, 2)
         worker_timeout = int(load_template()["Resources"]["WorkerFunction"]["Properties"]["Timeout"])
         # the audit write's worst case (budget + one stuck call) leaves most of the worker's time to the database
         assert writer.budget_seconds + config.connect_timeout + config.read_timeout <= worker_timeout / 3

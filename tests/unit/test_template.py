@@ -19,7 +19,7 @@ def test_every_function_has_its_handler_and_a_sample_event():
     specs = functions(TEMPLATE)
     assert {s.code_uri.name for s in specs.values()} == {
         "worker", "validate_input", "concurrency_calculator", "error_aggregator", "daily_report",
-        "start_run", "run_status"}
+        "start_run", "run_status", "schema_migrator"}
     for spec in specs.values():
         assert spec.module_path.exists(), spec.module_path
         assert "def lambda_handler" in spec.module_path.read_text()

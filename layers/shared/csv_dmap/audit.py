@@ -468,8 +468,11 @@ class AuditLogReader:
 
 # Retries are the writer's alone (one policy, one time budget); short socket
 # timeouts so one stuck call cannot eat the worker's time (budget + one call).
-AUDIT_CONNECT_TIMEOUT_SECONDS = 2
-AUDIT_READ_TIMEOUT_SECONDS = 5
+# The worker's Lambda timeout is 20 s (template.yaml): the audit write's worst case
+# (budget + one stuck call) stays under a third of it, leaving the rest to the database.
+AUDIT_CONNECT_TIMEOUT_SECONDS = 1
+AUDIT_READ_TIMEOUT_SECONDS = 2
+AUDIT_WRITE_BUDGET_SECONDS = 3.5
 
 
 @lru_cache(maxsize=1)
@@ -488,4 +491,5 @@ def get_audit_writer() -> AuditLogWriter:
             read_timeout=AUDIT_READ_TIMEOUT_SECONDS,
         ),
     )
-    return AuditLogWriter(client, settings.audit_table_name, concurrency=settings.audit_write_concurrency)
+    return AuditLogWriter(client, settings.audit_table_name, concurrency=settings.audit_write_concurrency,
+                          budget_seconds=AUDIT_WRITE_BUDGET_SECONDS)

@@ -1,0 +1,165 @@
+"""Alembic migrations: ``upgrade head`` gives exactly the metadata, re-running
+is a no-op, and databases made before migrations existed are adopted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from csv_dmap import schema
+from csv_dmap.db import metadata
+from sqlalchemy import Engine, event, inspect, text
+
+APP_TABLES = {"users", "user_stats"}
+
+
+def differences(engine: Engine) -> list[Any]:
+    """What Alembic's autogenerate would change to reach csv_dmap.db.metadata."""
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(ctx, metadata))
+
+
+def shape(engine: Engine) -> dict[str, Any]:
+    """Tables as the database itself reports them (order-insensitive), read
+    with SQLAlchemy's inspector: an oracle independent of Alembic's comparator."""
+    insp = inspect(engine)
+    comments = engine.dialect.supports_comments  # SQLite keeps no comments
+    out: dict[str, Any] = {}
+    for table in sorted(APP_TABLES):
+        columns = {
+            c["name"]: (str(c["type"]).split(" COLLATE")[0], c["nullable"], c.get("comment"))
+            for c in insp.get_columns(table)
+        }
+        out[table] = {
+            "columns": columns,
+            "pk": insp.get_pk_constraint(table)["constrained_columns"],
+            "comment": insp.get_table_comment(table).get("text") if comments else None,
+        }
+    return out
+
+
+def ddl_counter(engine: Engine) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().split()[0].upper() in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE"}:
+            seen.append(statement)
+
+    return seen
+
+
+def test_upgrade_head_on_an_empty_database_gives_exactly_the_metadata(empty_engine: Engine) -> None:
+    assert schema.current(empty_engine) is None
+    assert schema.upgrade(empty_engine) == schema.head()
+    assert schema.current(empty_engine) == schema.head()
+    assert set(inspect(empty_engine).get_table_names()) == APP_TABLES | {"alembic_version"}
+    assert differences(empty_engine) == []
+
+
+def test_upgrade_head_matches_what_create_all_makes(empty_url: str, tmp_path) -> None:
+    from csv_dmap.db import build_engine
+
+    migrated = build_engine(empty_url)
+    schema.upgrade(migrated)
+    reference_url = f"sqlite:///{tmp_path / 'reference.sqlite'}" if empty_url.startswith("sqlite") else None
+    if reference_url is None:  # MariaDB: the reference goes into a second schema of the same server
+        name = f"{migrated.url.database}_ref"
+        with migrated.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
+        reference_url = migrated.url.set(database=name).render_as_string(hide_password=False)
+    reference = build_engine(reference_url)
+    metadata.drop_all(reference)
+    metadata.create_all(reference)
+    try:
+        assert shape(migrated) == shape(reference)
+    finally:
+        metadata.drop_all(reference)
+        if migrated.dialect.name != "sqlite":
+            with migrated.begin() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{reference.url.database}`"))
+        reference.dispose()
+        migrated.dispose()
+
+
+def test_the_comparison_notices_a_schema_that_drifted(empty_engine: Engine) -> None:
+    # The oracle of the tests above can fail: a missing column is a difference.
+    schema.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE user_stats DROP COLUMN prev_post_count"))
+    drift = differences(empty_engine)
+    assert [d[0] for d in drift] == ["add_column"] and drift[0][3].name == "prev_post_count"
+
+
+def test_running_upgrade_again_changes_nothing(empty_engine: Engine) -> None:
+    schema.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (user_id) VALUES ('U00001')"))
+    before = shape(empty_engine)
+    statements = ddl_counter(empty_engine)
+    assert schema.upgrade(empty_engine) == schema.head()
+    assert statements == []  # no DDL, no version bump
+    assert shape(empty_engine) == before
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT user_id FROM users")).scalars().all() == ["U00001"]
+
+
+def test_a_database_made_by_create_all_is_adopted_with_its_data(empty_engine: Engine) -> None:
+    # The schema as deployments before migrations made it: tables, no alembic_version.
+    metadata.create_all(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (user_id) VALUES ('U00001'), ('U00002')"))
+        conn.execute(text(
+            "INSERT INTO user_stats (user_id, login_count, post_count, last_execution_name, last_batch_index,"
+            " updated_at) VALUES ('U00001', 3, 7, 'run-1', 0, '2026-11-23 10:00:00')"))
+    assert schema.current(empty_engine) is None
+    assert schema.upgrade(empty_engine) == schema.head()
+    assert differences(empty_engine) == []
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT user_id FROM users ORDER BY user_id")).scalars().all() == ["U00001", "U00002"]
+        row = conn.execute(text("SELECT login_count, post_count FROM user_stats")).one()
+    assert tuple(row) == (3, 7)
+
+
+def test_a_users_table_owned_by_another_service_is_left_alone(empty_engine: Engine) -> None:
+    # An existing Aurora where the user service already keeps `users` (with its own columns).
+    with empty_engine.begin() as conn:
+        conn.execute(text(
+            "CREATE TABLE users (user_id VARCHAR(64) NOT NULL PRIMARY KEY,"
+            " created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, email VARCHAR(200))"))
+        conn.execute(text("INSERT INTO users (user_id, email) VALUES ('U00001', 'a@example.com')"))
+    schema.upgrade(empty_engine)
+    insp = inspect(empty_engine)
+    assert "email" in {c["name"] for c in insp.get_columns("users")}
+    assert "user_stats" in insp.get_table_names()
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT email FROM users")).scalar_one() == "a@example.com"
+
+
+def test_upgrade_accepts_a_url_and_reports_the_revision(empty_url: str) -> None:
+    assert schema.upgrade(empty_url) == schema.head()
+    assert schema.current(empty_url) == schema.head()
+
+
+def test_command_line_upgrade_and_current(empty_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert schema.main(["current", empty_url]) == 0
+    assert capsys.readouterr().out.strip() == "(none)"
+    assert schema.main(["upgrade", empty_url]) == 0
+    assert capsys.readouterr().out.strip() == schema.head()
+    assert schema.main(["current", empty_url]) == 0
+    assert capsys.readouterr().out.strip() == schema.head()
+
+
+def test_revisions_form_one_line_from_the_baseline() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(schema.alembic_config())
+    revisions = list(script.walk_revisions())
+    assert revisions[-1].revision == "0001" and revisions[-1].down_revision is None
+    assert len(script.get_heads()) == 1
+    # Numbered 0001, 0002, ... each revising the one before.
+    numbers = [int(r.revision) for r in reversed(revisions)]
+    assert numbers == list(range(1, len(numbers) + 1))

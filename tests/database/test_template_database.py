@@ -1,0 +1,188 @@
+"""The created database in template.yaml: one hop per security group on 3306, TLS to the proxy,
+the managed secret everywhere, the same database settings for the worker and the migrator, and
+nothing of it in existing mode. (Translation, cfn-lint and checkov of every mode: tests/deploy.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_runner.environment import LocalEnvironment
+from local_runner.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RES = TEMPLATE["Resources"]
+DB_CLIENTS = ("WorkerFunction", "SchemaMigratorFunction")
+DB_VARIABLES = ("DATABASE_URL", "DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DB_TLS", "DB_IAM_AUTH", "DB_USER")
+MANAGED_SECRET = {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
+
+
+def group_id(name: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [name, "GroupId"]}
+
+
+def rules(group: str, direction: str) -> list[dict[str, Any]]:
+    """Inline and stand-alone rules of one direction ("Ingress"/"Egress") of a security group."""
+    inline = RES[group]["Properties"].get(f"SecurityGroup{direction}", [])
+    separate = [r["Properties"] for r in RES.values()
+                if r["Type"] == f"AWS::EC2::SecurityGroup{direction}" and r["Properties"]["GroupId"] == group_id(group)]
+    return [*inline, *separate]
+
+
+def test_a_fresh_deploy_creates_the_database() -> None:
+    mode = TEMPLATE["Parameters"]["DatabaseMode"]
+    assert mode["Default"] == "create" and set(mode["AllowedValues"]) == {"create", "existing"}
+
+
+def test_security_groups_allow_one_hop_each_on_3306_only() -> None:
+    mysql = {"IpProtocol": "tcp", "FromPort": 3306, "ToPort": 3306}
+
+    def hops(group: str, direction: str, key: str) -> list[tuple[Any, ...]]:
+        return [(r["IpProtocol"], r["FromPort"], r["ToPort"], r.get(key)) for r in rules(group, direction)]
+
+    assert hops("DbClusterSecurityGroup", "Ingress", "SourceSecurityGroupId") == [
+        (*mysql.values(), group_id("DbProxySecurityGroup"))]
+    assert hops("DbProxySecurityGroup", "Ingress", "SourceSecurityGroupId") == [
+        (*mysql.values(), group_id("DbClientSecurityGroup"))]
+    assert hops("DbProxySecurityGroup", "Egress", "DestinationSecurityGroupId") == [
+        (*mysql.values(), group_id("DbClusterSecurityGroup"))]
+    client_out = hops("DbClientSecurityGroup", "Egress", "DestinationSecurityGroupId")
+    assert (*mysql.values(), group_id("DbProxySecurityGroup")) in client_out
+    assert {(p, f, t) for p, f, t, _ in client_out} == {("tcp", 3306, 3306), ("tcp", 443, 443)}
+    # The cluster and the endpoints send nothing out (the default allow-all egress is replaced).
+    for group in ("DbClusterSecurityGroup", "EndpointSecurityGroup"):
+        assert [r["CidrIp"] for r in rules(group, "Egress")] == ["127.0.0.1/32"]
+
+
+def test_the_proxy_requires_tls_and_logs_in_with_the_managed_secret() -> None:
+    proxy = RES["DbProxy"]["Properties"]
+    assert proxy["RequireTLS"] is True and proxy["EngineFamily"] == "MYSQL"
+    [auth] = proxy["Auth"]
+    assert auth["AuthScheme"] == "SECRETS" and auth["SecretArn"] == MANAGED_SECRET
+    assert auth["IAMAuth"] == {"Fn::If": ["UseDbIamAuth", "REQUIRED", "DISABLED"]}
+    role = RES["DbProxyRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert role == [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": MANAGED_SECRET}]
+    target = RES["DbProxyTargetGroup"]["Properties"]
+    assert target["DBClusterIdentifiers"] == [{"Ref": "DbCluster"}] and target["DBProxyName"] == {"Ref": "DbProxy"}
+
+
+def test_the_cluster_is_serverless_v2_mysql_with_a_managed_password() -> None:
+    cluster = RES["DbCluster"]
+    props = cluster["Properties"]
+    assert props["Engine"] == "aurora-mysql" and props["ManageMasterUserPassword"] is True
+    assert props["MasterUsername"] == {"Ref": "DbUser"}  # the user IAM authentication names too
+    assert "MasterUserPassword" not in props
+    assert props["ServerlessV2ScalingConfiguration"] == {
+        "MinCapacity": {"Ref": "DbMinCapacity"}, "MaxCapacity": {"Ref": "DbMaxCapacity"}}
+    assert props["StorageEncrypted"] is True and cluster["DeletionPolicy"] == "Snapshot"
+    assert RES["DbWriter"]["Properties"]["DBInstanceClass"] == "db.serverless"
+    # A cluster behind RDS Proxy does not auto-pause: 0 ACUs would not save anything.
+    assert TEMPLATE["Parameters"]["DbMinCapacity"]["MinValue"] >= 0.5
+
+
+def test_the_network_has_the_endpoints_the_functions_call() -> None:
+    endpoints = {r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: r["Properties"]
+                 for r in RES.values() if r["Type"] == "AWS::EC2::VPCEndpoint"}
+    assert {k: v["VpcEndpointType"] for k, v in endpoints.items()} == {
+        "dynamodb": "Gateway", "s3": "Gateway", "secretsmanager": "Interface"}
+    for gateway in ("dynamodb", "s3"):
+        assert endpoints[gateway]["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
+    assert endpoints["secretsmanager"]["PrivateDnsEnabled"] is True
+    assert endpoints["secretsmanager"]["SubnetIds"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+    assert not any(r["Type"] in ("AWS::EC2::InternetGateway", "AWS::EC2::NatGateway") for r in RES.values())
+
+
+def test_worker_and_migrator_reach_the_database_the_same_way() -> None:
+    worker, migrator = (RES[name]["Properties"] for name in DB_CLIENTS)
+    for var in DB_VARIABLES:
+        assert worker["Environment"]["Variables"][var] == migrator["Environment"]["Variables"][var], var
+    assert worker["VpcConfig"] == migrator["VpcConfig"]
+    secret_and_iam = [p for p in worker["Policies"] if "Fn::If" in p]
+    assert all(p in migrator["Policies"] for p in secret_and_iam)
+
+
+def test_the_schema_resource_reruns_on_new_code_and_waits_for_the_proxy() -> None:
+    schema = RES["DatabaseSchema"]
+    assert schema["Type"] == "Custom::DatabaseSchema" and "Condition" not in schema  # both modes
+    props = schema["Properties"]
+    assert props["ServiceToken"] == {"Fn::GetAtt": ["SchemaMigratorFunction", "Arn"]}
+    assert props["SharedLayer"] == {"Ref": "SharedLayer"}  # a new layer version is an Update
+    assert props["DatabaseTargets"] == {"Fn::If": ["CreateDatabase", {"Ref": "DbProxyTargetGroup"}, ""]}
+    assert {"Ref": "S3GatewayEndpoint"} in props["Endpoints"]["Fn::If"][1]  # its answer goes through S3
+    # ... and the stand-alone security-group rules of the path functions -> proxy -> cluster exist.
+    separate = {lid for lid, r in RES.items() if r["Type"].startswith("AWS::EC2::SecurityGroup") and
+                r["Type"] != "AWS::EC2::SecurityGroup" and r.get("Condition") == "CreateDatabase"}
+    assert {ref["Ref"] for ref in props["DatabasePath"]["Fn::If"][1]} == separate
+    assert 0 < props["ServiceTimeout"] <= 3600
+
+
+def test_existing_mode_creates_none_of_it() -> None:
+    created = {"CreateDatabase", "CreateNetwork"}
+    for name in ("Vpc", "DbCluster", "DbWriter", "DbProxy", "DbProxyTargetGroup", "DbProxyRole",
+                 "SecretsManagerEndpoint", "DbClientSecurityGroup", "DbSubnetGroup"):
+        assert RES[name].get("Condition") in created, name
+
+
+@pytest.mark.parametrize(("parameters", "expected"), [
+    ({}, {"DB_TLS": "true", "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]}, "DB_SECRET_ARN": MANAGED_SECRET,
+          "DB_IAM_AUTH": "false", "DB_USER": "csv_dmap"}),
+    ({"DatabaseMode": "existing", "DbProxyEndpoint": "p.example", "DbSecretArn": "arn:s", "DbIamAuth": "true",
+      "DbUser": "app"},
+     {"DB_TLS": "true", "DB_HOST": "p.example", "DB_SECRET_ARN": "arn:s", "DB_IAM_AUTH": "true", "DB_USER": "app"}),
+    ({"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
+     {"DB_TLS": "false", "DB_HOST": "", "DB_SECRET_ARN": "", "DB_IAM_AUTH": "false"}),
+])
+def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expected: dict[str, Any]) -> None:
+    env = LocalEnvironment(parameters=parameters, database_url="sqlite://")
+    want = {k: str(env.resolve(v)) for k, v in expected.items()}  # created resources: as the runner names them
+    for name in DB_CLIENTS:
+        got = env.function_environment(name)
+        assert {k: got[k] for k in want} == want, name
+
+
+# ------------------------------------------------------------------ Rules: refuse a deploy that cannot work
+
+def _value(node: Any, values: dict[str, str]) -> Any:
+    """CloudFormation's rule functions over parameter values (Ref, Equals, Not, And, Or, Join)."""
+    if isinstance(node, list):
+        return [_value(v, values) for v in node]
+    if not isinstance(node, dict):
+        return node
+    (key, arg), = node.items()
+    if key == "Ref":
+        spec = TEMPLATE["Parameters"][arg]
+        raw = values.get(arg, spec.get("Default", ""))
+        return str(raw).split(",") if spec["Type"] == "CommaDelimitedList" else str(raw)
+    args = _value(arg, values)
+    return {"Fn::Equals": lambda a: a[0] == a[1], "Fn::Not": lambda a: not a[0], "Fn::And": all, "Fn::Or": any,
+            "Fn::Join": lambda a: a[0].join(a[1])}[key](args)
+
+
+def refused(values: dict[str, str]) -> list[str]:
+    """Names of the rules whose assertions fail for these parameter values."""
+    out = []
+    for name, rule in TEMPLATE["Rules"].items():
+        if "RuleCondition" in rule and not _value(rule["RuleCondition"], values):
+            continue
+        if not all(_value(a["Assert"], values) for a in rule["Assertions"]):
+            out.append(name)
+    return out
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ({}, []),  # the defaults deploy
+    ({"DatabaseMode": "existing"}, ["ExistingDatabaseIsNamed"]),
+    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s"}, []),
+    ({"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"}, []),
+    ({"VpcSubnetIds": "subnet-a,subnet-b"}, ["GivenSubnetsNeedTheirVpc"]),
+    ({"VpcSubnetIds": "subnet-a,subnet-b", "VpcId": "vpc-1"}, []),
+    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true"}, ["ExistingIamAuthIsNamed"]),
+    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"}, []),
+    ({"DbIamAuth": "true"}, []),  # create mode: the stack knows its own proxy
+])
+def test_rules_refuse_only_the_configurations_that_cannot_reach_a_database(
+        values: dict[str, str], expected: list[str]) -> None:
+    assert refused(values) == expected
