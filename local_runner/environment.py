@@ -10,11 +10,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from . import ACCOUNT, REGION
-from .lambda_loader import ensure_layer_on_path
-from .template import ROOT, functions, load_template, parameter_defaults, table_definition, ttl_attribute
+from . import ACCOUNT, REGION, layer
+from .containers import FunctionContainers
+from .template import ROOT, TEMPLATE, functions, load_template, parameter_defaults, table_definition, ttl_attribute
+
 DEFAULT_DB = ROOT / ".local" / "csv_dmap.sqlite"
 
 _FAKE_CREDENTIALS = {
@@ -47,6 +48,7 @@ class LocalEnvironment:
         use_moto: bool = True,
         quiet: bool = False,
         moto_server: bool = False,
+        create_schema: bool | None = None,
     ):
         # template_path=None: the project's template; "" : none (moto only, no database).
         self.template_path = ROOT / "template.yaml" if template_path is None else Path(template_path) if template_path else None
@@ -63,10 +65,14 @@ class LocalEnvironment:
         self._mock = None
         self._saved_env: dict[str, str | None] = {}
         self.functions = functions(self.template, self.template_path.parent) if self.template_path else {}
+        # The project's tables only for the project's template (never for another template given to exec).
+        is_project = bool(self.template_path) and Path(self.template_path).resolve() == TEMPLATE.resolve()
+        self.create_schema = is_project if create_schema is None else create_schema
+        self.containers: FunctionContainers | None = None
 
     # ------------------------------------------------------------ names
     # Resource kind -> (physical name, Arn) of its local stand-in.
-    _FORMATS = {
+    _FORMATS: ClassVar[dict[str, tuple[str, str]]] = {
         "AWS::S3::Bucket": ("{stack}-{base}", "arn:aws:s3:::{name}"),
         "AWS::Serverless::Function": ("{stack}-{logical}", "arn:aws:lambda:{region}:{account}:function:{name}"),
         "AWS::Lambda::Function": ("{stack}-{logical}", "arn:aws:lambda:{region}:{account}:function:{name}"),
@@ -173,9 +179,8 @@ class LocalEnvironment:
         return env
 
     def all_functions_environment(self) -> dict[str, str]:
-        """The union of every function's environment. Functions run in one
-        process here; where two functions name the same variable, the template
-        gives both the same value."""
+        """The harness's view between invocations: every function's variables (an
+        invocation sees only its own function's, see ``containers``)."""
         env: dict[str, str] = {}
         for logical_id in self.functions:
             env.update(self.function_environment(logical_id))
@@ -194,8 +199,9 @@ class LocalEnvironment:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
-    def __enter__(self) -> "LocalEnvironment":
-        ensure_layer_on_path()
+    def __enter__(self) -> Self:
+        if self.functions:
+            layer.ensure_layer_on_path()
         self._set_env(_FAKE_CREDENTIALS if self.use_moto else {})
         self._set_env(_LOCAL_ENV)
         if self.use_moto and self.moto_server:
@@ -205,12 +211,16 @@ class LocalEnvironment:
 
             self._mock = mock_aws()
             self._mock.start()
-        self._set_env(self.all_functions_environment())
+        harness = self.all_functions_environment()
+        self._set_env(harness)
         if self.quiet:
             self._set_env({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
-        self._reset_caches()
+        self.containers = FunctionContainers(
+            {logical_id: self.function_environment(logical_id) for logical_id in self.functions},
+            harness, self._reset_caches if self.functions else (lambda: None))
+        self.containers.reset()
         self.provision()
-        if self.template_path:
+        if self.create_schema:
             self.prepare_database()
         return self
 
@@ -253,16 +263,14 @@ class LocalEnvironment:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
-        self._reset_caches()
+        if self.containers is not None:
+            self.containers.reset()
+        self.containers = None
 
     @staticmethod
     def _reset_caches() -> None:
         """Per-container singletons of the layer were built for another environment."""
-        from csv_dmap import audit, aws, config, db
-
-        for cached in (config.get_settings, db.get_engine, db.get_repository, audit.get_audit_writer):
-            cached.cache_clear()
-        aws.reset_clients()
+        layer.reset()
 
     def client(self, service: str):
         import boto3
@@ -290,11 +298,9 @@ class LocalEnvironment:
                 self.client("sns").create_topic(Name=self.attribute(logical_id, "TopicName"))
 
     def prepare_database(self) -> None:
-        from csv_dmap.db import create_schema, get_engine
-
         if self.database_url.startswith("sqlite:///"):
             Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        create_schema(get_engine())
+        layer.create_schema()
 
     # ------------------------------------------------------------ exports
     def export_s3(self, directory: Path | str) -> list[Path]:

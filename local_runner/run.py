@@ -14,12 +14,19 @@ import resource
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from asl_runner import RunOptions
+from asl_runner.cli import CannotRun
+from asl_runner.limits import NAME_MAX_CHARS
+
+from . import layer
 from .environment import LocalEnvironment
 from .exec_cli import run_definition
-from .interpreter import RunOptions
 from .template import ROOT
 
 LOCAL = ROOT / ".local"
@@ -65,22 +72,30 @@ def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01, un
                 yield uid
 
 
-def ids_in_csv(path: Path):
-    """Valid user ids of a user's own CSV (for seeding the local database), streamed."""
-    import csv
+def ids_in_csv(path: Path) -> Iterator[str]:
+    """Valid user ids of a user's own CSV (for seeding the local database), streamed,
+    in any encoding the pipeline accepts."""
+    return layer.read_user_ids(path)
 
-    sys.path.insert(0, str(ROOT / "layers" / "shared"))
-    from csv_dmap.models import HEADER_ALIASES, is_valid_user_id
 
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        column = next((c for c in reader.fieldnames or [] if c.strip() in HEADER_ALIASES["user_id"]), None)
-        if column is None:
-            return
-        for r in reader:
-            uid = (r[column] or "").strip()
-            if is_valid_user_id(uid):
-                yield uid
+def execution_name(now: datetime | None = None) -> str:
+    """``local-<UTC time>-<random>``: unique even for two runs in the same second, and a
+    valid Step Functions name (at most 80 characters of letters, digits, ``-``)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    name = f"local-{stamp}-{uuid.uuid4().hex[:12]}"
+    assert len(name) <= NAME_MAX_CHARS
+    return name
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password hidden (SQLAlchemy's own rendering)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
 
 
 def count_rows(path: Path) -> int:
@@ -92,29 +107,30 @@ def _format_rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f} rows/s" if seconds > 0 else "-"
 
 
-def main(args) -> int:
+def main(args: Any) -> int:
     started = time.monotonic()
     out_dir = Path(args.out or LOCAL / "out")
+    csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
+    if args.csv and not csv_path.is_file():
+        raise CannotRun(f"--csv: no file {args.csv}")
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
     service_rss = None
     overrides = dict(p.split("=", 1) for p in args.parameter)
     with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server,
                           parameters=overrides) as env:
-        from csv_dmap.db import get_repository
         from csv_dmap.results import manifest_keys, tally_run
 
         if not args.csv:
             print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}", file=sys.stderr)
-            get_repository().seed_users(_generate(csv_path, args.rows))
+            layer.seed_users(_generate(csv_path, args.rows))
         elif args.seed == "csv":
-            get_repository().seed_users(ids_in_csv(csv_path))
+            layer.seed_users(ids_in_csv(csv_path))
         total_rows = count_rows(csv_path)
         bucket = env.physical_name("InputBucket")
         key = f"incoming/{csv_path.name}"
         env.client("s3").upload_file(str(csv_path), bucket, key)
-        name = f"local-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
+        name = execution_name()
 
         bar = None
         if not args.no_progress:
@@ -139,7 +155,7 @@ def main(args) -> int:
         else:
             env.export_s3(out_dir / "s3")
             audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
-        database = env.database_url
+        database = mask_url(env.database_url)
         if env.moto_server_pid:
             service_rss = _rss_mib(env.moto_server_pid)
 
@@ -149,7 +165,7 @@ def main(args) -> int:
         "execution": name,
         "status": result.status,
         "error": result.error,
-        "cause": result.cause,
+        "cause": _masked(result.cause, env.database_url),
         "rows": tally.rows,
         "rowsInFile": total_rows,
         "applied": tally.applied,
@@ -219,3 +235,18 @@ def _print_summary(s: dict, total_seconds: float) -> None:
         for v in value if isinstance(value, list) else [value]:
             lines.append(f"  {label:<{width - 2}}{v}")
     print("\n".join(line for line in lines if line))
+
+
+def _masked(text: str | None, url: str) -> str | None:
+    """``text`` with the database password (if any) replaced, wherever it appears."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not text:
+        return text
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return text
+    text = text.replace(url, mask_url(url))
+    return text.replace(str(password), "***") if password else text

@@ -2,7 +2,7 @@
 
 import pytest
 
-from local_runner.interpreter import DefinitionError
+from asl_runner import DefinitionError
 from tests.runner.conftest import machine, run
 
 FN = "arn:aws:lambda:ap-northeast-1:123456789012:function:fn"
