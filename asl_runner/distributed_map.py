@@ -253,9 +253,7 @@ class DistributedMapRun:
         first, size = 0, envelope
         for index, item in self._selected_items():
             item_size = len(_json(item).encode()) + (1 if items else 0)
-            too_many = self.max_items is not None and len(items) >= self.max_items
-            too_big = self.max_bytes is not None and items and size + item_size > self.max_bytes
-            if too_many or too_big:
+            if self._full(items, size + item_size):
                 yield first, len(items), self._batch(items)
                 items, size = [], envelope
                 item_size -= 1
@@ -265,6 +263,12 @@ class DistributedMapRun:
             size += item_size
         if items:
             yield first, len(items), self._batch(items)
+
+    def _full(self, items: list[JSON], size_with_next: int) -> bool:
+        """Must the batch be cut before the next item (MaxItemsPerBatch, then MaxInputBytesPerBatch)?"""
+        too_many = self.max_items is not None and len(items) >= self.max_items
+        too_big = self.max_bytes is not None and bool(items) and size_with_next > self.max_bytes
+        return too_many or too_big
 
     def _batch(self, items: list[JSON]) -> dict[str, JSON]:
         batch: dict[str, JSON] = {"Items": items}

@@ -40,22 +40,8 @@ def _parse_call(text: str, pos: int, data: JSON, context: dict[str, Any]) -> tup
     m = _NAME.match(text, pos)
     if not m:
         raise runtime_error(f"expected an intrinsic function at {text[pos:]!r}")
-    name, pos = m.group(1), m.end()
-    args: list[JSON] = []
-    while True:
-        pos = _skip_spaces(text, pos)
-        if pos < len(text) and text[pos] == ")":
-            pos += 1
-            break
-        value, pos = _parse_arg(text, pos, data, context)
-        args.append(value)
-        pos = _skip_spaces(text, pos)
-        if pos < len(text) and text[pos] in ",)":
-            pos += 1
-            if text[pos - 1] == ")":
-                break
-        else:
-            raise runtime_error(f"malformed intrinsic function call {text!r}")
+    name = m.group(1)
+    args, pos = _parse_args(text, m.end(), data, context)
     func = INTRINSICS.get(name)
     if func is None:
         raise runtime_error(f"the runner does not implement States.{name}")
@@ -65,6 +51,27 @@ def _parse_call(text: str, pos: int, data: JSON, context: dict[str, Any]) -> tup
         raise
     except Exception as exc:  # noqa: BLE001 - argument errors become the ASL's runtime error
         raise StatesError("States.IntrinsicFailure", f"States.{name}: {exc}") from None
+
+
+def _parse_args(text: str, pos: int, data: JSON, context: dict[str, Any]) -> tuple[list[JSON], int]:
+    """The arguments after ``(``, up to and including the closing ``)``."""
+    args: list[JSON] = []
+    pos = _skip_spaces(text, pos)
+    if text[pos:pos + 1] == ")":
+        return args, pos + 1
+    while True:
+        value, pos = _parse_arg(text, _skip_spaces(text, pos), data, context)
+        args.append(value)
+        pos = _skip_spaces(text, pos)
+        separator = text[pos:pos + 1]
+        if separator not in (",", ")"):
+            raise runtime_error(f"malformed intrinsic function call {text!r}")
+        pos += 1
+        if separator == ")":
+            return args, pos
+
+
+_LITERALS: dict[str, JSON] = {"true": True, "false": False, "null": None}
 
 
 def _parse_string(text: str, pos: int) -> tuple[str, int]:
@@ -93,11 +100,15 @@ def _parse_arg(text: str, pos: int, data: JSON, context: dict[str, Any]) -> tupl
         path = _PATH.match(text, pos)
         assert path is not None  # "$" itself matches
         return read_path(path.group(0), data, context), path.end()
+    return _parse_literal(text, pos)
+
+
+def _parse_literal(text: str, pos: int) -> tuple[JSON, int]:
     number = _NUMBER.match(text, pos)
     if number:
         token = number.group(0)
         return (float(token) if any(c in token for c in ".eE") else int(token)), number.end()
-    for literal, value in (("true", True), ("false", False), ("null", None)):
+    for literal, value in _LITERALS.items():
         if text.startswith(literal, pos):
             return value, pos + len(literal)
     raise runtime_error(f"cannot parse intrinsic argument at {text[pos:]!r}")

@@ -68,17 +68,27 @@ def _scope_errors(machine: Any, scope: str) -> Iterator[str]:
         edges[name] = targets & set(states)
         for child, where in _children(state, f"{scope}/{name}"):
             yield from _scope_errors(child, where)
-    if start in states:
-        seen: set[str] = set()
-        todo = [str(start)]
-        while todo:
-            current = todo.pop()
-            if current not in seen:
-                seen.add(current)
-                todo.extend(edges.get(current, ()))
-        for name in states:
-            if name not in seen:
-                yield f"{scope}/{name}: state is not reachable from {start!r}"
+    yield from _unreachable(states, start, edges, scope)
+
+
+def _unreachable(states: dict[str, Any], start: Any, edges: dict[str, set[str]], scope: str) -> Iterator[str]:
+    if start not in states:
+        return
+    seen = _reachable(str(start), edges)
+    for name in states:
+        if name not in seen:
+            yield f"{scope}/{name}: state is not reachable from {start!r}"
+
+
+def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(edges.get(current, ()))
+    return seen
 
 
 def _where(path: list[Any]) -> str:
@@ -87,17 +97,23 @@ def _where(path: list[Any]) -> str:
 
 def _context_refs(text: str, where: list[Any], in_item_selector: bool) -> Iterator[str]:
     for match in _CONTEXT_REF.finditer(text):
-        parts = match.group(1).lstrip(".").split(".") if match.group(1) else []
-        if not parts:
-            continue
-        head = parts[0]
-        if head not in _CONTEXT_FIELDS or (len(parts) > 1 and parts[1] not in _CONTEXT_FIELDS[head]):
-            yield f"{_where(where)}: context object has no field $${match.group(1)}"
-        elif head == "Map" and len(parts) > 2 and parts[2] not in _MAP_ITEM_FIELDS:
-            yield (f"{_where(where)}: $${match.group(1)} does not exist "
-                   f"(the Map item has only {', '.join(sorted(_MAP_ITEM_FIELDS))})")
-        elif head == "Map" and not in_item_selector:
-            yield f"{_where(where)}: $$.Map.Item is only available in a Map state's ItemSelector"
+        problem = _context_problem(match.group(1), in_item_selector)
+        if problem:
+            yield f"{_where(where)}: {problem}"
+
+
+def _context_problem(ref: str, in_item_selector: bool) -> str | None:
+    parts = ref.lstrip(".").split(".") if ref else []
+    if not parts:
+        return None
+    head = parts[0]
+    if head not in _CONTEXT_FIELDS or (len(parts) > 1 and parts[1] not in _CONTEXT_FIELDS[head]):
+        return f"context object has no field $${ref}"
+    if head != "Map":
+        return None
+    if len(parts) > 2 and parts[2] not in _MAP_ITEM_FIELDS:
+        return f"$${ref} does not exist (the Map item has only {', '.join(sorted(_MAP_ITEM_FIELDS))})"
+    return None if in_item_selector else "$$.Map.Item is only available in a Map state's ItemSelector"
 
 
 def _string_errors(text: str, where: list[Any], in_item_selector: bool, runnable: bool) -> Iterator[str]:

@@ -116,40 +116,53 @@ class LocalEnvironment:
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (key, arg), = value.items()
-        if key == "Ref":
-            return self._ref(arg)
-        if key == "Fn::GetAtt":
-            logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
-            return self.attribute(logical, attr)
-        if key == "Fn::Sub":
-            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-
-            def sub(m: re.Match) -> str:
-                token = m.group(1)
-                if token in extra:
-                    return str(extra[token])
-                if "." in token:
-                    return str(self.attribute(*token.split(".", 1)))
-                return str(self._ref(token))
-
-            return re.sub(r"\$\{([^}!]+)\}", sub, text)
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(x) for x in self.resolve(items))
-        if key == "Fn::If":
-            cond, yes, no = arg
-            return self.resolve(yes if self._condition(cond) else no)
-        if key == "Fn::Equals":
-            a, b = self.resolve(arg)
-            return a == b
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
-        if key == "Condition":
-            return self._condition(arg)
+        ((key, arg),) = value.items()
+        function = self._FUNCTIONS.get(key)
+        if function is not None:
+            return function(self, arg)
         if key.startswith("Fn::"):
             raise UnsupportedTemplateValue(f"the local runner does not evaluate {key}")
         return {key: self.resolve(arg)}
+
+    def _get_att(self, arg: Any) -> Any:
+        logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+        return self.attribute(logical, attr)
+
+    def _sub(self, arg: Any) -> str:
+        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def replace(m: re.Match[str]) -> str:
+            token = m.group(1)
+            if token in extra:
+                return str(extra[token])
+            if "." in token:
+                return str(self.attribute(*token.split(".", 1)))
+            return str(self._ref(token))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def _join(self, arg: Any) -> str:
+        sep, items = arg
+        return str(sep).join(str(x) for x in self.resolve(items))
+
+    def _if(self, arg: Any) -> Any:
+        cond, yes, no = arg
+        return self.resolve(yes if self._condition(cond) else no)
+
+    def _equals(self, arg: Any) -> bool:
+        a, b = self.resolve(arg)
+        return bool(a == b)
+
+    _FUNCTIONS: ClassVar[dict[str, Any]] = {
+        "Ref": lambda self, arg: self._ref(arg),
+        "Fn::GetAtt": _get_att,
+        "Fn::Sub": _sub,
+        "Fn::Join": _join,
+        "Fn::If": _if,
+        "Fn::Equals": _equals,
+        "Fn::Not": lambda self, arg: not self.resolve(arg[0]),
+        "Condition": lambda self, arg: self._condition(arg),
+    }
 
     def _ref(self, name: str) -> Any:
         pseudo = {

@@ -40,19 +40,7 @@ def prepare(env: LocalEnvironment, definition_path: str | Path, function_specs: 
         text = json.dumps(load_definition(definition_path))
     except ValueError as exc:
         raise CannotRun(str(exc)) from None
-    name = "local"
-    if env.template_path:
-        ids = env.state_machine_ids()
-        sm = state_machine or (ids[0] if len(ids) == 1 else None)
-        if sm is None and ids:
-            raise CannotRun(f"the template has several state machines; pick one with --state-machine "
-                            f"({', '.join(ids)})")
-        if sm:
-            text = substitute(text, env.definition_substitutions(sm))
-            name = env.physical_name(sm).rsplit(":", 1)[-1]
-        missing = [str(s.module_path) for s in env.functions.values() if not s.module_path.is_file()]
-        if missing:
-            raise CannotRun(f"handler file {missing[0]} of the template does not exist")
+    text, name = _from_template(env, text, state_machine) if env.template_path else (text, "local")
     services = TemplateServices(env)
     for spec in function_specs or []:
         fn_name, handler = load_function_spec(spec)
@@ -61,6 +49,20 @@ def prepare(env: LocalEnvironment, definition_path: str | Path, function_specs: 
         services.register(arn, handler)
         services.register(fn_name, handler)
     return checked_definition(json.loads(text)), services, name
+
+
+def _from_template(env: LocalEnvironment, text: str, state_machine: str | None) -> tuple[str, str]:
+    """The definition with the template's DefinitionSubstitutions, and the state machine's name."""
+    ids = env.state_machine_ids()
+    sm = state_machine or (ids[0] if len(ids) == 1 else None)
+    if sm is None and ids:
+        raise CannotRun(f"the template has several state machines; pick one with --state-machine ({', '.join(ids)})")
+    missing = [str(s.module_path) for s in env.functions.values() if not s.module_path.is_file()]
+    if missing:
+        raise CannotRun(f"handler file {missing[0]} of the template does not exist")
+    if not sm:
+        return text, "local"
+    return substitute(text, env.definition_substitutions(sm)), env.physical_name(sm).rsplit(":", 1)[-1]
 
 
 def run_definition(env: LocalEnvironment, definition_path: str | Path, *, functions: Any = (),

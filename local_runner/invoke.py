@@ -26,7 +26,8 @@ def resolve_function(env: LocalEnvironment, name: str) -> str:
 
 
 def invoke(env: LocalEnvironment, logical_id: str, event: Any) -> Any:
-    """Call the function in its own environment (see ``containers``)."""
+    """One invocation in the function's own environment (see ``containers``); afterwards the
+    process is the harness's again, so code after it sees the harness's configuration."""
     spec = env.functions[logical_id]
     context = LocalLambdaContext(
         function_name=env.physical_name(logical_id),
@@ -34,9 +35,12 @@ def invoke(env: LocalEnvironment, logical_id: str, event: Any) -> Any:
         memory_limit_in_mb=int(env.resolve(spec.memory_size)),
     )
     assert env.containers is not None, "use the environment inside `with LocalEnvironment(...)`"
-    with env.containers.invocation(logical_id):
-        handler = load_handler(spec.module_path, spec.function_name)
-        return handler(event, context)
+    try:
+        with env.containers.invocation(logical_id):
+            handler = load_handler(spec.module_path, spec.function_name)
+            return handler(event, context)
+    finally:
+        env.containers.release()
 
 
 def _read_event(path: str) -> Any:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from asl_runner import RunOptions
+from asl_runner import ExecutionResult, RunOptions
 from asl_runner.cli import CannotRun
 from asl_runner.limits import NAME_MAX_CHARS
 
@@ -115,59 +115,75 @@ def main(args: Any) -> int:
         raise CannotRun(f"--csv: no file {args.csv}")
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    service_rss = None
     overrides = dict(p.split("=", 1) for p in args.parameter)
     with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server,
                           parameters=overrides) as env:
-        from csv_dmap.results import manifest_keys, tally_run
-
-        if not args.csv:
-            print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}", file=sys.stderr)
-            layer.seed_users(_generate(csv_path, args.rows))
-        elif args.seed == "csv":
-            layer.seed_users(ids_in_csv(csv_path))
+        _seed(args, csv_path)
         total_rows = count_rows(csv_path)
-        bucket = env.physical_name("InputBucket")
-        key = f"incoming/{csv_path.name}"
-        env.client("s3").upload_file(str(csv_path), bucket, key)
         name = execution_name()
+        result, run_seconds = _execute(env, args, csv_path, total_rows, name)
+        summary = _summary(env, args, out_dir, name, result, run_seconds)
+    summary["rowsInFile"] = total_rows
+    summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_summary(summary, time.monotonic() - started)
+    return 0 if result.status == "SUCCEEDED" else 1
 
-        bar = None
-        if not args.no_progress:
-            from tqdm import tqdm
 
-            bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
-        options = RunOptions(on_batch_done=(lambda n, ok: bar.update(n)) if bar else None)
-        run_started = time.monotonic()
+def _seed(args: Any, csv_path: Path) -> None:
+    if not args.csv:
+        print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}", file=sys.stderr)
+        layer.seed_users(_generate(csv_path, args.rows))
+    elif args.seed == "csv":
+        layer.seed_users(ids_in_csv(csv_path))
+
+
+def _execute(env: LocalEnvironment, args: Any, csv_path: Path, total_rows: int,
+             name: str) -> tuple[ExecutionResult, float]:
+    bucket = env.physical_name("InputBucket")
+    key = f"incoming/{csv_path.name}"
+    env.client("s3").upload_file(str(csv_path), bucket, key)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
+    options = RunOptions(on_batch_done=(lambda n, ok: bar.update(n)) if bar else None)
+    run_started = time.monotonic()
+    try:
         result = run_definition(env, DEFINITION, input={"bucket": bucket, "key": key}, name=name, options=options)
-        run_seconds = time.monotonic() - run_started
+    finally:
         if bar:
             bar.close()
+    return result, time.monotonic() - run_started
 
-        s3 = env.client("s3")
-        results_bucket = env.physical_name("ResultsBucket")
-        manifests = manifest_keys(s3, results_bucket, name)
-        tally = tally_run(s3, results_bucket, manifests)
-        summaries = [o["Key"] for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
-                     if o["Key"].endswith(f"/{name}.json")]
-        if args.no_export:
-            audit_count = None
-        else:
-            env.export_s3(out_dir / "s3")
-            audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
-        database = mask_url(env.database_url)
-        if env.moto_server_pid:
-            service_rss = _rss_mib(env.moto_server_pid)
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _summary(env: LocalEnvironment, args: Any, out_dir: Path, name: str, result: ExecutionResult,
+             run_seconds: float) -> dict[str, Any]:
+    from csv_dmap.results import manifest_keys, tally_run
+
+    s3 = env.client("s3")
+    results_bucket = env.physical_name("ResultsBucket")
+    manifests = manifest_keys(s3, results_bucket, name)
+    tally = tally_run(s3, results_bucket, manifests)
+    summaries = [o["Key"] for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
+                 if o["Key"].endswith(f"/{name}.json")]
+    audit_count = None
+    if not args.no_export:
+        env.export_s3(out_dir / "s3")
+        audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
     map_run = result.map_runs[0] if result.map_runs else {}
-    summary = {
+    return {
         "execution": name,
         "status": result.status,
         "error": result.error,
         "cause": _masked(result.cause, env.database_url),
         "rows": tally.rows,
-        "rowsInFile": total_rows,
+        "rowsInFile": None,
         "applied": tally.applied,
         "failed": tally.failed,
         "pending": tally.pending,
@@ -179,24 +195,17 @@ def main(args: Any) -> int:
         "peakInFlight": map_run.get("peakInFlight"),
         "durationSeconds": round(run_seconds, 2),
         "rowsPerSecond": round(tally.rows / run_seconds) if run_seconds else None,
-        "peakRssMiB": round(peak_mb, 1),
-        "awsStandInRssMiB": service_rss,
+        "peakRssMiB": None,
+        "awsStandInRssMiB": _rss_mib(env.moto_server_pid) if env.moto_server_pid else None,
         "auditRecords": audit_count,
         "outputs": {
             "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
             "runSummary": [str(out_dir / "s3" / results_bucket / k) for k in summaries],
             "s3Export": str(out_dir / "s3"),
             "auditJsonl": str(out_dir / "audit.jsonl"),
-            "database": database,
+            "database": mask_url(env.database_url),
         },
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False))
-    else:
-        _print_summary(summary, time.monotonic() - started)
-    return 0 if result.status == "SUCCEEDED" else 1
 
 
 def _rss_mib(pid: int) -> float | None:
