@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -61,12 +62,12 @@ class LocalEnvironment:
         self.quiet = quiet  # functions log warnings only and emit no EMF metrics (make run)
         # moto in a process of its own (the AWS services' memory is not the runner's; benchmarks)
         self.moto_server = moto_server
-        self._server = None
-        self._mock = None
+        self._server: subprocess.Popen[bytes] | None = None
+        self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.functions = functions(self.template, self.template_path.parent) if self.template_path else {}
         # The project's tables only for the project's template (never for another template given to exec).
-        is_project = bool(self.template_path) and Path(self.template_path).resolve() == TEMPLATE.resolve()
+        is_project = self.template_path is not None and self.template_path.resolve() == TEMPLATE.resolve()
         self.create_schema = is_project if create_schema is None else create_schema
         self.containers: FunctionContainers | None = None
 
@@ -239,7 +240,6 @@ class LocalEnvironment:
 
     def _start_moto_server(self) -> None:
         import socket
-        import subprocess
         import sys
         import time
         import urllib.request
@@ -262,7 +262,7 @@ class LocalEnvironment:
     def moto_server_pid(self) -> int | None:
         return self._server.pid if self._server else None
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -285,7 +285,7 @@ class LocalEnvironment:
         """Per-container singletons of the layer were built for another environment."""
         layer.reset()
 
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         import boto3
 
         return boto3.client(service, region_name=REGION)

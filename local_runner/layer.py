@@ -42,7 +42,7 @@ def reset() -> None:
     if not available():
         return
     try:
-        from csv_dmap import runtime  # type: ignore[attr-defined]
+        from csv_dmap import runtime
     except ImportError:
         runtime = None
     if runtime is not None and hasattr(runtime, "reset"):
@@ -75,7 +75,7 @@ def read_user_ids(path: Path) -> Iterator[str]:
     when it exists; until then a local reading that tries UTF-8 (BOM or not), then CP932."""
     ensure_layer_on_path()
     try:
-        from csv_dmap.logic.validation import read_user_ids as layer_read  # type: ignore[attr-defined]
+        from csv_dmap.logic.validation import read_user_ids as layer_read
     except ImportError:
         layer_read = None
     if layer_read is not None:

@@ -45,7 +45,8 @@ def generate_sample(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.
     return list(_generate(path, rows, seed, bad_ratio, unknown_ratio))
 
 
-def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01, unknown_ratio: float = 0.01):
+def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01,
+              unknown_ratio: float = 0.01) -> Iterator[str]:
     """Write the sample as it goes and yield the ids that exist, so that a
     million-row sample is seeded without holding its ids in memory."""
     rng = random.Random(seed)
@@ -219,7 +220,7 @@ def _rss_mib(pid: int) -> float | None:
     return None
 
 
-def _print_summary(s: dict, total_seconds: float) -> None:
+def _print_summary(s: dict[str, Any], total_seconds: float) -> None:
     width = 22
     lines = [
         f"{'execution':<{width}}{s['execution']}  {s['status']}",

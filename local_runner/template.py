@@ -14,12 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no stubs here
     """SafeLoader that turns ``!Ref X`` into ``{"Ref": X}`` and ``!Sub``, ``!GetAtt``,
     ``!If`` ... into their ``Fn::`` long forms."""
 
 
-def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
@@ -38,7 +38,8 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)
+        template: dict[str, Any] = yaml.load(fh, Loader=_CfnLoader)
+        return template
 
 
 @dataclass
