@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from .errors import HistoryLimitExceeded, StatesError
@@ -54,8 +55,6 @@ class History:
     state, three per task attempt, two per Map iteration or map run ...), thread-safe."""
 
     def __init__(self, limit: int | None = HISTORY_EVENT_LIMIT) -> None:
-        import threading
-
         self.limit = limit
         self.events = 0
         self._lock = threading.Lock()

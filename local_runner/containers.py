@@ -32,6 +32,7 @@ class FunctionContainers:
         self._cond = threading.Condition()
         self._active: str | None = None
         self._count = 0
+        self.waiting = 0  # invocations waiting for another function's to finish
         self._warm: str | None = None
         self._saved: dict[str, str | None] = {}
 
@@ -39,7 +40,9 @@ class FunctionContainers:
     def invocation(self, function: str) -> Iterator[None]:
         with self._cond:
             while self._active not in (None, function):
+                self.waiting += 1
                 self._cond.wait()
+                self.waiting -= 1
             if self._active is None:
                 self._enter(function)
             self._active = function
