@@ -56,7 +56,7 @@ unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed ## run 
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint-asl: $(VENV)/.installed node_modules/.installed ## strict ASL check + asl-validator
-	$(PY) -m local_runner lint statemachine/definition.asl.json
+	$(PY) -m asl_runner lint statemachine/definition.asl.json
 	node_modules/.bin/asl-validator --json-path statemachine/definition.asl.json
 
 validate: lint-asl $(SAMVENV)/.installed ## sam validate --lint, sam build (offline), ASL checks
@@ -83,7 +83,7 @@ ROWS ?= 10000
 run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
 	$(PY) -m local_runner run $(if $(CSV),--csv $(CSV),--rows $(ROWS)) $(RUN_ARGS)
 
-exec: $(VENV)/.installed ## run any definition: make exec ARGS="--definition f.json --input '{}' --json"
+exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--definition f.json --input '{}' --json" (exit 0/1/2)
 	$(PY) -m local_runner exec $(ARGS)
 
 BENCH_ROWS ?= 20000

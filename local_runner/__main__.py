@@ -1,4 +1,6 @@
-"""Command line of the local runner: ``python -m local_runner {invoke,exec,run,lint} ...``."""
+"""Command line of the local runner: ``python -m local_runner {invoke,exec,run,lint} ...``.
+
+Exit codes: 0 succeeded, 1 failed, 2 cannot run (one line on stderr)."""
 
 from __future__ import annotations
 
@@ -56,7 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from asl_runner.cli import CannotRun, cannot_run
+
     args = build_parser().parse_args(argv)
+    try:
+        return _command(args)
+    except CannotRun as exc:
+        return cannot_run(str(exc), bool(getattr(args, "json", False)))
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "invoke":
         from .invoke import main as invoke_main
 
@@ -70,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_main(args)
     if args.command == "lint":
-        from .asl_lint import main as lint_main
+        from asl_runner.cli import main as asl_main
 
-        return lint_main(args)
+        return asl_main(["lint", *args.files])
     return 2
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from . import ACCOUNT, REGION
-from .lambda_loader import ensure_layer_on_path
-from .template import ROOT, functions, load_template, parameter_defaults, table_definition, ttl_attribute
+from . import ACCOUNT, REGION, layer
+from .containers import FunctionContainers
+from .template import ROOT, TEMPLATE, functions, load_template, parameter_defaults, table_definition, ttl_attribute
+
 DEFAULT_DB = ROOT / ".local" / "csv_dmap.sqlite"
 
 _FAKE_CREDENTIALS = {
@@ -47,6 +49,7 @@ class LocalEnvironment:
         use_moto: bool = True,
         quiet: bool = False,
         moto_server: bool = False,
+        create_schema: bool | None = None,
     ):
         # template_path=None: the project's template; "" : none (moto only, no database).
         self.template_path = ROOT / "template.yaml" if template_path is None else Path(template_path) if template_path else None
@@ -59,14 +62,18 @@ class LocalEnvironment:
         self.quiet = quiet  # functions log warnings only and emit no EMF metrics (make run)
         # moto in a process of its own (the AWS services' memory is not the runner's; benchmarks)
         self.moto_server = moto_server
-        self._server = None
-        self._mock = None
+        self._server: subprocess.Popen[bytes] | None = None
+        self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.functions = functions(self.template, self.template_path.parent) if self.template_path else {}
+        # The project's tables only for the project's template (never for another template given to exec).
+        is_project = self.template_path is not None and self.template_path.resolve() == TEMPLATE.resolve()
+        self.create_schema = is_project if create_schema is None else create_schema
+        self.containers: FunctionContainers | None = None
 
     # ------------------------------------------------------------ names
     # Resource kind -> (physical name, Arn) of its local stand-in.
-    _FORMATS = {
+    _FORMATS: ClassVar[dict[str, tuple[str, str]]] = {
         "AWS::S3::Bucket": ("{stack}-{base}", "arn:aws:s3:::{name}"),
         "AWS::Serverless::Function": ("{stack}-{logical}", "arn:aws:lambda:{region}:{account}:function:{name}"),
         "AWS::Lambda::Function": ("{stack}-{logical}", "arn:aws:lambda:{region}:{account}:function:{name}"),
@@ -110,40 +117,53 @@ class LocalEnvironment:
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (key, arg), = value.items()
-        if key == "Ref":
-            return self._ref(arg)
-        if key == "Fn::GetAtt":
-            logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
-            return self.attribute(logical, attr)
-        if key == "Fn::Sub":
-            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-
-            def sub(m: re.Match) -> str:
-                token = m.group(1)
-                if token in extra:
-                    return str(extra[token])
-                if "." in token:
-                    return str(self.attribute(*token.split(".", 1)))
-                return str(self._ref(token))
-
-            return re.sub(r"\$\{([^}!]+)\}", sub, text)
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(x) for x in self.resolve(items))
-        if key == "Fn::If":
-            cond, yes, no = arg
-            return self.resolve(yes if self._condition(cond) else no)
-        if key == "Fn::Equals":
-            a, b = self.resolve(arg)
-            return a == b
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
-        if key == "Condition":
-            return self._condition(arg)
+        ((key, arg),) = value.items()
+        function = self._FUNCTIONS.get(key)
+        if function is not None:
+            return function(self, arg)
         if key.startswith("Fn::"):
             raise UnsupportedTemplateValue(f"the local runner does not evaluate {key}")
         return {key: self.resolve(arg)}
+
+    def _get_att(self, arg: Any) -> Any:
+        logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+        return self.attribute(logical, attr)
+
+    def _sub(self, arg: Any) -> str:
+        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def replace(m: re.Match[str]) -> str:
+            token = m.group(1)
+            if token in extra:
+                return str(extra[token])
+            if "." in token:
+                return str(self.attribute(*token.split(".", 1)))
+            return str(self._ref(token))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def _join(self, arg: Any) -> str:
+        sep, items = arg
+        return str(sep).join(str(x) for x in self.resolve(items))
+
+    def _if(self, arg: Any) -> Any:
+        cond, yes, no = arg
+        return self.resolve(yes if self._condition(cond) else no)
+
+    def _equals(self, arg: Any) -> bool:
+        a, b = self.resolve(arg)
+        return bool(a == b)
+
+    _FUNCTIONS: ClassVar[dict[str, Any]] = {
+        "Ref": lambda self, arg: self._ref(arg),
+        "Fn::GetAtt": _get_att,
+        "Fn::Sub": _sub,
+        "Fn::Join": _join,
+        "Fn::If": _if,
+        "Fn::Equals": _equals,
+        "Fn::Not": lambda self, arg: not self.resolve(arg[0]),
+        "Condition": lambda self, arg: self._condition(arg),
+    }
 
     def _ref(self, name: str) -> Any:
         pseudo = {
@@ -173,9 +193,8 @@ class LocalEnvironment:
         return env
 
     def all_functions_environment(self) -> dict[str, str]:
-        """The union of every function's environment. Functions run in one
-        process here; where two functions name the same variable, the template
-        gives both the same value."""
+        """The harness's view between invocations: every function's variables (an
+        invocation sees only its own function's, see ``containers``)."""
         env: dict[str, str] = {}
         for logical_id in self.functions:
             env.update(self.function_environment(logical_id))
@@ -194,8 +213,9 @@ class LocalEnvironment:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
-    def __enter__(self) -> "LocalEnvironment":
-        ensure_layer_on_path()
+    def __enter__(self) -> Self:
+        if self.functions:
+            layer.ensure_layer_on_path()
         self._set_env(_FAKE_CREDENTIALS if self.use_moto else {})
         self._set_env(_LOCAL_ENV)
         if self.use_moto and self.moto_server:
@@ -205,18 +225,21 @@ class LocalEnvironment:
 
             self._mock = mock_aws()
             self._mock.start()
-        self._set_env(self.all_functions_environment())
+        harness = self.all_functions_environment()
+        self._set_env(harness)
         if self.quiet:
             self._set_env({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
-        self._reset_caches()
+        self.containers = FunctionContainers(
+            {logical_id: self.function_environment(logical_id) for logical_id in self.functions},
+            harness, self._reset_caches if self.functions else (lambda: None))
+        self.containers.reset()
         self.provision()
-        if self.template_path:
+        if self.create_schema:
             self.prepare_database()
         return self
 
     def _start_moto_server(self) -> None:
         import socket
-        import subprocess
         import sys
         import time
         import urllib.request
@@ -239,7 +262,7 @@ class LocalEnvironment:
     def moto_server_pid(self) -> int | None:
         return self._server.pid if self._server else None
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -253,18 +276,16 @@ class LocalEnvironment:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
-        self._reset_caches()
+        if self.containers is not None:
+            self.containers.reset()
+        self.containers = None
 
     @staticmethod
     def _reset_caches() -> None:
         """Per-container singletons of the layer were built for another environment."""
-        from csv_dmap import audit, aws, config, db
+        layer.reset()
 
-        for cached in (config.get_settings, db.get_engine, db.get_repository, audit.get_audit_writer):
-            cached.cache_clear()
-        aws.reset_clients()
-
-    def client(self, service: str):
+    def client(self, service: str) -> Any:
         import boto3
 
         return boto3.client(service, region_name=REGION)
@@ -290,11 +311,9 @@ class LocalEnvironment:
                 self.client("sns").create_topic(Name=self.attribute(logical_id, "TopicName"))
 
     def prepare_database(self) -> None:
-        from csv_dmap.db import create_schema, get_engine
-
         if self.database_url.startswith("sqlite:///"):
             Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        create_schema(get_engine())
+        layer.create_schema()
 
     # ------------------------------------------------------------ exports
     def export_s3(self, directory: Path | str) -> list[Path]:

@@ -1,104 +1,96 @@
-"""``python -m local_runner exec``: run any ASL definition on this machine.
+"""``python -m local_runner exec``: run any ASL definition on this machine, on moto.
 
 Task resources come from the template's DefinitionSubstitutions (``--template``)
 or from ``--function NAME=path/to/file.py:handler``, where NAME is either a
 ``${NAME}`` placeholder of the definition or the function name/ARN it uses.
+Exit codes as ``python -m asl_runner exec``: 0 succeeded, 1 failed, 2 cannot run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from asl_runner import Execution, ExecutionResult, RunOptions
+from asl_runner.cli import (
+    CannotRun,
+    cannot_run,
+    check_name,
+    checked_definition,
+    load_function_spec,
+    print_result,
+    read_input,
+    substitute,
+)
+from asl_runner.lint import load_definition
+from asl_runner.model import Definition
+
 from . import ACCOUNT, REGION
 from .environment import LocalEnvironment
-from .interpreter import DefinitionError, Execution, Resources, RunOptions
-from .lambda_loader import load_handler
 from .s3util import put_local_file
+from .services import TemplateServices
 
 
-def _parse_function(spec: str) -> tuple[str, Path, str]:
-    name, _, target = spec.partition("=")
-    path, _, handler = target.rpartition(":")
-    if not name or not path:
-        raise SystemExit(f"--function expects NAME=path/to/file.py:handler, got {spec!r}")
-    return name, Path(path), handler or "lambda_handler"
-
-
-def _input(value: str | None) -> Any:
-    if not value:
-        return {}
-    if value.startswith("@"):
-        return json.loads(Path(value[1:]).read_text(encoding="utf-8"))
-    return json.loads(value)
-
-
-def substitute(text: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        text = text.replace("${" + key + "}", value)
-    return text
-
-
-def prepare(env: LocalEnvironment, definition_path: str, function_specs: list[str], state_machine: str | None):
-    """Definition text with substitutions applied, and the Resources that serve it."""
-    text = Path(definition_path).read_text(encoding="utf-8")
-    name = "local"
-    if env.template_path:
-        ids = env.state_machine_ids()
-        sm = state_machine or (ids[0] if len(ids) == 1 else None)
-        if sm is None and ids:
-            raise SystemExit(f"the template has several state machines; pick one with --state-machine ({', '.join(ids)})")
-        if sm:
-            text = substitute(text, env.definition_substitutions(sm))
-            name = env.physical_name(sm).rsplit(":", 1)[-1]
-    resources = Resources(env=env)
+def prepare(env: LocalEnvironment, definition_path: str | Path, function_specs: list[str],
+            state_machine: str | None) -> tuple[Definition, TemplateServices, str]:
+    """The checked definition (substitutions applied), the services that serve it, the machine's name."""
+    try:
+        text = json.dumps(load_definition(definition_path))
+    except ValueError as exc:
+        raise CannotRun(str(exc)) from None
+    text, name = _from_template(env, text, state_machine) if env.template_path else (text, "local")
+    services = TemplateServices(env)
     for spec in function_specs or []:
-        fn_name, path, handler = _parse_function(spec)
+        fn_name, handler = load_function_spec(spec)
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn_name}"
         text = substitute(text, {fn_name: arn})
-        loaded = load_handler(path, handler)
-        resources.register(arn, loaded)
-        resources.register(fn_name, loaded)
-    return json.loads(text), resources, name
+        services.register(arn, handler)
+        services.register(fn_name, handler)
+    return checked_definition(json.loads(text)), services, name
 
 
-def run_definition(env, definition_path, *, functions=(), state_machine=None, input=None, name=None,
-                   options: RunOptions | None = None):
-    definition, resources, sm_name = prepare(env, definition_path, list(functions), state_machine)
-    execution = Execution(definition, resources, name=name, state_machine_name=sm_name, options=options)
-    return execution.run(input if input is not None else {})
+def _from_template(env: LocalEnvironment, text: str, state_machine: str | None) -> tuple[str, str]:
+    """The definition with the template's DefinitionSubstitutions, and the state machine's name."""
+    ids = env.state_machine_ids()
+    sm = state_machine or (ids[0] if len(ids) == 1 else None)
+    if sm is None and ids:
+        raise CannotRun(f"the template has several state machines; pick one with --state-machine ({', '.join(ids)})")
+    missing = [str(s.module_path) for s in env.functions.values() if not s.module_path.is_file()]
+    if missing:
+        raise CannotRun(f"handler file {missing[0]} of the template does not exist")
+    if not sm:
+        return text, "local"
+    return substitute(text, env.definition_substitutions(sm)), env.physical_name(sm).rsplit(":", 1)[-1]
 
 
-def main(args) -> int:
+def run_definition(env: LocalEnvironment, definition_path: str | Path, *, functions: Any = (),
+                   state_machine: str | None = None, input: Any = None, name: str | None = None,
+                   options: RunOptions | None = None) -> ExecutionResult:
+    definition, services, sm_name = prepare(env, definition_path, list(functions), state_machine)
+    options = dataclasses.replace(options or RunOptions(), region=REGION, account=ACCOUNT)
     try:
-        with LocalEnvironment(
-            template_path=args.template or "", database_url=args.database_url
-        ) as env:
+        execution = Execution(definition, services, name=name, state_machine_name=sm_name, options=options)
+        return execution.run(input if input is not None else {})
+    finally:
+        if env.containers is not None:
+            env.containers.release()  # code after the run sees the harness, not the last function
+
+
+def main(args: Any) -> int:
+    try:
+        check_name(args.name)
+        data = read_input(args.input)
+        with LocalEnvironment(template_path=args.template or "", database_url=args.database_url) as env:
             for spec in args.s3_object or []:
                 put_local_file(env, spec)
             try:
                 result = run_definition(env, args.definition, functions=args.function or [],
-                                        state_machine=args.state_machine, input=_input(args.input), name=args.name)
+                                        state_machine=args.state_machine, input=data, name=args.name)
             finally:
                 if args.export_s3:
                     env.export_s3(args.export_s3)
-    except DefinitionError as err:
-        if args.json:
-            print(json.dumps({"status": "INVALID", "output": None, "error": "InvalidDefinition",
-                              "cause": "\n".join(err.problems)}, ensure_ascii=False))
-        else:
-            print("the definition cannot run here:\n  " + "\n  ".join(err.problems), file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, default=str))
-    else:
-        print(f"{result.status}  {result.execution_arn}")
-        if result.error:
-            print(f"  error: {result.error}\n  cause: {result.cause}")
-        for run in result.map_runs:
-            print(f"  map run {run['state']}: {run['itemsTotal']} items, {run['batches']} batches, "
-                  f"{run['failedBatches']} failed, peak {run['peakInFlight']}/{run['maxConcurrency']} in flight")
-        print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
-    return 0 if result.status == "SUCCEEDED" else 1
+    except CannotRun as exc:
+        return cannot_run(str(exc), args.json)
+    return print_result(result, args.json)

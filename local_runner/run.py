@@ -14,12 +14,19 @@ import resource
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from asl_runner import ExecutionResult, RunOptions
+from asl_runner.cli import CannotRun
+from asl_runner.limits import NAME_MAX_CHARS
+
+from . import layer
 from .environment import LocalEnvironment
 from .exec_cli import run_definition
-from .interpreter import RunOptions
 from .template import ROOT
 
 LOCAL = ROOT / ".local"
@@ -38,7 +45,8 @@ def generate_sample(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.
     return list(_generate(path, rows, seed, bad_ratio, unknown_ratio))
 
 
-def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01, unknown_ratio: float = 0.01):
+def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01,
+              unknown_ratio: float = 0.01) -> Iterator[str]:
     """Write the sample as it goes and yield the ids that exist, so that a
     million-row sample is seeded without holding its ids in memory."""
     rng = random.Random(seed)
@@ -65,22 +73,30 @@ def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01, un
                 yield uid
 
 
-def ids_in_csv(path: Path):
-    """Valid user ids of a user's own CSV (for seeding the local database), streamed."""
-    import csv
+def ids_in_csv(path: Path) -> Iterator[str]:
+    """Valid user ids of a user's own CSV (for seeding the local database), streamed,
+    in any encoding the pipeline accepts."""
+    return layer.read_user_ids(path)
 
-    sys.path.insert(0, str(ROOT / "layers" / "shared"))
-    from csv_dmap.models import HEADER_ALIASES, is_valid_user_id
 
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        column = next((c for c in reader.fieldnames or [] if c.strip() in HEADER_ALIASES["user_id"]), None)
-        if column is None:
-            return
-        for r in reader:
-            uid = (r[column] or "").strip()
-            if is_valid_user_id(uid):
-                yield uid
+def execution_name(now: datetime | None = None) -> str:
+    """``local-<UTC time>-<random>``: unique even for two runs in the same second, and a
+    valid Step Functions name (at most 80 characters of letters, digits, ``-``)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    name = f"local-{stamp}-{uuid.uuid4().hex[:12]}"
+    assert len(name) <= NAME_MAX_CHARS
+    return name
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password hidden (SQLAlchemy's own rendering)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
 
 
 def count_rows(path: Path) -> int:
@@ -92,66 +108,83 @@ def _format_rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f} rows/s" if seconds > 0 else "-"
 
 
-def main(args) -> int:
+def main(args: Any) -> int:
     started = time.monotonic()
     out_dir = Path(args.out or LOCAL / "out")
+    csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
+    if args.csv and not csv_path.is_file():
+        raise CannotRun(f"--csv: no file {args.csv}")
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
-    service_rss = None
     overrides = dict(p.split("=", 1) for p in args.parameter)
     with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server,
                           parameters=overrides) as env:
-        from csv_dmap.db import get_repository
-        from csv_dmap.results import manifest_keys, tally_run
-
-        if not args.csv:
-            print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}", file=sys.stderr)
-            get_repository().seed_users(_generate(csv_path, args.rows))
-        elif args.seed == "csv":
-            get_repository().seed_users(ids_in_csv(csv_path))
+        _seed(args, csv_path)
         total_rows = count_rows(csv_path)
-        bucket = env.physical_name("InputBucket")
-        key = f"incoming/{csv_path.name}"
-        env.client("s3").upload_file(str(csv_path), bucket, key)
-        name = f"local-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}"
+        name = execution_name()
+        result, run_seconds = _execute(env, args, csv_path, total_rows, name)
+        summary = _summary(env, args, out_dir, name, result, run_seconds)
+    summary["rowsInFile"] = total_rows
+    summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_summary(summary, time.monotonic() - started)
+    return 0 if result.status == "SUCCEEDED" else 1
 
-        bar = None
-        if not args.no_progress:
-            from tqdm import tqdm
 
-            bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
-        options = RunOptions(on_batch_done=(lambda n, ok: bar.update(n)) if bar else None)
-        run_started = time.monotonic()
+def _seed(args: Any, csv_path: Path) -> None:
+    if not args.csv:
+        print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}", file=sys.stderr)
+        layer.seed_users(_generate(csv_path, args.rows))
+    elif args.seed == "csv":
+        layer.seed_users(ids_in_csv(csv_path))
+
+
+def _execute(env: LocalEnvironment, args: Any, csv_path: Path, total_rows: int,
+             name: str) -> tuple[ExecutionResult, float]:
+    bucket = env.physical_name("InputBucket")
+    key = f"incoming/{csv_path.name}"
+    env.client("s3").upload_file(str(csv_path), bucket, key)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
+    options = RunOptions(on_batch_done=(lambda n, ok: bar.update(n)) if bar else None)
+    run_started = time.monotonic()
+    try:
         result = run_definition(env, DEFINITION, input={"bucket": bucket, "key": key}, name=name, options=options)
-        run_seconds = time.monotonic() - run_started
+    finally:
         if bar:
             bar.close()
+    return result, time.monotonic() - run_started
 
-        s3 = env.client("s3")
-        results_bucket = env.physical_name("ResultsBucket")
-        manifests = manifest_keys(s3, results_bucket, name)
-        tally = tally_run(s3, results_bucket, manifests)
-        summaries = [o["Key"] for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
-                     if o["Key"].endswith(f"/{name}.json")]
-        if args.no_export:
-            audit_count = None
-        else:
-            env.export_s3(out_dir / "s3")
-            audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
-        database = env.database_url
-        if env.moto_server_pid:
-            service_rss = _rss_mib(env.moto_server_pid)
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _summary(env: LocalEnvironment, args: Any, out_dir: Path, name: str, result: ExecutionResult,
+             run_seconds: float) -> dict[str, Any]:
+    from csv_dmap.results import manifest_keys, tally_run
+
+    s3 = env.client("s3")
+    results_bucket = env.physical_name("ResultsBucket")
+    manifests = manifest_keys(s3, results_bucket, name)
+    tally = tally_run(s3, results_bucket, manifests)
+    summaries = [o["Key"] for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
+                 if o["Key"].endswith(f"/{name}.json")]
+    audit_count = None
+    if not args.no_export:
+        env.export_s3(out_dir / "s3")
+        audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
     map_run = result.map_runs[0] if result.map_runs else {}
-    summary = {
+    return {
         "execution": name,
         "status": result.status,
         "error": result.error,
-        "cause": result.cause,
+        "cause": _masked(result.cause, env.database_url),
         "rows": tally.rows,
-        "rowsInFile": total_rows,
+        "rowsInFile": None,
         "applied": tally.applied,
         "failed": tally.failed,
         "pending": tally.pending,
@@ -163,24 +196,17 @@ def main(args) -> int:
         "peakInFlight": map_run.get("peakInFlight"),
         "durationSeconds": round(run_seconds, 2),
         "rowsPerSecond": round(tally.rows / run_seconds) if run_seconds else None,
-        "peakRssMiB": round(peak_mb, 1),
-        "awsStandInRssMiB": service_rss,
+        "peakRssMiB": None,
+        "awsStandInRssMiB": _rss_mib(env.moto_server_pid) if env.moto_server_pid else None,
         "auditRecords": audit_count,
         "outputs": {
             "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
             "runSummary": [str(out_dir / "s3" / results_bucket / k) for k in summaries],
             "s3Export": str(out_dir / "s3"),
             "auditJsonl": str(out_dir / "audit.jsonl"),
-            "database": database,
+            "database": mask_url(env.database_url),
         },
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
-    if args.json:
-        print(json.dumps(summary, ensure_ascii=False))
-    else:
-        _print_summary(summary, time.monotonic() - started)
-    return 0 if result.status == "SUCCEEDED" else 1
 
 
 def _rss_mib(pid: int) -> float | None:
@@ -194,7 +220,7 @@ def _rss_mib(pid: int) -> float | None:
     return None
 
 
-def _print_summary(s: dict, total_seconds: float) -> None:
+def _print_summary(s: dict[str, Any], total_seconds: float) -> None:
     width = 22
     lines = [
         f"{'execution':<{width}}{s['execution']}  {s['status']}",
@@ -219,3 +245,18 @@ def _print_summary(s: dict, total_seconds: float) -> None:
         for v in value if isinstance(value, list) else [value]:
             lines.append(f"  {label:<{width - 2}}{v}")
     print("\n".join(line for line in lines if line))
+
+
+def _masked(text: str | None, url: str) -> str | None:
+    """``text`` with the database password (if any) replaced, wherever it appears."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not text:
+        return text
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return text
+    text = text.replace(url, mask_url(url))
+    return text.replace(str(password), "***") if password else text

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
+
+from asl_runner.cli import CannotRun
 
 from . import REGION
 
@@ -10,11 +14,13 @@ from . import REGION
 def parse_s3_spec(spec: str) -> tuple[str, str, str]:
     m = re.fullmatch(r"s3://([^/]+)/(.+?)=(.+)", spec)
     if not m:
-        raise SystemExit(f"expected s3://bucket/key=LOCAL_FILE, got {spec!r}")
+        raise CannotRun(f"expected s3://bucket/key=LOCAL_FILE, got {spec!r}")
+    if not Path(m.group(3)).is_file():
+        raise CannotRun(f"--s3-object: no file {m.group(3)}")
     return m.group(1), m.group(2), m.group(3)
 
 
-def put_local_file(env, spec: str) -> None:
+def put_local_file(env: Any, spec: str) -> None:
     bucket, key, path = parse_s3_spec(spec)
     s3 = env.client("s3")
     existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}

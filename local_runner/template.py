@@ -14,12 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no stubs here
     """SafeLoader that turns ``!Ref X`` into ``{"Ref": X}`` and ``!Sub``, ``!GetAtt``,
     ``!If`` ... into their ``Fn::`` long forms."""
 
 
-def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
@@ -38,7 +38,8 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        template: dict[str, Any] = yaml.load(fh, Loader=_CfnLoader)
+        return template
 
 
 @dataclass
@@ -63,22 +64,29 @@ class FunctionSpec:
 def functions(template: dict[str, Any], root: Path = ROOT) -> dict[str, FunctionSpec]:
     """Every AWS::Serverless::Function with Globals merged in."""
     glob = (template.get("Globals") or {}).get("Function") or {}
-    specs = {}
-    for logical_id, res in (template.get("Resources") or {}).items():
-        if res.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = res.get("Properties") or {}
-        env = dict(((glob.get("Environment") or {}).get("Variables")) or {})
-        env.update(((props.get("Environment") or {}).get("Variables")) or {})
-        specs[logical_id] = FunctionSpec(
-            logical_id=logical_id,
-            code_uri=(root / props["CodeUri"]).resolve(),
-            handler=props.get("Handler") or glob.get("Handler"),
-            timeout=int(props.get("Timeout") or glob.get("Timeout") or 3),
-            memory_size=props.get("MemorySize") or glob.get("MemorySize") or 128,
-            environment=env,
-        )
-    return specs
+    return {
+        logical_id: _function(logical_id, res.get("Properties") or {}, glob, root)
+        for logical_id, res in (template.get("Resources") or {}).items()
+        if res.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def _variables(props: dict[str, Any]) -> dict[str, Any]:
+    return dict(((props.get("Environment") or {}).get("Variables")) or {})
+
+
+def _function(logical_id: str, props: dict[str, Any], glob: dict[str, Any], root: Path) -> FunctionSpec:
+    def setting(name: str, default: Any) -> Any:
+        return props.get(name) or glob.get(name) or default
+
+    return FunctionSpec(
+        logical_id=logical_id,
+        code_uri=(root / props["CodeUri"]).resolve(),
+        handler=setting("Handler", None),
+        timeout=int(setting("Timeout", 3)),
+        memory_size=setting("MemorySize", 128),
+        environment={**_variables(glob), **_variables(props)},
+    )
 
 
 def table_definition(template: dict[str, Any], logical_id: str, table_name: str) -> dict[str, Any]:

@@ -4,9 +4,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_runner.interpreter import Execution, Resources, RunOptions
+from asl_runner import Execution, LocalServices, RunOptions
 
 REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
 
 
 @pytest.fixture
@@ -20,8 +21,9 @@ def s3():
 
 def run(definition, input=None, functions=None, **options):
     """Run a small definition; returns the ExecutionResult."""
-    resources = Resources(functions=functions or {})
-    return Execution(definition, resources, name="exec-1", state_machine_name="sm", options=RunOptions(**options)).run(
+    services = LocalServices(functions or {}, region=REGION, account=ACCOUNT)
+    options = RunOptions(region=REGION, account=ACCOUNT, **options)
+    return Execution(definition, services, name="exec-1", state_machine_name="sm", options=options).run(
         input if input is not None else {}
     )
 

@@ -79,7 +79,6 @@ def test_batches_are_shrunk_to_the_byte_limit_and_carry_batch_input(s3):
 
     def child(event, context):
         seen.append(event)
-        return None
 
     d = dmap(ItemSelector={"index.$": "$$.Map.Item.Index", "row.$": "$$.Map.Item.Value"},
              ItemBatcher={"MaxItemsPerBatchPath": "$.n", "MaxInputBytesPerBatch": 2000,
@@ -115,7 +114,7 @@ def test_max_concurrency_is_enforced_by_a_real_thread_pool(s3):
 
 def failing_on(ids):
     def child(event, context):
-        items = event["Items"] if "Items" in event else [event]
+        items = event.get("Items", [event])
         if any(i["id"] in ids for i in items):
             raise RuntimeError("boom")
         return "ok"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from local_runner.interpreter import DefinitionError
+from asl_runner import DefinitionError
 from tests.runner.conftest import machine, run
 
 FN = "arn:aws:lambda:ap-northeast-1:123456789012:function:fn"
@@ -191,6 +191,10 @@ def test_sns_publish_task(s3):
     ({"Type": "Pass", "Assign": {"x": 1}, "End": True}, "Assign"),
     ({"Type": "Pass", "Parameters": {"u.$": "States.StringToJson($.a, $.b)"}, "End": True}, None),
     ({"Type": "Task", "Resource": "${WorkerArn}", "End": True}, "WorkerArn"),
+    ({"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": 1, "Colour": 2, "Next": "Only"}]}, "Colour"),
+    ({"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": "1", "Next": "Only"}]}, "NumericEquals"),
+    ({"Type": "Wait", "Seconds": "10", "End": True}, "Seconds"),
+    ({"Type": "Pass", "End": True, "Next": "Only"}, "Next and End"),
 ])
 def test_unsupported_fields_stop_the_run_before_it_starts(state, fragment):
     d = machine({"Only": state})

@@ -1,0 +1,71 @@
+"""AWS Step Functions quotas the runner enforces, with where they are documented.
+
+- Input or output of a task, state or execution: 256 KiB as a UTF-8 string
+  (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html, "Quotas related to
+  state machine executions"; the history event details say "Maximum length of 262144",
+  https://docs.aws.amazon.com/step-functions/latest/apireference/API_LambdaFunctionScheduledEventDetails.html).
+  Exceeding it is ``States.DataLimitExceeded`` for a state's output, and for its input after
+  Parameters processing (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+- Execution history of a Standard execution: 25,000 events (service quotas, same page).
+- Execution names: 1 to 80 characters, none of whitespace, ``? *``, ``< > { } [ ]``,
+  ``" # % \\ ^ | ~ ` $ & , ; : /`` or control characters (service quotas, "General quotas").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from .errors import HistoryLimitExceeded, StatesError
+
+PAYLOAD_LIMIT = 256 * 1024
+HISTORY_EVENT_LIMIT = 25_000
+NAME_MAX_CHARS = 80
+_BAD_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+
+
+def payload_bytes(value: Any) -> int:
+    """Size of ``value`` as Step Functions measures it: its JSON text in UTF-8."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"))
+
+
+def check_payload(value: Any, what: str) -> None:
+    size = payload_bytes(value)
+    if size > PAYLOAD_LIMIT:
+        raise StatesError(
+            "States.DataLimitExceeded",
+            f"{what} is {size:,} bytes, above the 262,144-byte (256 KiB) limit of Step Functions",
+        )
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid execution name, or None."""
+    if not 1 <= len(name) <= NAME_MAX_CHARS:
+        return f"execution name must be 1 to {NAME_MAX_CHARS} characters, got {len(name)}"
+    bad = _BAD_NAME.search(name)
+    if bad:
+        return f"execution name contains {bad.group(0)!r}, which Step Functions does not allow"
+    return None
+
+
+class History:
+    """Counts the events AWS would record in an execution's history (roughly: two per
+    state, three per task attempt, two per Map iteration or map run ...), thread-safe."""
+
+    def __init__(self, limit: int | None = HISTORY_EVENT_LIMIT) -> None:
+        self.limit = limit
+        self.events = 0
+        self._lock = threading.Lock()
+
+    def add(self, events: int, where: str) -> None:
+        with self._lock:
+            self.events += events
+            count = self.events
+        if self.limit is not None and count > self.limit:
+            raise HistoryLimitExceeded(
+                "States.Runtime",
+                f"the execution history reached {self.limit:,} events, the limit of a Standard execution "
+                f"(at state {where!r}); a loop that never ends, or too much work for one execution",
+            )

@@ -1,0 +1,124 @@
+"""The harness's one door to the project's layer (``csv_dmap``): making it importable,
+forgetting its per-container singletons, seeding users, creating its tables and
+reading the user ids of a CSV. Nothing else in ``local_runner`` imports ``csv_dmap``
+at module level, and ``asl_runner`` never does."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_LAYER = ROOT / "layers" / "shared"
+
+
+def ensure_layer_on_path() -> None:
+    """Make the shared layer importable, as /opt/python is in Lambda.
+
+    The only ``sys.path`` edit of the harness; it goes once the layer is installed
+    (``pip install -e .``)."""
+    try:
+        import csv_dmap  # noqa: F401 - installed, or already on the path
+    except ImportError:
+        if str(SHARED_LAYER) not in sys.path:
+            sys.path.insert(0, str(SHARED_LAYER))
+
+
+def available() -> bool:
+    ensure_layer_on_path()
+    try:
+        import csv_dmap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def reset() -> None:
+    """Forget every per-container singleton of the layer (contract 8: ``csv_dmap.runtime.reset``).
+
+    Until that function exists, the shim forgets the caches it will cover."""
+    if not available():
+        return
+    try:
+        from csv_dmap import runtime
+    except ImportError:
+        runtime = None
+    if runtime is not None and hasattr(runtime, "reset"):
+        runtime.reset()
+        return
+    from csv_dmap import audit, aws, config, db
+
+    for cached in (config.get_settings, db.get_engine, db.get_repository, audit.get_audit_writer):
+        cached.cache_clear()
+    aws.reset_clients()
+
+
+def seed_users(ids: Iterable[str]) -> None:
+    from csv_dmap.db import get_repository
+
+    get_repository().seed_users(ids)
+
+
+def create_schema() -> None:
+    from csv_dmap.db import create_schema as create
+    from csv_dmap.db import get_engine
+
+    create(get_engine())
+
+
+def read_user_ids(path: Path) -> Iterator[str]:
+    """Valid user ids of a CSV, in any encoding the pipeline accepts, streamed.
+
+    Through the layer's own reading (``csv_dmap.logic.validation.read_user_ids``)
+    when it exists; until then a local reading that tries UTF-8 (BOM or not), then CP932."""
+    ensure_layer_on_path()
+    try:
+        from csv_dmap.logic.validation import read_user_ids as layer_read
+    except ImportError:
+        layer_read = None
+    if layer_read is not None:
+        yield from _from_layer(layer_read, path)
+        return
+    yield from _fallback_user_ids(path)
+
+
+def _from_layer(read: Callable[..., Iterable[str]], path: Path) -> Iterator[str]:
+    def open_stream() -> IO[bytes]:
+        return open(path, "rb")
+
+    yield from read(open_stream)
+
+
+def _fallback_user_ids(path: Path) -> Iterator[str]:
+    import csv
+
+    from csv_dmap.models import HEADER_ALIASES, is_valid_user_id
+
+    encoding = _encoding_of(path)
+    if encoding is None:
+        return  # neither UTF-8 nor CP932: nothing to seed, the pipeline rejects the file
+    aliases = {a.strip().lower() for a in HEADER_ALIASES["user_id"]}
+    with open(path, encoding=encoding, newline="") as fh:
+        reader = csv.DictReader(fh)
+        column = next((c for c in reader.fieldnames or [] if c.strip().lower() in aliases), None)
+        if column is None:
+            return
+        for row in reader:
+            uid = (row[column] or "").strip()
+            if is_valid_user_id(uid):
+                yield uid
+
+
+def _encoding_of(path: Path) -> str | None:
+    """The first of UTF-8 (BOM or not) and CP932 that decodes the whole file."""
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            with open(path, encoding=encoding) as fh:
+                while fh.read(1 << 20):
+                    pass
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return None
