@@ -55,7 +55,10 @@ class LocalEnvironment:
         self.template_path = ROOT / "template.yaml" if template_path is None else Path(template_path) if template_path else None
         self.template = load_template(self.template_path) if self.template_path else {"Resources": {}, "Parameters": {}}
         self.stack_name = stack_name
-        self.parameters = {**parameter_defaults(self.template), **(parameters or {})}
+        # Locally the database is always an existing one (SQLite or DATABASE_URL): the template's
+        # created-database mode (an Aurora cluster behind a TLS proxy) has no local stand-in.
+        local = {"DatabaseMode": "existing"} if "DatabaseMode" in (self.template.get("Parameters") or {}) else {}
+        self.parameters = {**parameter_defaults(self.template), **local, **(parameters or {})}
         self.database_url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_DB}"
         self.parameters["DatabaseUrl"] = self.database_url
         self.use_moto = use_moto
@@ -162,7 +165,12 @@ class LocalEnvironment:
         "Fn::If": _if,
         "Fn::Equals": _equals,
         "Fn::Not": lambda self, arg: not self.resolve(arg[0]),
+        "Fn::And": lambda self, arg: all(self.resolve(a) for a in arg),
+        "Fn::Or": lambda self, arg: any(self.resolve(a) for a in arg),
+        "Fn::Select": lambda self, arg: self.resolve(arg[1])[int(self.resolve(arg[0]))],
+        "Fn::Split": lambda self, arg: str(self.resolve(arg[1])).split(str(arg[0])),
         "Condition": lambda self, arg: self._condition(arg),
+        "Fn::Condition": lambda self, arg: self._condition(arg),  # `!Condition X` in YAML
     }
 
     def _ref(self, name: str) -> Any:

@@ -62,10 +62,12 @@ def seed_users(ids: Iterable[str]) -> None:
 
 
 def create_schema() -> None:
-    from csv_dmap.db import create_schema as create
+    """Bring the database to the newest schema revision (Alembic), as the stack's
+    schema custom resource does on deploy."""
     from csv_dmap.db import get_engine
+    from csv_dmap.schema import upgrade
 
-    create(get_engine())
+    upgrade(get_engine())
 
 
 def read_user_ids(path: Path) -> Iterator[str]:

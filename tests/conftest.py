@@ -53,6 +53,8 @@ def database_url(request, tmp_path) -> str:
 
     engine = build_engine(url)
     metadata.drop_all(engine)
+    with engine.begin() as conn:  # and the migrations' own bookkeeping, so the schema is made anew
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     return url
 
