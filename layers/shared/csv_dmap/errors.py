@@ -62,3 +62,11 @@ class FileTooLarge(InputRejected):
 
 class InputNotFound(InputRejected):
     """The object named in the execution input does not exist (or is not readable)."""
+
+
+# worker:
+class PermanentDatabaseError(CsvDmapError):
+    """The database refused the batch for a reason a retry will not change (a
+    missing table, a constraint, access denied). Not retried by the ASL: the
+    ItemProcessor reconciles the batch and reports its rows failed with this
+    name; the message is the driver's one-line cause."""
