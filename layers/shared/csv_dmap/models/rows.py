@@ -66,9 +66,11 @@ def escaped_len(text: str) -> int:
 
 def cap_escaped(text: str, budget: int) -> str:
     """``text`` cut so that its JSON-escaped form takes at most ``budget`` bytes
-    (a cut text ends with ``…``, counted as its 6-byte escape)."""
-    if len(text) * 6 <= budget or escaped_len(text) <= budget:
+    (a cut text ends with ``…``, counted as its 6-byte escape; no room for that: empty)."""
+    if len(text) * 12 <= budget or escaped_len(text) <= budget:  # 12: a surrogate pair's escape
         return text
+    if budget < 6:
+        return ""
     room = budget - 6
     used = 0
     for position, char in enumerate(text):
