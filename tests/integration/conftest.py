@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, select
-
 from csv_dmap.db import seed_users, user_stats
+from sqlalchemy import Engine, select
 
 
 def seed(engine: Engine, ids: list[str]) -> None:

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from csv_dmap.errors import AuditWriteError
+
 from local_runner.invoke import invoke
 from tests.conftest import table_rows
 from tests.integration.conftest import seed, stats

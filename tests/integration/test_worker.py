@@ -2,13 +2,13 @@
 template.yaml) and a real database: SQLite and MariaDB."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from csv_dmap.audit import AuditLogReader
 from csv_dmap.errors import TransientDatabaseError
+
 from local_runner.invoke import invoke
 from tests.conftest import table_rows
 from tests.integration.conftest import seed, stats
@@ -98,7 +98,7 @@ def test_superseded_row_names_the_line_that_decides_and_is_audited(local_env, re
     stats = repo.get_stats("U00001")
     assert (stats["login_count"], stats["post_count"]) == (6, 13)
     reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
-    history = reader.user_history("U00001", since=datetime(2026, 11, 15, tzinfo=timezone.utc))
+    history = reader.user_history("U00001", since=datetime(2026, 11, 15, tzinfo=UTC))
     assert sorted((h["rowIndex"], h["status"]) for h in history) == [(0, "SUPERSEDED"), (7, "APPLIED")]
 
 

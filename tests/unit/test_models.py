@@ -1,5 +1,4 @@
 import pytest
-
 from csv_dmap.models import (
     COUNT_MAX,
     MAX_ITEMS_PER_BATCH,
@@ -76,14 +75,11 @@ def test_worker_event_rejects_batches_larger_than_the_output_budget():
 
 # --------------------------------------------------------------------------- line, note, output bound
 
-import json  # noqa: E402
-from datetime import datetime  # noqa: E402
+import json
+from datetime import datetime
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from csv_dmap.logic.decide import Execution, classify, decide, reconcile  # noqa: E402
-from csv_dmap.models import (  # noqa: E402
+from csv_dmap.logic.decide import Execution, classify, decide, reconcile
+from csv_dmap.models import (
     LINE_MAX,
     MAX_OUTPUT_BYTES,
     MAX_RESULT_BYTES,
@@ -99,6 +95,8 @@ from csv_dmap.models import (  # noqa: E402
     row_line,
     superseded_by,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def test_statuses_and_run_statuses_are_the_contracts_names():
