@@ -10,7 +10,7 @@ from typing import Any
 from .rows import ItemStatus
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per row on the hot path (frozen __init__ costs ~2x)
 class StoredStats:
     """What ``users``/``user_stats`` hold for one user when the batch reads it.
 
