@@ -73,7 +73,7 @@ def test_a_retried_batch_keeps_the_values_its_first_attempt_replaced(engine):
 
 
 @pytest.mark.parametrize("size", [10, 1000])
-def test_a_batch_of_short_ids_costs_one_read_and_one_upsert(engine, size):
+def test_a_batch_costs_one_read_and_a_few_upserts_never_one_per_row(engine, size):
     repo = StatsRepository(engine)
     ids = [f"U{i:06d}" for i in range(size)]
     seed_users(engine, ids)
@@ -81,8 +81,9 @@ def test_a_batch_of_short_ids_costs_one_read_and_one_upsert(engine, size):
     apply(repo, ref("e"), {uid: (i, i * 2) for i, uid in enumerate(ids)})
     selects = [s for s in counter["statements"] if s == "SELECT"]
     inserts = [s for s in counter["statements"] if s == "INSERT"]
-    # one read of old values, one upsert (an executemany): not one per row
-    assert (len(selects), len(inserts)) == (1, 1), counter["statements"]
+    # one read of old values; upserts of up to 16 KB each (about 150 rows): never one per row
+    assert len(selects) == 1, counter["statements"]
+    assert 1 <= len(inserts) <= max(1, size // 100), counter["statements"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM user_stats")).scalar() == size
         assert conn.execute(text("SELECT SUM(post_count) FROM user_stats")).scalar() == sum(i * 2 for i in range(size))

@@ -25,11 +25,14 @@ def long_ids(prefix: str) -> list[str]:
     return [f"{prefix}{i:06d}".rjust(USER_ID_MAX_LENGTH, "x") for i in range(MAX_ITEMS_PER_BATCH)]
 
 
+NAME = "run-%s-%(x)s-'quoted'-\\-実行".ljust(80, "z")  # escaping and placeholders in the batch's constants
+
+
 def event_for(ids: list[str], execution: str, first: int) -> WorkerEvent:
     items = [{"index": first + i, "row": {"user_id": u, "login_count": "2147483647", "post_count": "2147483647"}}
              for i, u in enumerate(ids)]
     return WorkerEvent.model_validate(
-        {"Items": items, "BatchInput": {"executionName": "x" * 80, "executionStartTime": "2026-11-22T00:00:00Z"}})
+        {"Items": items, "BatchInput": {"executionName": execution, "executionStartTime": "2026-11-22T00:00:00Z"}})
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def test_a_500_row_batch_of_64_character_ids_sends_only_statements_under_16_kb(m
     sent.clear()
     repo = StatsRepository(engine)
     for attempt in range(2):  # first write, then an update of every row
-        out = apply_batch(event_for(ids, "x" * 80, attempt * 1000), repo, Drop(),
+        out = apply_batch(event_for(ids, NAME, attempt * 1000), repo, Drop(),
                           unknown_user_policy=UnknownUserPolicy(policy))
         assert out.counts.applied == MAX_ITEMS_PER_BATCH
     assert max(sent) < PINNING_LIMIT, max(sent)
@@ -72,5 +75,8 @@ def test_a_500_row_batch_of_64_character_ids_sends_only_statements_under_16_kb(m
     # the batch really was large: its rows took several statements, none of them one per row
     data = [s for s in sent if s > 1000]
     assert sum(data) > 2 * PINNING_LIMIT and len(data) < MAX_ITEMS_PER_BATCH / 10
-    assert len([r for r in table_rows(engine, "user_stats") if r["user_id"] in set(ids)]) == MAX_ITEMS_PER_BATCH
+    written = [r for r in table_rows(engine, "user_stats") if r["user_id"] in set(ids)]
+    assert len(written) == MAX_ITEMS_PER_BATCH
+    assert {(r["last_execution_name"], r["last_batch_index"], r["login_count"], r["prev_login_count"]) for r in written} == {
+        (NAME, 1000, 2147483647, 2147483647)}
     engine.dispose()

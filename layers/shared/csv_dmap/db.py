@@ -8,9 +8,9 @@ One engine per container (``get_engine``), reused across invocations.
    batches over the same users wait for each other instead of deadlocking, and
    the second reads what the first committed). SQLite has no row locks: its
    transactions start with ``BEGIN IMMEDIATE``, which serialises writers.
-2. ``write``: one executemany of an upsert (MySQL/MariaDB: ``INSERT ... ON
-   DUPLICATE KEY UPDATE``, sent by PyMySQL as multi-row statements; SQLite:
-   ``INSERT ... ON CONFLICT DO UPDATE``).
+2. ``write``: an upsert (MySQL/MariaDB: multi-row ``INSERT ... ON DUPLICATE
+   KEY UPDATE`` statements, the batch's constant columns escaped once; SQLite:
+   ``INSERT ... ON CONFLICT DO UPDATE`` as an executemany).
 
 The repository owns its bookkeeping columns: ``prev_*`` (the values the batch
 replaced), ``last_execution_name`` / ``last_batch_index`` (which batch wrote the
@@ -19,8 +19,9 @@ row), ``last_execution_start`` (when that execution started: "newer wins") and
 replaces nothing new: ``prev_*`` stay what the first attempt replaced.
 
 Every statement text stays under 16,384 bytes whatever the batch (RDS Proxy
-pins a session on a longer statement): IN lists are chunked by bytes and
-PyMySQL's executemany packs at most ``MAX_STATEMENT_BYTES``.
+pins a session on a longer statement): IN lists are chunked by bytes, upserts
+hold at most ``MAX_STATEMENT_BYTES``, and PyMySQL's executemany (seeding users)
+packs at most that much too.
 """
 
 from __future__ import annotations
@@ -360,6 +361,39 @@ def id_chunks(user_ids: Iterable[str], budget: int = IN_LIST_BYTES) -> Iterator[
         yield chunk
 
 
+Row = tuple[str, int, int, int | None, int | None]  # user_id, login, post, prev_login, prev_post
+_ROW_COLUMNS = ("user_id", "login_count", "post_count", "prev_login_count", "prev_post_count")
+_CONSTANT_COLUMNS = ("last_execution_name", "last_batch_index", "updated_at", "last_execution_start")
+_UPSERT_PREFIX = f"INSERT INTO user_stats ({', '.join(_ROW_COLUMNS + _CONSTANT_COLUMNS)}) VALUES "
+_UPSERT_SUFFIX = " ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in _WRITTEN)
+
+
+def _int(value: int | None) -> str:
+    return "NULL" if value is None else str(int(value))
+
+
+def mysql_upserts(rows: Iterable[Row], literals: str) -> Iterator[str]:
+    """Multi-row upserts of ``rows`` (each followed by the batch's escaped constant
+    ``literals``), every statement at most ``MAX_STATEMENT_BYTES`` bytes."""
+    from pymysql.converters import escape_string  # type: ignore[import-untyped]
+
+    budget = MAX_STATEMENT_BYTES - len(_UPSERT_PREFIX) - len(_UPSERT_SUFFIX)
+    tail = f",{literals})"
+    tail_bytes = len(tail.encode())
+    parts: list[str] = []
+    used = 0
+    for uid, login, post, prev_login, prev_post in rows:
+        head = f"('{escape_string(uid)}',{int(login)},{int(post)},{_int(prev_login)},{_int(prev_post)}"
+        size = len(head.encode()) + tail_bytes + 1
+        if parts and used + size > budget:
+            yield _UPSERT_PREFIX + ",".join(parts) + _UPSERT_SUFFIX
+            parts, used = [], 0
+        parts.append(head + tail)
+        used += size
+    if parts:
+        yield _UPSERT_PREFIX + ",".join(parts) + _UPSERT_SUFFIX
+
+
 _COLUMNS = (
     users.c.user_id,
     user_stats.c.login_count,
@@ -412,25 +446,16 @@ class UnitOfWork:
 
     def write(self, writes: Sequence[StatsWrite]) -> None:
         """Upsert the final values; the bookkeeping comes from the snapshot ``read`` took."""
-        rows = [self._row(w) for w in writes]
-        if rows:
-            self.repo.send_upsert(self.conn, rows)
+        if writes:
+            self.repo.send_upsert(self.conn, [self._row(w) for w in writes], self.batch)
 
-    def _row(self, write: StatsWrite) -> dict[str, Any]:
+    def _row(self, write: StatsWrite) -> Row:
         before = self.snapshot[write.user_id]
         retry = before.last_execution_name == self.batch.execution_name and (
             before.last_batch_index == self.batch.batch_index)
-        return {
-            "user_id": write.user_id,
-            "login_count": write.login_count,
-            "post_count": write.post_count,
-            "prev_login_count": before.prev_login_count if retry else before.login_count,
-            "prev_post_count": before.prev_post_count if retry else before.post_count,
-            "last_execution_name": self.batch.execution_name,
-            "last_batch_index": self.batch.batch_index,
-            "updated_at": self.batch.updated_at,
-            "last_execution_start": self.batch.execution_start,
-        }
+        if retry:  # the values this batch replaced the first time
+            return (write.user_id, write.login_count, write.post_count, before.prev_login_count, before.prev_post_count)
+        return (write.user_id, write.login_count, write.post_count, before.login_count, before.post_count)
 
 
 class StatsRepository:
@@ -441,7 +466,6 @@ class StatsRepository:
         self.dialect = engine.dialect.name
         self.upsert = _upsert(self.dialect)
         self.insert_users = _insert_users(self.dialect)
-        self._upsert_sql: str | None = None  # MySQL: compiled once, for the driver's executemany
 
     @contextmanager
     def unit_of_work(self, batch: BatchRef, *, lock: bool = True) -> Iterator[UnitOfWork]:
@@ -460,18 +484,29 @@ class StatsRepository:
                 stored[uid] = StoredStats(login, post, prev_login, prev_post, name, index, start)
         return stored
 
-    def send_upsert(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """MySQL/MariaDB: the statement compiled once (for the server version of
-        this engine) and handed to PyMySQL's executemany, which packs multi-row
-        INSERTs of at most ``MAX_STATEMENT_BYTES``; this skips SQLAlchemy's
-        per-row parameter processing. SQLite keeps SQLAlchemy's path, whose
-        DateTime handling it needs."""
+    def send_upsert(self, conn: Connection, rows: list[Row], batch: BatchRef) -> None:
+        """Write ``rows`` and the batch's bookkeeping.
+
+        MySQL/MariaDB: multi-row ``INSERT ... ON DUPLICATE KEY UPDATE`` statements of
+        at most ``MAX_STATEMENT_BYTES``, the batch's constant columns escaped once
+        (by the driver) instead of once per row: PyMySQL's executemany escaped
+        every value of every row, 24% of the path's time at 500 rows, and sent
+        them as parameters again for each row. SQLite: SQLAlchemy's executemany."""
+        constants = {
+            "last_execution_name": batch.execution_name,
+            "last_batch_index": batch.batch_index,
+            "updated_at": batch.updated_at,
+            "last_execution_start": batch.execution_start,
+        }
         if self.dialect in ("mysql", "mariadb"):
-            if self._upsert_sql is None:
-                self._upsert_sql = str(self.upsert.compile(dialect=conn.dialect))
-            conn.exec_driver_sql(self._upsert_sql, rows)
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            literals = ",".join(driver.escape(constants[c]) for c in _CONSTANT_COLUMNS)
+            for statement in mysql_upserts(rows, literals):
+                # no parameters: the text goes to cursor.execute as is (a '%' in a value stays one)
+                conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
         else:
-            conn.execute(self.upsert, rows)
+            conn.execute(self.upsert, [{**dict(zip(_ROW_COLUMNS, row, strict=True)), **constants} for row in rows])
 
 
 @lru_cache(maxsize=1)
