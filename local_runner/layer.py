@@ -36,29 +36,18 @@ def available() -> bool:
 
 
 def reset() -> None:
-    """Forget every per-container singleton of the layer (contract 8: ``csv_dmap.runtime.reset``).
-
-    Until that function exists, the shim forgets the caches it will cover."""
-    if not available():
-        return
-    try:
+    """Forget every per-container singleton of the layer (``csv_dmap.runtime.reset``)."""
+    if available():
         from csv_dmap import runtime
-    except ImportError:
-        runtime = None
-    if runtime is not None and hasattr(runtime, "reset"):
-        runtime.reset()
-        return
-    from csv_dmap import audit, aws, config, db
 
-    for cached in (config.get_settings, db.get_engine, db.get_repository, audit.get_audit_writer):
-        cached.cache_clear()
-    aws.reset_clients()
+        runtime.reset()
 
 
 def seed_users(ids: Iterable[str]) -> None:
-    from csv_dmap.db import get_repository
+    from csv_dmap.db import get_engine
+    from csv_dmap.db import seed_users as seed
 
-    get_repository().seed_users(ids)
+    seed(get_engine(), ids)
 
 
 def create_schema() -> None:

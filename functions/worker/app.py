@@ -1,9 +1,11 @@
-"""Worker of the Distributed Map: applies one ItemBatcher batch to Aurora and
-writes its audit records. Parse, call, shape; the logic is in the layer."""
+"""Worker of the Distributed Map: applies one ItemBatcher batch to the database
+and writes its audit records; with ``Failure`` in the event, reconciles a batch
+whose attempts all failed. Parse, call, shape; the logic is in the layer."""
+
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from csv_dmap.audit import get_audit_writer
 from csv_dmap.config import get_settings
 from csv_dmap.db import get_repository
@@ -15,7 +17,7 @@ from csv_dmap.observability import logger, metrics, tracer
 @logger.inject_lambda_context(correlation_id_path="BatchInput.executionName", log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch = WorkerEvent.model_validate(event)
     settings = get_settings()
     output = apply_batch(
@@ -25,7 +27,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         unknown_user_policy=settings.unknown_user_policy,
         audit_ttl_days=settings.audit_ttl_days,
     )
-    metrics.add_metric(name="RowsApplied", unit=MetricUnit.Count, value=output.counts.applied)
-    metrics.add_metric(name="RowsFailed", unit=MetricUnit.Count, value=output.counts.failed)
-    logger.info("batch applied", extra={"firstIndex": output.first_index, **output.counts.model_dump()})
+    metrics.add_metric(name="WorkerBatches", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="WorkerRowsApplied", unit=MetricUnit.Count, value=output.counts.applied)
+    metrics.add_metric(name="WorkerRowsFailed", unit=MetricUnit.Count, value=output.counts.failed)
+    logger.info(
+        "batch reconciled" if batch.failure else "batch applied",
+        extra={"firstIndex": output.first_index, **output.counts.to_dict(),
+               **({"batchError": batch.failure.error} if batch.failure else {})},
+    )
     return output.to_payload()

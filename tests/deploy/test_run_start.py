@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from csv_dmap import aws, config
+from csv_dmap import config, runtime
 from csv_dmap.errors import InvalidEvent
 from csv_dmap.logic.run_start import execution_name, run_start_of
 from moto import mock_aws
@@ -45,10 +45,10 @@ def state_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
         monkeypatch.setenv("STATE_MACHINE_ARN", arn)
         config.get_settings.cache_clear()
-        aws.reset_clients()
+        runtime.reset()
         yield arn
         config.get_settings.cache_clear()
-        aws.reset_clients()
+        runtime.reset()
 
 
 def executions(arn: str) -> list[dict[str, Any]]:

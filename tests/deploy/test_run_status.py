@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from csv_dmap import aws, config
+from csv_dmap import config, runtime
 from csv_dmap.logic.run_status import REJECTION_ERRORS, run_status
 from csv_dmap.models import RunSummary, Severity
 from csv_dmap.summaries import summary_key, write_summary
@@ -53,10 +53,10 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         for key, value in {"RESULTS_BUCKET": BUCKET, "ALERT_TOPIC_ARN": topic, "REPORT_TIMEZONE": "Asia/Tokyo"}.items():
             monkeypatch.setenv(key, value)
         config.get_settings.cache_clear()
-        aws.reset_clients()
+        runtime.reset()
         yield {"s3": s3, "sqs": sqs, "queue": queue}
         config.get_settings.cache_clear()
-        aws.reset_clients()
+        runtime.reset()
 
 
 def alerts(stack: dict[str, Any]) -> list[str]:

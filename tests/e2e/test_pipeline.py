@@ -25,11 +25,11 @@ def sample(tmp_path):
 
 def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     from csv_dmap.audit import AuditLogReader
-    from csv_dmap.db import get_repository
+    from csv_dmap.db import get_engine, seed_users
     from csv_dmap.results import manifest_keys, tally_run
 
     path, known = sample
-    get_repository().seed_users(known)
+    seed_users(get_engine(), known)
     bucket = local_env.physical_name("InputBucket")
     local_env.client("s3").upload_file(str(path), bucket, "incoming/users.csv")
     done = []
@@ -54,16 +54,17 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     assert (summary["rows"], summary["applied"], summary["failed"]) == (1234, tally.applied, tally.failed)
     assert summary["errorsByType"] == dict(tally.errors)
 
-    repo = get_repository()
-    with repo.engine.connect() as conn:
-        from sqlalchemy import text
+    from sqlalchemy import text
 
+    with get_engine().connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM user_stats")).scalar() == len(known)
         assert conn.execute(text("SELECT COUNT(*) FROM user_stats WHERE last_execution_name = 'e2e-run'")).scalar() == len(known)
     rows = {line.split(",")[0]: line.split(",") for line in path.read_text().splitlines()[1:]}
-    for uid in known[:25]:
-        stats = repo.get_stats(uid)
-        assert (stats["login_count"], stats["post_count"]) == (int(rows[uid][1]), int(rows[uid][2]))
+    with get_engine().connect() as conn:
+        for uid in known[:25]:
+            stats = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id = :u"),
+                                 {"u": uid}).one()
+            assert tuple(stats) == (int(rows[uid][1]), int(rows[uid][2]))
 
     reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
     failed = reader.failed_items("e2e-run")

@@ -17,9 +17,9 @@ USERS = [f"U{i:05d}" for i in range(1, 101)]
 @pytest.fixture
 def pipeline(local_env):
     """Seeded users, an SQS queue on the alert topic, and a run() helper."""
-    from csv_dmap.db import get_repository
+    from csv_dmap.db import get_engine, seed_users
 
-    get_repository().seed_users(USERS)
+    seed_users(get_engine(), USERS)
     sns, sqs = local_env.client("sns"), local_env.client("sqs")
     queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -54,10 +54,13 @@ def csv_text(rows, header="ユーザーID,ログイン回数,投稿回数", newl
 
 
 def stats(uid):
-    from csv_dmap.db import get_repository
+    from sqlalchemy import text
 
-    row = get_repository().get_stats(uid)
-    return (row["login_count"], row["post_count"]) if row else None
+    from csv_dmap.db import get_engine
+
+    with get_engine().connect() as conn:
+        row = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id = :u"), {"u": uid}).first()
+    return tuple(row) if row else None
 
 
 def test_clean_utf8_file_succeeds(pipeline):

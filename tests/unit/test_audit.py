@@ -152,18 +152,15 @@ def test_chunks_are_written_concurrently_and_all_land(ddb):
     assert threading.get_ident() not in seen  # sent from the writer's pool, not the caller's thread
 
 
-def test_the_old_record_interface_writes_through_the_same_builder(ddb):
-    from csv_dmap.models import AuditRecord, ttl_epoch
-
-    records = [AuditRecord(execution_name="exec-1", index=i, status="APPLIED",
-                           timestamp=NOW.isoformat(timespec="milliseconds"), ttl=ttl_epoch(NOW, 180),
-                           source_key="incoming/a.csv", user_id=f"U{i:05d}", old_login_count=1, new_login_count=2,
-                           old_post_count=3, new_post_count=4) for i in range(3)]
-    AuditLogWriter(ddb, TABLE).write(records)
-    expected = build([applied(i, f"U{i:05d}", 2, 4) | {"oldLoginCount": 1, "oldPostCount": 3} for i in range(3)])
+def test_the_workers_call_writes_through_the_same_builder(ddb):
+    results = [applied(i, f"U{i:05d}", 2, 4) | {"oldLoginCount": 1, "oldPostCount": 3} for i in range(3)]
+    AuditLogWriter(ddb, TABLE).write_results(results, execution_name="exec-1", execution_start=NOW,
+                                             source_key="incoming/a.csv", ttl_days=180)
+    expected = build(results)
     stored = sorted(ddb.scan(TableName=TABLE)["Items"], key=lambda i: i["pk"]["S"])
     assert [i["pk"]["S"] for i in stored] == [e["pk"] for e in expected]
     assert [int(i["ttl"]["N"]) for i in stored] == [e["ttl"] for e in expected]
+    assert int(expected[0]["ttl"]) == int(NOW.timestamp()) + 180 * 86_400
 
 
 @pytest.mark.parametrize("status", ["DONE", ""])

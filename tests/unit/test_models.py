@@ -1,5 +1,4 @@
 import pytest
-
 from csv_dmap.models import (
     COUNT_MAX,
     MAX_ITEMS_PER_BATCH,
@@ -72,3 +71,143 @@ def test_worker_event_rejects_batches_larger_than_the_output_budget():
         WorkerEvent.model_validate({"Items": items, "BatchInput": {"executionName": "e"}})
     ok = WorkerEvent.model_validate({"Items": items[:-1], "BatchInput": {"executionName": "e"}})
     assert len(ok.items) == MAX_ITEMS_PER_BATCH
+
+
+# --------------------------------------------------------------------------- line, note, output bound
+
+import json
+from datetime import datetime
+
+from csv_dmap.logic.decide import Execution, classify, decide, reconcile
+from csv_dmap.models import (
+    LINE_MAX,
+    MAX_OUTPUT_BYTES,
+    MAX_RESULT_BYTES,
+    BatchCounts,
+    BatchItem,
+    Failure,
+    ItemStatus,
+    RunStatus,
+    StoredStats,
+    WorkerOutput,
+    cap_escaped,
+    note_error,
+    row_line,
+    superseded_by,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def test_statuses_and_run_statuses_are_the_contracts_names():
+    assert [s.value for s in ItemStatus] == ["APPLIED", "FAILED", "SUPERSEDED", "SKIPPED"]
+    assert [s.value for s in RunStatus] == ["SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "ABORTED"]
+    assert {e.value for e in RowErrorType} >= {
+        "MissingColumn", "InvalidUserId", "InvalidLoginCount", "InvalidPostCount", "UserNotFound", "InvalidItem",
+        "FieldCountMismatch", "FieldTooLong", "RowTooLong"}
+
+
+def test_the_normalised_header_is_read_like_the_japanese_one():
+    row = parse_row({"user_id": "U1", "login_count": "3", "post_count": "4", "line": "17", "note": ""})
+    assert (row.user_id, row.login_count, row.post_count) == ("U1", 3, 4)
+
+
+@pytest.mark.parametrize(("raw", "index", "line"), [
+    ({"line": "17"}, 0, 17),
+    ({"line": 17}, 0, 17),
+    ({}, 5, 7),  # no line: the header is line 1, so index + 2
+    ({"line": ""}, 5, 7),
+    ({"line": "x"}, 5, 7),
+    ({"line": "0"}, 5, 7),
+    ({"line": "1" * 11}, 5, 7),
+    ("not a dict", 3, 5),
+])
+def test_line_comes_from_the_row_or_from_the_index(raw, index, line):
+    assert row_line(raw, index) == line
+
+
+@pytest.mark.parametrize(("note", "error_type"), [
+    ("FieldCountMismatch:4:3", RowErrorType.FIELD_COUNT_MISMATCH),
+    ("FieldTooLong:user_id:5000", RowErrorType.FIELD_TOO_LONG),
+    ("RowTooLong:9000", RowErrorType.ROW_TOO_LONG),
+    ("FieldCountMismatch", RowErrorType.INVALID_ITEM),
+    ("whatever", RowErrorType.INVALID_ITEM),
+])
+def test_notes_name_their_row_error(note, error_type):
+    assert note_error(note).error_type is error_type
+
+
+def test_superseded_names_the_deciding_line():
+    assert superseded_by("superseded:12") == 12
+    assert superseded_by("superseded:x") is None
+    assert superseded_by("FieldTooLong:a:1") is None
+
+
+def test_a_lambda_cause_gives_its_error_message_and_a_plain_one_its_first_line():
+    lam = Failure.model_validate({"Error": "X", "Cause": json.dumps({"errorMessage": "boom", "stackTrace": ["a"]})})
+    assert lam.message() == "boom"
+    assert Failure.model_validate({"Error": "X", "Cause": "one\ntwo"}).message() == "one"
+    assert Failure.model_validate({"Error": "X", "Cause": ""}).message() == "X"
+    assert len(Failure.model_validate({"Error": "X", "Cause": "y" * 10_000}).message()) == 200
+
+
+@given(st.text(max_size=300), st.integers(min_value=0, max_value=400))
+def test_cap_escaped_fits_the_budget_and_keeps_a_prefix(text, budget):
+    capped = cap_escaped(text, budget)
+    assert len(json.dumps(capped)) - 2 <= budget
+    if len(json.dumps(text)) - 2 <= budget:
+        assert capped == text
+    elif budget < 6:
+        assert capped == ""
+    else:
+        assert capped.endswith("…") and text.startswith(capped[:-1])
+
+
+# Hostile rows: control characters, non-ASCII, huge cells, numbers in odd forms, notes of every kind.
+hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(max_codepoint=0x1F), min_size=100, max_size=1100),
+    st.text(alphabet=st.characters(min_codepoint=0x80), min_size=100, max_size=1100),
+    st.just("9" * 1100),
+    st.sampled_from(["U00001", "A" * 64, "u:1@x.y-z_", ""]),
+)
+notes = st.one_of(
+    st.just(""),
+    st.builds(lambda n: f"superseded:{n}", st.integers(min_value=1, max_value=LINE_MAX)),
+    st.builds(lambda a, b: f"FieldCountMismatch:{a}:{b}", hostile_text, hostile_text),
+    st.builds(lambda c, b: f"FieldTooLong:{c}:{b}", hostile_text, hostile_text),
+    st.builds(lambda b: f"RowTooLong:{b}", hostile_text),
+    hostile_text,
+)
+hostile_row = st.one_of(
+    st.fixed_dictionaries({
+        "user_id": hostile_text, "login_count": hostile_text, "post_count": hostile_text,
+        "line": st.one_of(hostile_text, st.integers(min_value=-5, max_value=10**12).map(str)), "note": notes}),
+    st.fixed_dictionaries({"ユーザーID": hostile_text, "ログイン回数": hostile_text}),
+    hostile_text,
+    st.integers(),
+)
+execution_names = st.text(min_size=1, max_size=80)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+@given(st.lists(hostile_row, min_size=1, max_size=12), execution_names, execution_names,
+       st.sampled_from(["missing", "newer", "stored"]), st.text(max_size=300), st.text(max_size=3000))
+def test_the_output_of_500_hostile_rows_fits_128_kib(rows, name, newer, state, error, cause):
+    items = [BatchItem(index=LINE_MAX - 500 + i, row=rows[i % len(rows)]) for i in range(MAX_ITEMS_PER_BATCH)]
+    settled, candidates = classify(items)
+    run = Execution(name, datetime(2026, 1, 1), items[0].index)
+    stored = {}
+    if state != "missing":
+        when = datetime(2027, 1, 1) if state == "newer" else datetime(2025, 1, 1)
+        stored = {c.user_id: StoredStats(COUNT_MAX, COUNT_MAX, COUNT_MAX, COUNT_MAX, newer, 0, when)
+                  for c in candidates}
+    for outcome in (decide(candidates, stored, run).results,
+                    reconcile(candidates, stored, run, Failure(Error=error, Cause=cause))):
+        results = [{**settled, **outcome}[item.index] for item in items]
+        output = WorkerOutput(name, items[0].index, BatchCounts.of(results), results)
+        dicts = output.result_dicts()
+        assert all(len(json.dumps(d)) + 2 <= MAX_RESULT_BYTES for d in dicts)
+        assert len(json.dumps(output.to_payload(dicts))) <= MAX_OUTPUT_BYTES
+        assert output.counts.total == MAX_ITEMS_PER_BATCH == sum(
+            (output.counts.applied, output.counts.failed, output.counts.superseded, output.counts.skipped))

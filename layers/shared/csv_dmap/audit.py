@@ -362,18 +362,19 @@ class AuditLogWriter:
         self._sleep(min(remaining, self._rng.uniform(0, ceiling)))
         return True
 
-    # -- compatibility: the worker's pre-v2 call, until apply_batch calls audit_items/write_items
-    def write(self, records: Sequence[Any]) -> int:
-        """Write ``AuditRecord``-like objects (the worker's old call) through
-        :func:`audit_items`, so there is still one way items are built."""
-        calls = 0
-        for (execution, stamp, source, ttl), group in _group_records(records).items():
-            start = parse_moment(stamp)
-            ttl_days = round((ttl - start.timestamp()) / 86_400)
-            items = audit_items([_record_result(r) for r in group], execution_name=execution,
-                                execution_start=start, source_key=source, ttl_days=ttl_days)
-            calls += self.write_items(items)
-        return calls
+    def write_results(
+        self,
+        results: Sequence[Mapping[str, Any]],
+        *,
+        execution_name: str,
+        execution_start: datetime | str,
+        source_key: str,
+        ttl_days: int,
+    ) -> int:
+        """Audit a batch from the worker's result dicts (contract 4): the worker's one call."""
+        return self.write_items(audit_items(results, execution_name=execution_name,
+                                            execution_start=execution_start, source_key=source_key,
+                                            ttl_days=ttl_days))
 
 
 def _put_requests(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -386,33 +387,6 @@ def _rejected(err: ClientError) -> AuditWriteRejected:
     error = err.response.get("Error", {})
     message = cap_utf8(str(error.get("Message", "")), 300)
     return AuditWriteRejected(f"DynamoDB refused the audit write ({error.get('Code', 'ClientError')}): {message}")
-
-
-def _group_records(records: Sequence[Any]) -> dict[tuple[str, str, str, int], list[Any]]:
-    groups: dict[tuple[str, str, str, int], list[Any]] = {}
-    for r in records:
-        groups.setdefault((r.execution_name, r.timestamp, r.source_key, r.ttl), []).append(r)
-    return groups
-
-
-def _record_result(record: Any) -> dict[str, Any]:
-    result = {
-        "index": record.index,
-        "line": getattr(record, "line", None),
-        "userId": record.user_id,
-        "rawUserId": record.raw_user_id,
-        "status": record.status,
-        "oldLoginCount": record.old_login_count,
-        "newLoginCount": record.new_login_count,
-        "oldPostCount": record.old_post_count,
-        "newPostCount": record.new_post_count,
-        "errorType": record.error_type,
-        "errorMessage": record.error_message,
-    }
-    return {k: v for k, v in result.items() if v is not None}
-
-
-# ----------------------------------------------------------------------------- reading
 
 
 class AuditLogReader:

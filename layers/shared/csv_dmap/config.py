@@ -33,6 +33,15 @@ class Settings(BaseModel):
     db_port: int = Field(default=3306, alias="DB_PORT")
     db_name: str = Field(default="csv_dmap", alias="DB_NAME")
     db_pool_size: int = Field(default=1, alias="DB_POOL_SIZE")
+    db_user: str | None = Field(default=None, alias="DB_USER")  # with DB_IAM_AUTH and no secret
+    # TLS to the database (RDS Proxy: certificates from ACM, trusted by the default
+    # CA store; Aurora directly: the RDS CA bundle at DB_CA_PATH).
+    db_tls: bool = Field(default=False, alias="DB_TLS")
+    db_ca_path: str | None = Field(default=None, alias="DB_CA_PATH")
+    # IAM database authentication: a token from rds.generate_db_auth_token as the
+    # password, a fresh one for every new connection (tokens live 15 minutes); implies TLS.
+    db_iam_auth: bool = Field(default=False, alias="DB_IAM_AUTH")
+    db_region: str | None = Field(default=None, alias="AWS_REGION")
 
     audit_table_name: str = Field(default="csv-dmap-audit", alias="AUDIT_TABLE_NAME")
     audit_ttl_days: int = Field(default=180, alias="AUDIT_TTL_DAYS")
@@ -69,7 +78,7 @@ class Settings(BaseModel):
     state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         known = {f.alias for f in cls.model_fields.values() if f.alias}
         # An empty string in the template ("no value") means "not set".
@@ -77,6 +86,6 @@ class Settings(BaseModel):
 
 
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def get_settings() -> Settings:  # forgotten by csv_dmap.runtime.reset()
     """Settings of this container (cached: the environment does not change)."""
     return Settings.from_env()

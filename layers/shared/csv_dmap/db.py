@@ -1,33 +1,44 @@
 """Aurora MySQL (or SQLite) data access: schema, engine, and the stats repository.
 
-One engine per container (``get_engine``), reused across invocations. The
-repository applies one batch in one transaction with a constant number of
-statements whatever the batch size:
+One engine per container (``get_engine``), reused across invocations.
+``StatsRepository.unit_of_work`` applies one batch in one transaction:
 
-1. one ``SELECT ... FROM users LEFT JOIN user_stats ... WHERE user_id IN (...)``
-   reads existence and old values of every user of the batch;
-2. (only with the CREATE policy) one multi-row insert of unknown users;
-3. one executemany of an upsert compiled once per dialect
-   (MySQL/MariaDB: ``INSERT ... ON DUPLICATE KEY UPDATE``; SQLite:
-   ``INSERT ... ON CONFLICT DO UPDATE``), which PyMySQL sends as a single
-   multi-row statement.
+1. ``read``: ``SELECT ... FROM users LEFT JOIN user_stats ... WHERE user_id IN (...)
+   ORDER BY user_id FOR UPDATE`` — the batch's users, locked in id order (so two
+   batches over the same users wait for each other instead of deadlocking, and
+   the second reads what the first committed). SQLite has no row locks: its
+   transactions start with ``BEGIN IMMEDIATE``, which serialises writers.
+2. ``write``: an upsert (MySQL/MariaDB: multi-row ``INSERT ... ON DUPLICATE
+   KEY UPDATE`` statements, the batch's constant columns escaped once; SQLite:
+   ``INSERT ... ON CONFLICT DO UPDATE`` as an executemany).
 
-Idempotence: ``user_stats`` remembers which batch (execution name + first
-item index) wrote it last and the values it replaced. When the same batch is
-applied again (a Step Functions retry), the old values are taken from that
-memory, so the database and the audit log end up exactly as after the first
-attempt.
+The repository owns its bookkeeping columns: ``prev_*`` (the values the batch
+replaced), ``last_execution_name`` / ``last_batch_index`` (which batch wrote the
+row), ``last_execution_start`` (when that execution started: "newer wins") and
+``updated_at``. A retried batch finds its own name and index on the row and
+replaces nothing new: ``prev_*`` stay what the first attempt replaced.
+
+Every statement text stays under 16,384 bytes whatever the batch (RDS Proxy
+pins a session on a longer statement): IN lists are chunked by bytes, upserts
+hold at most ``MAX_STATEMENT_BYTES``, and PyMySQL's executemany (seeding users)
+packs at most that much too.
 """
 
 from __future__ import annotations
 
+import re
+import ssl
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -35,7 +46,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    case,
     create_engine,
     event,
     func,
@@ -43,20 +53,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
 
 from .config import Settings, get_settings
-from .errors import ConfigurationError, TransientDatabaseError
-from .models import USER_ID_MAX_LENGTH, StatsWrite, StoredStats  # noqa: F401
+from .errors import ConfigurationError, PermanentDatabaseError, TransientDatabaseError
+from .models import USER_ID_MAX_LENGTH, StatsWrite, StoredStats
 
 metadata = MetaData()
+
+MAX_STATEMENT_BYTES = 16_000  # RDS Proxy pins sessions on statements of 16,384 bytes or more
+IN_LIST_BYTES = 12_000  # the ids of one IN list; the rest of the SELECT is under 1 KB
 
 # User ids are ASCII (models.USER_ID_PATTERN); binary collation keeps them
 # case-sensitive in MySQL as they are in SQLite.
 UserId = String(USER_ID_MAX_LENGTH).with_variant(
     mysql.VARCHAR(USER_ID_MAX_LENGTH, charset="ascii", collation="ascii_bin"), "mysql", "mariadb"
 )
+Moment = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 users = Table(
     "users",
@@ -79,7 +94,21 @@ user_stats = Table(
     Column("last_execution_name", String(80), nullable=False),
     Column("last_batch_index", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # When the execution that wrote the row started (UTC): a batch of an older
+    # execution never overwrites it. NULL: written before this column existed.
+    Column("last_execution_start", Moment, nullable=True),
     comment="Counts from the daily CSV; written by csv-dmap",
+)
+
+_WRITTEN = (
+    "login_count",
+    "post_count",
+    "prev_login_count",
+    "prev_post_count",
+    "last_execution_name",
+    "last_batch_index",
+    "updated_at",
+    "last_execution_start",
 )
 
 
@@ -90,12 +119,25 @@ def create_schema(engine: Engine) -> None:
 
 def schema_ddl(dialect_name: str = "mysql") -> str:
     """The CREATE TABLE statements for a dialect, for DBAs who apply DDL by hand."""
-    from sqlalchemy.schema import CreateTable
-
     from sqlalchemy.dialects import sqlite  # not needed on Lambda's hot path
+    from sqlalchemy.schema import CreateTable
 
     dialect = {"mysql": mysql.dialect(), "sqlite": sqlite.dialect()}[dialect_name]
     return ";\n\n".join(str(CreateTable(t).compile(dialect=dialect)).strip() for t in metadata.sorted_tables) + ";\n"
+
+
+def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int:
+    """Insert users into the master table (idempotent), streaming the ids. For the
+    local harness and tests: in production the user service owns ``users``."""
+    from itertools import batched
+
+    insert = _insert_users(engine.dialect.name)
+    count = 0
+    with engine.begin() as conn:
+        for ids in batched(user_ids, chunk):
+            conn.execute(insert, [{"user_id": uid} for uid in ids])
+            count += len(ids)
+    return count
 
 
 # --------------------------------------------------------------------------- engine
@@ -104,8 +146,8 @@ def schema_ddl(dialect_name: str = "mysql") -> str:
 def _url_from_secret(settings: Settings) -> URL:
     from aws_lambda_powertools.utilities import parameters
 
-    secret = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
-    if not isinstance(secret, dict) or "username" not in secret or "password" not in secret:
+    secret = parameters.get_secret(settings.db_secret_arn or "", transform="json", max_age=300)
+    if not isinstance(secret, dict) or "username" not in secret or ("password" not in secret and not settings.db_iam_auth):
         raise ConfigurationError(
             f"secret {settings.db_secret_arn} must be JSON with at least username and password "
             "(the format RDS and Secrets Manager rotation use)"
@@ -116,7 +158,7 @@ def _url_from_secret(settings: Settings) -> URL:
     return URL.create(
         "mysql+pymysql",
         username=secret["username"],
-        password=secret["password"],
+        password=None if settings.db_iam_auth else secret["password"],
         host=host,
         port=int(secret.get("port") or settings.db_port),
         database=secret.get("dbname") or settings.db_name,
@@ -129,40 +171,116 @@ def database_url(settings: Settings) -> URL:
         return make_url(settings.database_url)
     if settings.db_secret_arn:
         return _url_from_secret(settings)
+    if settings.db_iam_auth and settings.db_host and settings.db_user:
+        return URL.create(
+            "mysql+pymysql", username=settings.db_user, host=settings.db_host, port=settings.db_port,
+            database=settings.db_name, query={"charset": "utf8mb4"},
+        )
     raise ConfigurationError(
         "no database configured: set DATABASE_URL (for example sqlite:///csv_dmap.db or "
-        "mysql+pymysql://user:pass@host/db) or DB_SECRET_ARN (+ DB_HOST for an RDS Proxy)"
+        "mysql+pymysql://user:pass@host/db), DB_SECRET_ARN (+ DB_HOST for an RDS Proxy), "
+        "or DB_IAM_AUTH=true with DB_HOST and DB_USER"
     )
 
 
-def build_engine(url: URL | str, pool_size: int = 1) -> Engine:
+try:  # PyMySQL is the MySQL driver; SQLite-only environments need not have it
+    from pymysql.cursors import Cursor as _PyMySQLCursor  # type: ignore[import-untyped]
+
+    class BoundedCursor(_PyMySQLCursor):  # type: ignore[misc]
+        """PyMySQL's executemany packs rows into multi-row INSERTs up to this many bytes."""
+
+        max_stmt_length = MAX_STATEMENT_BYTES
+
+except ImportError:  # pragma: no cover
+    BoundedCursor = None  # type: ignore[assignment,misc]
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """How to reach a MySQL database beyond its URL: TLS and IAM authentication."""
+
+    tls: bool = False
+    ca_path: str | None = None
+    iam_auth: bool = False
+    region: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConnectionOptions:
+        return cls(settings.db_tls, settings.db_ca_path, settings.db_iam_auth, settings.db_region)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not (self.tls or self.iam_auth):  # IAM authentication requires TLS
+            return None
+        return ssl.create_default_context(cafile=self.ca_path)
+
+
+def iam_token(url: URL, region: str | None) -> str:
+    """A 15-minute IAM authentication token for ``url``'s user (the password of a new connection)."""
+    import boto3  # type: ignore[import-untyped]
+
+    client = boto3.client("rds", region_name=region)
+    token: str = client.generate_db_auth_token(
+        DBHostname=url.host, Port=url.port or 3306, DBUsername=url.username, Region=region
+    )
+    return token
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = url.database in (None, "", ":memory:")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 60},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # the driver's own BEGIN off: ours below
+        cur = dbapi_conn.cursor()
+        if not memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: Connection) -> None:
+        # Take the write lock when the transaction starts: two local writers
+        # cannot both read the same old value (SQLite has no SELECT FOR UPDATE).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def build_engine(url: URL | str, pool_size: int = 1, options: ConnectionOptions | None = None) -> Engine:
     """An engine tuned for Lambda: a small pool, pre-ping, recycled connections."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
-        memory = url.database in (None, "", ":memory:")
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 60},
-            poolclass=StaticPool if memory else None,
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
-            cur = dbapi_conn.cursor()
-            if not memory:
-                cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        return engine
-    return create_engine(
+        return _sqlite_engine(url)
+    options = options or ConnectionOptions()
+    connect_args: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60}
+    if BoundedCursor is not None and url.get_driver_name() == "pymysql":
+        connect_args["cursorclass"] = BoundedCursor
+    context = options.ssl_context()
+    if context is not None:
+        connect_args["ssl"] = context
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=2,
         pool_pre_ping=True,
         pool_recycle=300,  # below Aurora's and RDS Proxy's idle timeouts
-        connect_args={"connect_timeout": 5, "read_timeout": 60, "write_timeout": 60},
+        # Locking reads take record locks only (no gap locks), so batches inserting
+        # stats for new users do not deadlock on a shared gap; set once per connection.
+        isolation_level="READ COMMITTED",
+        connect_args=connect_args,
     )
+    if options.iam_auth:
+
+        @event.listens_for(engine, "do_connect")
+        def _iam_password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            cparams["password"] = iam_token(url, options.region)
+
+    return engine
 
 
 _engine_lock = threading.Lock()
@@ -170,17 +288,174 @@ _engine_lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def get_engine() -> Engine:
-    """The container's engine, built once from the settings."""
+    """The container's engine, built once from the settings (forgotten by ``csv_dmap.runtime.reset``)."""
     with _engine_lock:
         settings = get_settings()
-        return build_engine(database_url(settings), settings.db_pool_size)
+        return build_engine(database_url(settings), settings.db_pool_size, ConnectionOptions.from_settings(settings))
+
+
+# --------------------------------------------------------------------------- faults
+
+# MySQL/MariaDB error numbers that mean "try again": too many connections, server
+# shutdown, lock wait timeout, deadlock, connection killed, can't connect, server
+# gone, lost connection, disconnected for inactivity.
+TRANSIENT_MYSQL_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 4031})
+_SECRET_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def _mysql_code(orig: BaseException | None) -> int | None:
+    args = getattr(orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def classify(exc: DBAPIError) -> TransientDatabaseError | PermanentDatabaseError:
+    """The named batch error for a driver error, with a one-line cause (no traceback, no password)."""
+    orig = exc.orig
+    code = _mysql_code(orig)
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    text = str(args[1] if code is not None and len(args) > 1 else orig)
+    line = _SECRET_IN_URL.sub(r"\1***@", text.strip().splitlines()[0] if text.strip() else "")
+    cause = f"{type(orig).__name__}{f' {code}' if code is not None else ''}: {line}"[:1000]
+    sqlite_busy = type(orig).__name__ == "OperationalError" and ("locked" in line or "busy" in line)
+    if code in TRANSIENT_MYSQL_ERRORS or exc.connection_invalidated or sqlite_busy:
+        return TransientDatabaseError(f"database unavailable: {cause}")
+    return PermanentDatabaseError(f"database error: {cause}")
 
 
 # --------------------------------------------------------------------------- repository
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
+def _insert_users(dialect: str) -> Insert:
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(users).on_conflict_do_nothing(index_elements=[users.c.user_id])
+    stmt = mysql.insert(users)
+    return stmt.on_duplicate_key_update(user_id=stmt.inserted.user_id)
+
+
+def _upsert(dialect: str) -> Insert:
+    if dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(user_stats)
+        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in _WRITTEN})
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        lite = sqlite.insert(user_stats)
+        return lite.on_conflict_do_update(index_elements=[user_stats.c.user_id], set_={c: lite.excluded[c] for c in _WRITTEN})
+    raise ConfigurationError(f"database dialect {dialect!r} is not supported (use MySQL/MariaDB or SQLite)")
+
+
+def id_chunks(user_ids: Iterable[str], budget: int = IN_LIST_BYTES) -> Iterator[list[str]]:
+    """Sorted, distinct ids in runs whose quoted IN-list text stays within ``budget`` bytes."""
+    chunk: list[str] = []
+    used = 0
+    for uid in sorted(set(user_ids)):
+        cost = len(uid.encode()) + 4  # quotes, comma, space
+        if chunk and used + cost > budget:
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(uid)
+        used += cost
+    if chunk:
+        yield chunk
+
+
+Row = tuple[str, int, int, int | None, int | None]  # user_id, login, post, prev_login, prev_post
+_ROW_COLUMNS = ("user_id", "login_count", "post_count", "prev_login_count", "prev_post_count")
+_CONSTANT_COLUMNS = ("last_execution_name", "last_batch_index", "updated_at", "last_execution_start")
+_UPSERT_PREFIX = f"INSERT INTO user_stats ({', '.join(_ROW_COLUMNS + _CONSTANT_COLUMNS)}) VALUES "
+_UPSERT_SUFFIX = " ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = VALUES({c})" for c in _WRITTEN)
+
+
+def _int(value: int | None) -> str:
+    return "NULL" if value is None else str(int(value))
+
+
+def mysql_upserts(rows: Iterable[Row], literals: str) -> Iterator[str]:
+    """Multi-row upserts of ``rows`` (each followed by the batch's escaped constant
+    ``literals``), every statement at most ``MAX_STATEMENT_BYTES`` bytes."""
+    from pymysql.converters import escape_string  # type: ignore[import-untyped]
+
+    budget = MAX_STATEMENT_BYTES - len(_UPSERT_PREFIX) - len(_UPSERT_SUFFIX)
+    tail = f",{literals})"
+    tail_bytes = len(tail.encode())
+    parts: list[str] = []
+    used = 0
+    for uid, login, post, prev_login, prev_post in rows:
+        head = f"('{escape_string(uid)}',{int(login)},{int(post)},{_int(prev_login)},{_int(prev_post)}"
+        size = len(head.encode()) + tail_bytes + 1
+        if parts and used + size > budget:
+            yield _UPSERT_PREFIX + ",".join(parts) + _UPSERT_SUFFIX
+            parts, used = [], 0
+        parts.append(head + tail)
+        used += size
+    if parts:
+        yield _UPSERT_PREFIX + ",".join(parts) + _UPSERT_SUFFIX
+
+
+_COLUMNS = (
+    users.c.user_id,
+    user_stats.c.login_count,
+    user_stats.c.post_count,
+    user_stats.c.prev_login_count,
+    user_stats.c.prev_post_count,
+    user_stats.c.last_execution_name,
+    user_stats.c.last_batch_index,
+    user_stats.c.last_execution_start,
+)
+_READ = (
+    select(*_COLUMNS)
+    .select_from(users.outerjoin(user_stats, users.c.user_id == user_stats.c.user_id))
+    .where(users.c.user_id.in_(bindparam("ids", expanding=True)))
+    .order_by(users.c.user_id)
+)
+_READ_LOCKED = _READ.with_for_update()
+
+
+@dataclass(frozen=True)
+class BatchRef:
+    """The batch a unit of work writes for: its execution and first item index."""
+
+    execution_name: str
+    batch_index: int
+    execution_start: datetime  # naive UTC
+    updated_at: datetime  # naive UTC
+
+
+@dataclass
+class UnitOfWork:
+    """One batch's transaction: ``read`` (locked) then ``write``."""
+
+    conn: Connection
+    repo: StatsRepository
+    batch: BatchRef
+    lock: bool = True
+    snapshot: dict[str, StoredStats] = field(default_factory=dict)
+
+    def read(self, user_ids: Iterable[str], create_missing: bool = False) -> dict[str, StoredStats]:
+        """What the database holds for each of ``user_ids`` that exists in ``users``
+        (every id, when ``create_missing``: unknown users are inserted first)."""
+        ids = set(user_ids)
+        self.snapshot.update(self.repo.read(self.conn, ids, lock=self.lock))
+        missing = ids - self.snapshot.keys()
+        if create_missing and missing:
+            self.conn.execute(self.repo.insert_users, [{"user_id": uid} for uid in sorted(missing)])
+            self.snapshot.update(self.repo.read(self.conn, missing, lock=self.lock))
+        return dict(self.snapshot)
+
+    def write(self, writes: Sequence[StatsWrite]) -> None:
+        """Upsert the final values; the bookkeeping comes from the snapshot ``read`` took."""
+        if writes:
+            self.repo.send_upsert(self.conn, [self._row(w) for w in writes], self.batch)
+
+    def _row(self, write: StatsWrite) -> Row:
+        before = self.snapshot[write.user_id]
+        retry = before.last_execution_name == self.batch.execution_name and (
+            before.last_batch_index == self.batch.batch_index)
+        if retry:  # the values this batch replaced the first time
+            return (write.user_id, write.login_count, write.post_count, before.prev_login_count, before.prev_post_count)
+        return (write.user_id, write.login_count, write.post_count, before.login_count, before.post_count)
 
 
 class StatsRepository:
@@ -188,138 +463,53 @@ class StatsRepository:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._upsert = self._build_upsert(engine.dialect.name)
-        self._insert_users = self._build_insert_users(engine.dialect.name)
-        self._upsert_sql: str | None = None  # MySQL: the upsert compiled once, for the driver's executemany
+        self.dialect = engine.dialect.name
+        self.upsert = _upsert(self.dialect)
+        self.insert_users = _insert_users(self.dialect)
 
-    @staticmethod
-    def _build_upsert(dialect: str):
-        columns = (
-            "login_count",
-            "post_count",
-            "prev_login_count",
-            "prev_post_count",
-            "last_execution_name",
-            "last_batch_index",
-            "updated_at",
-        )
-        if dialect in ("mysql", "mariadb"):
-            stmt = mysql.insert(user_stats)
-            return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in columns})
-        if dialect == "sqlite":
-            from sqlalchemy.dialects import sqlite
-
-            stmt = sqlite.insert(user_stats)
-            return stmt.on_conflict_do_update(
-                index_elements=[user_stats.c.user_id], set_={c: stmt.excluded[c] for c in columns}
-            )
-        raise ConfigurationError(f"database dialect {dialect!r} is not supported (use MySQL/MariaDB or SQLite)")
-
-    @staticmethod
-    def _build_insert_users(dialect: str):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects import sqlite
-
-            return sqlite.insert(users).on_conflict_do_nothing(index_elements=[users.c.user_id])
-        stmt = mysql.insert(users)
-        return stmt.on_duplicate_key_update(user_id=stmt.inserted.user_id)
-
-    # Old values of every user of the batch in one statement. When this very
-    # batch wrote the row last (a retry), the old values are the ones it
-    # replaced; the CASE keeps that decision in the server and the result to
-    # three columns (a NULL old login count: the user has no stats yet).
-    _retry = (user_stats.c.last_execution_name == bindparam("execution")) & (
-        user_stats.c.last_batch_index == bindparam("batch_index"))
-    _read = (
-        select(
-            users.c.user_id,
-            case((_retry, user_stats.c.prev_login_count), else_=user_stats.c.login_count).label("old_login"),
-            case((_retry, user_stats.c.prev_post_count), else_=user_stats.c.post_count).label("old_post"),
-        )
-        .select_from(users.outerjoin(user_stats, users.c.user_id == user_stats.c.user_id))
-        .where(users.c.user_id.in_(bindparam("ids", expanding=True)))
-    )
-
-    def apply(
-        self,
-        user_ids: Sequence[str],
-        compute: Callable[[dict[str, StoredStats]], Iterable[StatsWrite]],
-        *,
-        execution_name: str,
-        batch_index: int,
-        updated_at: datetime,
-        create_missing_users: bool = False,
-    ) -> None:
-        """In one transaction: read the stored stats of ``user_ids``, let
-        ``compute`` decide the writes from them, and upsert those writes.
-
-        ``compute`` receives, for each user id that exists in ``users`` (or
-        every id, when ``create_missing_users``), what it held before this
-        batch; when this very batch wrote it last (a retry), that is the
-        remembered previous value, not the value the first attempt wrote.
-        """
+    @contextmanager
+    def unit_of_work(self, batch: BatchRef, *, lock: bool = True) -> Iterator[UnitOfWork]:
+        """A transaction for one batch; driver errors come out as the named batch errors."""
         try:
             with self.engine.begin() as conn:
-                unique = list(dict.fromkeys(user_ids))
-                params = {"ids": unique, "execution": execution_name, "batch_index": batch_index}
-                stored = {uid: StoredStats(login, post) for uid, login, post in conn.execute(self._read, params)}
-                if create_missing_users:
-                    missing = [uid for uid in unique if uid not in stored]
-                    if missing:
-                        conn.execute(self._insert_users, [{"user_id": uid} for uid in missing])
-                        stored.update({uid: StoredStats() for uid in missing})
-                writes = [
-                    {
-                        "user_id": w.user_id,
-                        "login_count": w.login_count,
-                        "post_count": w.post_count,
-                        "prev_login_count": w.prev_login_count,
-                        "prev_post_count": w.prev_post_count,
-                        "last_execution_name": execution_name,
-                        "last_batch_index": batch_index,
-                        "updated_at": updated_at,
-                    }
-                    for w in compute(stored)
-                ]
-                if writes:
-                    self._send_upsert(conn, writes)
+                yield UnitOfWork(conn, self, batch, lock)
         except DBAPIError as exc:
-            if _is_transient(exc):
-                raise TransientDatabaseError(f"database unavailable: {exc.orig!r}"[:500]) from exc
-            raise
+            raise classify(exc) from exc
 
-    def _send_upsert(self, conn, writes: list[dict]) -> None:
-        """MySQL/MariaDB: the statement compiled once (for the server version of
-        this engine) and handed to PyMySQL's executemany, which sends it as one
-        multi-row INSERT; this skips SQLAlchemy's per-row parameter processing
-        (27% of the upsert's time at 500 rows). SQLite keeps SQLAlchemy's path,
-        whose DateTime handling it needs."""
-        if conn.dialect.name in ("mysql", "mariadb"):
-            if self._upsert_sql is None:
-                self._upsert_sql = str(self._upsert.compile(dialect=conn.dialect))
-            conn.exec_driver_sql(self._upsert_sql, writes)
+    def read(self, conn: Connection, user_ids: Iterable[str], *, lock: bool) -> Mapping[str, StoredStats]:
+        stmt = _READ_LOCKED if lock else _READ
+        stored: dict[str, StoredStats] = {}
+        for chunk in id_chunks(user_ids):
+            for uid, login, post, prev_login, prev_post, name, index, start in conn.execute(stmt, {"ids": chunk}):
+                stored[uid] = StoredStats(login, post, prev_login, prev_post, name, index, start)
+        return stored
+
+    def send_upsert(self, conn: Connection, rows: list[Row], batch: BatchRef) -> None:
+        """Write ``rows`` and the batch's bookkeeping.
+
+        MySQL/MariaDB: multi-row ``INSERT ... ON DUPLICATE KEY UPDATE`` statements of
+        at most ``MAX_STATEMENT_BYTES``, the batch's constant columns escaped once
+        (by the driver) instead of once per row: PyMySQL's executemany escaped
+        every value of every row, 24% of the path's time at 500 rows, and sent
+        them as parameters again for each row. SQLite: SQLAlchemy's executemany."""
+        constants = {
+            "last_execution_name": batch.execution_name,
+            "last_batch_index": batch.batch_index,
+            "updated_at": batch.updated_at,
+            "last_execution_start": batch.execution_start,
+        }
+        if self.dialect in ("mysql", "mariadb"):
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            literals = ",".join(driver.escape(constants[c]) for c in _CONSTANT_COLUMNS)
+            for statement in mysql_upserts(rows, literals):
+                # no parameters: the text goes to cursor.execute as is (a '%' in a value stays one)
+                conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
         else:
-            conn.execute(self._upsert, writes)
-
-    # Read helpers for tests, the local runner and operators.
-    def get_stats(self, user_id: str) -> dict | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(user_stats).where(user_stats.c.user_id == user_id)).mappings().first()
-            return dict(row) if row else None
-
-    def seed_users(self, user_ids: Iterable[str], chunk: int = 5000) -> int:
-        """Insert users into the master table (idempotent), streaming the ids."""
-        from itertools import batched
-
-        count = 0
-        with self.engine.begin() as conn:
-            for ids in batched(user_ids, chunk):
-                conn.execute(self._insert_users, [{"user_id": uid} for uid in ids])
-                count += len(ids)
-        return count
-
+            conn.execute(self.upsert, [{**dict(zip(_ROW_COLUMNS, row, strict=True)), **constants} for row in rows])
 
 
 @lru_cache(maxsize=1)
 def get_repository() -> StatsRepository:
+    """The container's repository (forgotten by ``csv_dmap.runtime.reset``)."""
     return StatsRepository(get_engine())

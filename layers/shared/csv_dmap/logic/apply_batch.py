@@ -1,46 +1,60 @@
-"""Apply one batch of CSV rows: the worker's logic.
+"""Apply one batch of CSV rows: the worker's path, straight through.
 
-Per-item outcomes: a row that fails validation, or names a user that is not
-in ``users`` (with the FAIL policy), is a failed item with its reason; the
-other rows of the batch are applied. Only systemic failures raise.
+parse (``decide.classify``) → one transaction (read the users with a lock,
+``decide.decide``, write) → results → audit items → output. Per-row outcomes
+are results (APPLIED, FAILED, SUPERSEDED, SKIPPED); only batch failures raise
+(``TransientDatabaseError``, ``AuditWriteError``: retried by the ASL;
+``PermanentDatabaseError``: not retried).
 
-Duplicate user ids inside a batch are applied in row order: the last row
-wins in the database, and the audit log shows every row, each with the old
-value it replaced (the first row's old value is what the database held).
+With ``event.failure`` set (the ItemProcessor caught the batch's last failure),
+the worker reconciles instead: it reads the database without writing and
+reports what the batch really did (``decide.reconcile``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from ..config import UnknownUserPolicy
+from ..db import BatchRef
 from ..models import (
-    AuditRecord,
+    BatchCounts,
+    ItemResult,
     StatsWrite,
     StoredStats,
-    is_valid_user_id,
-    ttl_epoch,
-    BatchCounts,
-    CsvRow,
-    ItemResult,
-    ItemStatus,
-    RowError,
-    RowErrorType,
     WorkerEvent,
     WorkerOutput,
-    parse_row,
-    raw_user_id,
 )
+from .decide import Candidate, Execution, classify, decide, reconcile
+
+
+class UnitOfWork(Protocol):
+    def read(self, user_ids: Sequence[str], create_missing: bool = False) -> Mapping[str, StoredStats]: ...
+
+    def write(self, writes: Sequence[StatsWrite]) -> None: ...
 
 
 class StatsStore(Protocol):
-    def apply(self, user_ids, compute, *, execution_name, batch_index, updated_at, create_missing_users=False): ...
+    def unit_of_work(self, batch: BatchRef, *, lock: bool = True) -> AbstractContextManager[UnitOfWork]: ...
 
 
 class AuditSink(Protocol):
-    def write(self, records: Sequence[AuditRecord]) -> int: ...
+    """Where a batch's audit items go (``csv_dmap.audit.AuditLogWriter``): it builds them from
+    the results, in the one place audit items are made, and writes them."""
+
+    def write_results(
+        self,
+        results: Sequence[Mapping[str, Any]],
+        *,
+        execution_name: str,
+        execution_start: datetime | str,
+        source_key: str,
+        ttl_days: int,
+    ) -> int: ...
 
 
 def batch_timestamp(start_time: str | None, now: datetime | None = None) -> datetime:
@@ -48,11 +62,59 @@ def batch_timestamp(start_time: str | None, now: datetime | None = None) -> date
     ASL passes it (so a retried batch writes identical records), else now."""
     if start_time:
         try:
-            moment = datetime.fromisoformat(start_time.replace("Z", "+00:00"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            moment = datetime.fromisoformat(start_time)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         except ValueError:
             pass
-    return now or datetime.now(timezone.utc)
+    return now or datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """Everything about the batch that is not its rows."""
+
+    execution_name: str
+    source_key: str
+    first_index: int
+    moment: datetime  # aware UTC: the execution's start
+
+    @classmethod
+    def of(cls, event: WorkerEvent, now: datetime | None = None) -> BatchContext:
+        batch = event.batch_input
+        moment = batch_timestamp(batch.execution_start_time, now).astimezone(UTC)
+        return cls(batch.execution_name, batch.source_key, min(i.index for i in event.items), moment)
+
+    @property
+    def naive_utc(self) -> datetime:
+        return self.moment.replace(tzinfo=None)
+
+    def execution(self) -> Execution:
+        return Execution(self.execution_name, self.naive_utc, self.first_index)
+
+    def batch_ref(self) -> BatchRef:
+        return BatchRef(self.execution_name, self.first_index, self.naive_utc, self.naive_utc)
+
+
+def _apply(store: StatsStore, ctx: BatchContext, candidates: list[Candidate], create: bool) -> dict[int, ItemResult]:
+    with store.unit_of_work(ctx.batch_ref()) as unit:
+        stored = unit.read([c.user_id for c in candidates], create_missing=create)
+        decision = decide(candidates, stored, ctx.execution())
+        unit.write(decision.writes)
+    return decision.results
+
+
+def _reconcile(store: StatsStore, ctx: BatchContext, candidates: list[Candidate], event: WorkerEvent,
+               create: bool) -> dict[int, ItemResult]:
+    assert event.failure is not None
+    with store.unit_of_work(ctx.batch_ref(), lock=False) as unit:
+        stored = unit.read([c.user_id for c in candidates])
+    return reconcile(candidates, stored, ctx.execution(), event.failure, users_created=create)
+
+
+def write_audit(audit: AuditSink, results: Sequence[Mapping[str, Any]], ctx: BatchContext, ttl_days: int) -> None:
+    """The audit items of a batch, from its results (contract 4 dicts)."""
+    audit.write_results(results, execution_name=ctx.execution_name, execution_start=ctx.moment,
+                        source_key=ctx.source_key, ttl_days=ttl_days)
 
 
 def apply_batch(
@@ -64,91 +126,14 @@ def apply_batch(
     audit_ttl_days: int = 180,
     now: datetime | None = None,
 ) -> WorkerOutput:
-    batch = event.batch_input
-    moment = batch_timestamp(batch.execution_start_time, now)
-    first_index = min(item.index for item in event.items)
-
-    results: dict[int, ItemResult] = {}
-    valid: list[tuple[int, CsvRow]] = []
-    for item in event.items:
-        try:
-            valid.append((item.index, parse_row(item.row)))
-        except RowError as err:
-            results[item.index] = ItemResult(
-                index=item.index,
-                user_id=raw_user_id(item.row),
-                status=ItemStatus.FAILED,
-                error_type=err.error_type.value,
-                error_message=err.message,
-            )
-
-    def compute(stored: dict[str, StoredStats]) -> list[StatsWrite]:
-        current: dict[str, tuple[int | None, int | None]] = {}
-        for index, row in valid:
-            before = stored.get(row.user_id)
-            if before is None:
-                results[index] = ItemResult(
-                    index=index,
-                    user_id=row.user_id,
-                    status=ItemStatus.FAILED,
-                    error_type=RowErrorType.USER_NOT_FOUND.value,
-                    error_message="user is not in the users table",
-                )
-                continue
-            old = current.get(row.user_id, (before.login_count, before.post_count))
-            results[index] = ItemResult(
-                index=index,
-                user_id=row.user_id,
-                status=ItemStatus.APPLIED,
-                old_login_count=old[0],
-                new_login_count=row.login_count,
-                old_post_count=old[1],
-                new_post_count=row.post_count,
-            )
-            current[row.user_id] = (row.login_count, row.post_count)
-        return [
-            StatsWrite(uid, login, post, stored[uid].login_count, stored[uid].post_count)
-            for uid, (login, post) in current.items()
-        ]
-
-    if valid:
-        store.apply(
-            [row.user_id for _, row in valid],
-            compute,
-            execution_name=batch.execution_name,
-            batch_index=first_index,
-            updated_at=moment.astimezone(timezone.utc).replace(tzinfo=None),
-            create_missing_users=unknown_user_policy is UnknownUserPolicy.CREATE,
-        )
-
-    ordered = [results[item.index] for item in event.items]
-    timestamp = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-    ttl = ttl_epoch(moment, audit_ttl_days)
-    audit.write(
-        [
-            AuditRecord(
-                execution_name=batch.execution_name,
-                index=r.index,
-                status=r.status.value,
-                timestamp=timestamp,
-                ttl=ttl,
-                source_key=batch.source_key,
-                **({"user_id": r.user_id} if is_valid_user_id(r.user_id) else {"raw_user_id": r.user_id}),
-                old_login_count=r.old_login_count,
-                new_login_count=r.new_login_count,
-                old_post_count=r.old_post_count,
-                new_post_count=r.new_post_count,
-                error_type=r.error_type,
-                error_message=r.error_message,
-            )
-            for r in ordered
-        ]
-    )
-    applied = sum(1 for r in ordered if r.status is ItemStatus.APPLIED)
-    return WorkerOutput(
-        execution_name=batch.execution_name,
-        first_index=first_index,
-        counts=BatchCounts(total=len(ordered), applied=applied, failed=len(ordered) - applied),
-        results=ordered,
-    )
-
+    ctx = BatchContext.of(event, now)
+    settled, candidates = classify(event.items)
+    create = unknown_user_policy is UnknownUserPolicy.CREATE
+    if candidates and event.failure is not None:
+        settled.update(_reconcile(store, ctx, candidates, event, create))
+    elif candidates:
+        settled.update(_apply(store, ctx, candidates, create))
+    ordered = [settled[item.index] for item in event.items]
+    output = WorkerOutput(ctx.execution_name, ctx.first_index, BatchCounts.of(ordered), ordered)
+    write_audit(audit, output.result_dicts(), ctx, audit_ttl_days)
+    return output

@@ -1,0 +1,154 @@
+"""Contracts between the pipeline's steps (ValidateInput, DetermineConcurrency,
+AggregateErrors, DailyReport), and the statuses a run ends with."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .worker import MAX_ITEMS_PER_BATCH
+
+
+class RunStatus(str, Enum):
+    """How a run ended (contract 6)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+
+
+class _CamelModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    def to_payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ValidateRequest(_CamelModel):
+    bucket: str = Field(min_length=3)
+    key: str = Field(min_length=1)
+    execution_name: str = Field(alias="executionName", default="manual")
+
+
+class ValidationResult(_CamelModel):
+    """What ValidateInput hands on: the object the map must read, and the facts."""
+
+    bucket: str
+    key: str = Field(description="the object the map reads: the source, or its normalised copy under staging/")
+    source_key: str = Field(alias="sourceKey")
+    byte_size: int = Field(alias="byteSize")
+    encoding: str
+    header: list[str]
+    source_rows: int = Field(alias="sourceRows")
+    duplicate_rows: int = Field(alias="duplicateRows")
+    row_count: int = Field(alias="rowCount", description="rows the map will read")
+    normalized: bool
+
+
+class ConcurrencyRequest(_CamelModel):
+    row_count: int = Field(alias="rowCount", ge=0)
+    byte_size: int = Field(alias="byteSize", ge=0)
+
+
+class RunConfig(_CamelModel):
+    """The Distributed Map settings DetermineConcurrency chooses."""
+
+    max_concurrency: int = Field(alias="maxConcurrency", ge=1)
+    max_items_per_batch: int = Field(alias="maxItemsPerBatch", ge=1, le=MAX_ITEMS_PER_BATCH)
+    tolerated_failure_percentage: float = Field(alias="toleratedFailurePercentage", ge=0, le=100)
+    estimated_seconds: float = Field(alias="estimatedSeconds")
+    basis: str
+    # The bound that set max_concurrency ("target duration", "database connections", "audit table write
+    # throughput", ...); optional because the ASL's ResultSelector hands on only the fields above.
+    bound_by: str | None = Field(alias="boundBy", default=None)
+
+
+class Severity(str, Enum):
+    NONE = "NONE"
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"  # error rate over 5%
+    HIGH = "HIGH"  # error rate over 10%
+
+
+class RunSummary(_CamelModel):
+    """One run, as the aggregator writes it to ``summaries/date=YYYY-MM-DD/<execution>.json``
+    (one JSON object on one line: what Athena's JSON SerDe reads)."""
+
+    execution_name: str = Field(alias="executionName")
+    date: str = Field(description="the run's start date in the report time zone (YYYY-MM-DD)")
+    start_time: str = Field(alias="startTime")
+    finished_at: str = Field(alias="finishedAt")
+    duration_seconds: float = Field(alias="durationSeconds")
+    status: str
+    error: str | None = None
+    cause: str | None = None
+    source_bucket: str = Field(alias="sourceBucket")
+    source_key: str = Field(alias="sourceKey")
+    map_key: str | None = Field(alias="mapKey", default=None)
+    encoding: str | None = None
+    duplicate_rows: int = Field(alias="duplicateRows", default=0)
+    rows: int
+    applied: int
+    failed: int
+    pending: int = 0
+    error_rate: float = Field(alias="errorRate")
+    severity: Severity
+    errors_by_type: dict[str, int] = Field(alias="errorsByType", default_factory=dict)
+    examples: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    batches: int = 0
+    failed_batches: int = Field(alias="failedBatches", default=0)
+    max_concurrency: int | None = Field(alias="maxConcurrency", default=None)
+    max_items_per_batch: int | None = Field(alias="maxItemsPerBatch", default=None)
+    tolerated_failure_percentage: float | None = Field(alias="toleratedFailurePercentage", default=None)
+    map_run_arn: str | None = Field(alias="mapRunArn", default=None)
+    manifest_key: str | None = Field(alias="manifestKey", default=None)
+    alert_sent: bool = Field(alias="alertSent", default=False)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.duration_seconds if self.duration_seconds > 0 else 0.0
+
+
+class SourceObject(_CamelModel):
+    bucket: str
+    key: str
+
+
+class AggregateRequest(_CamelModel):
+    """AggregateErrors' input: the run's state, whether the map succeeded or
+    was caught (then ``map`` holds ``Error`` and ``Cause``)."""
+
+    execution_name: str = Field(alias="executionName")
+    execution_start_time: str = Field(alias="executionStartTime")
+    source: SourceObject
+    validation: ValidationResult | None = None
+    config: RunConfig | None = None
+    map: dict[str, Any] = Field(default_factory=dict)
+
+
+class AggregateResult(_CamelModel):
+    """The compact answer the ASL's Choice reads."""
+
+    status: str
+    error: str | None = None
+    cause: str | None = None
+    rows: int
+    applied: int
+    failed: int
+    error_rate: float = Field(alias="errorRate")
+    severity: Severity
+    alert_sent: bool = Field(alias="alertSent")
+    summary_uri: str = Field(alias="summaryUri")
+
+
+class ReportRequest(_CamelModel):
+    """DailyReport's event: empty from the schedule, or a day to re-run."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    report_date: date | None = Field(alias="date", default=None)
