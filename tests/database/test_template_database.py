@@ -182,6 +182,9 @@ def refused(values: dict[str, str]) -> list[str]:
     ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true"}, ["ExistingIamAuthIsNamed"]),
     ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"}, []),
     ({"DbIamAuth": "true"}, []),  # create mode: the stack knows its own proxy
+    ({"Stage": "prod", "DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
+     ["ProductionTakesNoDatabaseUrl"]),  # its password would be readable in the functions' environment
+    ({"Stage": "prod", "DatabaseMode": "existing", "DbSecretArn": "arn:s"}, []),
 ])
 def test_rules_refuse_only_the_configurations_that_cannot_reach_a_database(
         values: dict[str, str], expected: list[str]) -> None:

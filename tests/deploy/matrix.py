@@ -22,7 +22,8 @@ SAMPLES: list[tuple[str, str]] = [
     (r"SecretArn", "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:csv-dmap-db-AbCdEf"),
     (r"ProxyEndpoint|Endpoint$|Host$", "csv-dmap.proxy-abcdefghijkl.ap-northeast-1.rds.amazonaws.com"),
     (r"Email", "ops@example.com"),
-    (r"Url$", "mysql+pymysql://csv_dmap:secret@db.example.com:3306/csv_dmap"),
+    # No password: a DatabaseUrl's password lands in the functions' environment (test stacks only).
+    (r"Url$", "mysql+pymysql://csv_dmap@db.example.com:3306/csv_dmap"),
     (r"Cidr", "10.42.0.0/16"),
     (r"Arn$", "arn:aws:iam::123456789012:role/csv-dmap-sample"),
 ]

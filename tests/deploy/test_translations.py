@@ -166,7 +166,11 @@ def test_alarms_notify_the_alert_topic_and_cover_every_failure_mode(translation:
                 "ThrottledRequests", "Invocations", "ApproximateNumberOfMessagesVisible"}
     assert required <= set(watched)
     proxy = {"DatabaseConnections", "MaxDatabaseConnectionsAllowed"}
-    if translation.parameters.get("DbProxyEndpoint"):
+    # A proxy is watched when one is named or the stack creates its own (behind an RDS Proxy):
+    # read from the parameters, falling back to the template's defaults (DatabaseMode=create).
+    effective = {name: translation.parameters.get(name, str(spec.get("Default", "")))
+                 for name, spec in TEMPLATE["Parameters"].items()}
+    if effective["DbProxyEndpoint"] or effective["DatabaseMode"] == "create":
         assert proxy <= set(watched)
     else:
         assert not proxy & set(watched)
