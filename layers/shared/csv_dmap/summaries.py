@@ -8,24 +8,36 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
+from enum import Enum
+from typing import Any
 
 from .models import RunSummary
 
 PREFIX = "summaries/"
 
 
+class RunStatus(str, Enum):
+    """How a run ended (contract 6): the ``status`` of its summary."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+
+
 def summary_key(summary: RunSummary) -> str:
     return f"{PREFIX}date={summary.date}/{summary.execution_name}.json"
 
 
-def write_summary(s3, bucket: str, summary: RunSummary) -> str:
+def write_summary(s3: Any, bucket: str, summary: RunSummary) -> str:
     key = summary_key(summary)
     body = json.dumps(summary.to_payload(), ensure_ascii=False, separators=(",", ":")) + "\n"
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
     return key
 
 
-def summaries_of(s3, bucket: str, day: date) -> Iterator[RunSummary]:
+def summaries_of(s3: Any, bucket: str, day: date) -> Iterator[RunSummary]:
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=f"{PREFIX}date={day.isoformat()}/"):
         for obj in page.get("Contents", []):
@@ -33,7 +45,7 @@ def summaries_of(s3, bucket: str, day: date) -> Iterator[RunSummary]:
             yield RunSummary.model_validate(json.loads(body))
 
 
-def recent_summaries(s3, bucket: str, today: date, days: int = 7, limit: int = 50) -> list[RunSummary]:
+def recent_summaries(s3: Any, bucket: str, today: date, days: int = 7, limit: int = 50) -> list[RunSummary]:
     """The most recent run summaries of the last ``days`` days, newest first."""
     found: list[RunSummary] = []
     for offset in range(days):

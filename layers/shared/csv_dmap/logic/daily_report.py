@@ -4,6 +4,7 @@ self-contained HTML page with an SVG chart."""
 from __future__ import annotations
 
 import html
+import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -16,7 +17,7 @@ SLOWEST = 5
 
 def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], generated_at: datetime) -> dict[str, Any]:
     runs = sorted(summaries, key=lambda s: s.start_time)
-    errors: Counter = Counter()
+    errors: Counter[str] = Counter()
     for s in runs:
         errors.update(s.errors_by_type)
     rows = sum(s.rows for s in runs)
@@ -31,6 +32,8 @@ def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], gener
         "rows": rows,
         "applied": applied,
         "failed": sum(s.failed for s in runs),
+        "superseded": sum(s.superseded for s in runs),
+        "skipped": sum(s.skipped for s in runs),
         "pending": sum(s.pending for s in runs),
         "successRate": round(100.0 * applied / rows, 3) if rows else None,
         "errorsByType": dict(errors.most_common()),
@@ -42,7 +45,7 @@ def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], gener
         "runs": [
             {"executionName": s.execution_name, "startTime": s.start_time, "status": s.status, "error": s.error,
              "sourceKey": s.source_key, "rows": s.rows, "applied": s.applied, "failed": s.failed,
-             "errorRate": s.error_rate, "severity": s.severity.value, "durationSeconds": s.duration_seconds}
+             "superseded": s.superseded, "skipped": s.skipped, "pending": s.pending, "errorRate": s.error_rate, "severity": s.severity.value, "durationSeconds": s.duration_seconds}
             for s in runs
         ],
     }
@@ -52,6 +55,38 @@ def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], gener
         f"({report['successRate']:.2f}%), {report['failedExecutions']} execution(s) failed."
     )
     return report
+
+
+# The columns of the Glue table ``daily_reports`` (one line per day, snake_case):
+# (column, Glue type, DuckDB type, report key).
+TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("timezone", "string", "VARCHAR", "timezone"),
+    ("generated_at", "string", "VARCHAR", "generatedAt"),
+    ("executions", "bigint", "BIGINT", "executions"),
+    ("succeeded_executions", "bigint", "BIGINT", "succeededExecutions"),
+    ("failed_executions", "bigint", "BIGINT", "failedExecutions"),
+    ("rows", "bigint", "BIGINT", "rows"),
+    ("applied", "bigint", "BIGINT", "applied"),
+    ("failed", "bigint", "BIGINT", "failed"),
+    ("superseded", "bigint", "BIGINT", "superseded"),
+    ("skipped", "bigint", "BIGINT", "skipped"),
+    ("pending", "bigint", "BIGINT", "pending"),
+    ("success_rate", "double", "DOUBLE", "successRate"),
+    ("errors_by_type", "map<string,bigint>", "MAP(VARCHAR, BIGINT)", "errorsByType"),
+    ("message", "string", "VARCHAR", "message"),
+)
+
+
+def table_key(day: str) -> str:
+    """The table-friendly copy of a day's report: ``daily-reports/date=YYYY-MM-DD/report.json``
+    (the report itself, ``daily-reports/YYYY-MM-DD.json``, is indented for people)."""
+    return f"daily-reports/date={day}/report.json"
+
+
+def table_line(report: dict[str, Any]) -> str:
+    """The report as one JSON line with the table's snake_case columns (the day is the partition)."""
+    row = {column: report.get(key) for column, _, _, key in TABLE_COLUMNS}
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def render_text(report: dict[str, Any], links: dict[str, str]) -> str:
