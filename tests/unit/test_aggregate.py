@@ -142,7 +142,7 @@ def test_report_aggregates_and_renders():
     assert report["successRate"] == 75.0 and report["failedExecutions"] == 1
     assert [r["executionName"] for r in report["slowestRuns"]] == ["r1", "r0"]
     line = json.loads(table_line(report))
-    assert (line["rows"], line["applied"], line["failed"], line["executions"]) == (20, 15, 5, 2)
+    assert (line["total_rows"], line["applied"], line["failed"], line["executions"]) == (20, 15, 5, 2)
     assert line["errors_by_type"] == {"InvalidPostCount": 5} and "\n" not in table_line(report).rstrip("\n")
     page = render_html(report)
     assert page.count("<rect") == 4 and "r1" in page and "75.00%" in page

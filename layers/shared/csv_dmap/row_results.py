@@ -166,6 +166,8 @@ class RowResultsWriter:
         self._gzip, self._file, self._in_part = None, None, 0
 
     def _discard(self) -> None:
+        if self._gzip is not None:
+            self._gzip.close()
         if self._file is not None:
             self._file.close()
         self._gzip, self._file, self._in_part = None, None, 0

@@ -26,6 +26,41 @@ class RunStatus(str, Enum):
     ABORTED = "ABORTED"
 
 
+# The columns of the Glue table ``run_summaries`` (and of the local view of the same name):
+# (column, Glue type, DuckDB type, key in the summary's JSON). The partition column
+# ``execution_date`` is the ``date=`` of the path.
+TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("execution_name", "string", "VARCHAR", "executionName"),
+    ("status", "string", "VARCHAR", "status"),
+    ("error", "string", "VARCHAR", "error"),
+    ("cause", "string", "VARCHAR", "cause"),
+    ("start_time", "string", "VARCHAR", "startTime"),
+    ("finished_at", "string", "VARCHAR", "finishedAt"),
+    ("duration_seconds", "double", "DOUBLE", "durationSeconds"),
+    ("source_bucket", "string", "VARCHAR", "sourceBucket"),
+    ("source_key", "string", "VARCHAR", "sourceKey"),
+    ("encoding", "string", "VARCHAR", "encoding"),
+    ("total_rows", "bigint", "BIGINT", "rows"),
+    ("applied", "bigint", "BIGINT", "applied"),
+    ("failed", "bigint", "BIGINT", "failed"),
+    ("superseded", "bigint", "BIGINT", "superseded"),
+    ("skipped", "bigint", "BIGINT", "skipped"),
+    ("pending", "bigint", "BIGINT", "pending"),
+    ("blank_rows", "bigint", "BIGINT", "blankRows"),
+    ("error_rate", "double", "DOUBLE", "errorRate"),
+    ("severity", "string", "VARCHAR", "severity"),
+    ("errors_by_type", "map<string,bigint>", "MAP(VARCHAR, BIGINT)", "errorsByType"),
+    ("batches", "bigint", "BIGINT", "batches"),
+    ("failed_batches", "bigint", "BIGINT", "failedBatches"),
+    ("max_concurrency", "bigint", "BIGINT", "maxConcurrency"),
+    ("max_items_per_batch", "bigint", "BIGINT", "maxItemsPerBatch"),
+    ("tolerated_failure_percentage", "double", "DOUBLE", "toleratedFailurePercentage"),
+    ("map_run_arn", "string", "VARCHAR", "mapRunArn"),
+    ("rows_prefix", "string", "VARCHAR", "rowsPrefix"),
+    ("alert_sent", "boolean", "BOOLEAN", "alertSent"),
+)
+
+
 def summary_key(summary: RunSummary) -> str:
     return f"{PREFIX}date={summary.date}/{summary.execution_name}.json"
 

@@ -60,12 +60,12 @@ def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], gener
 # The columns of the Glue table ``daily_reports`` (one line per day, snake_case):
 # (column, Glue type, DuckDB type, report key).
 TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
-    ("timezone", "string", "VARCHAR", "timezone"),
+    ("report_timezone", "string", "VARCHAR", "timezone"),
     ("generated_at", "string", "VARCHAR", "generatedAt"),
     ("executions", "bigint", "BIGINT", "executions"),
     ("succeeded_executions", "bigint", "BIGINT", "succeededExecutions"),
     ("failed_executions", "bigint", "BIGINT", "failedExecutions"),
-    ("rows", "bigint", "BIGINT", "rows"),
+    ("total_rows", "bigint", "BIGINT", "rows"),
     ("applied", "bigint", "BIGINT", "applied"),
     ("failed", "bigint", "BIGINT", "failed"),
     ("superseded", "bigint", "BIGINT", "superseded"),

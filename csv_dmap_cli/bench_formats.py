@@ -2,7 +2,7 @@
 rows as gzip JSON Lines (stdlib) and as Parquet (pyarrow, zstd and snappy),
 then times DuckDB reading them (a full scan and the seeds' monthly aggregate).
 
-    .venv/bin/python analytics/bench_formats.py [--rows 1000000] [--dir /tmp/fmt]
+    .venv/bin/python -m csv_dmap_cli.bench_formats [--rows 1000000] [--dir /tmp/fmt]
 """
 
 from __future__ import annotations
