@@ -92,3 +92,8 @@ cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 
 
 clean: ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) node_modules .pytest_cache
+
+# ---- analytics: SQL over the local runs' data (.local/data), with the Glue tables' names.
+.PHONY: query
+query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=monthly-increase
+	@$(PY) -m csv_dmap_cli --local query $(if $(FILE),--file "$(FILE)",$(if $(NAMED),--named "$(NAMED)" $(foreach p,$(PARAMS),--param "$(p)"),--sql "$$SQL"))
