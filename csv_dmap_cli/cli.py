@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from .backends import USAGE, AwsBackend, Backend, CliError, LocalBackend, StackResources, stack_outputs
-from .localdata import local_data_dir
+from .localdata import local_data_dir, plain
 
 OK = 0
 FAILED = 1
@@ -76,6 +76,7 @@ def _query_names() -> list[str]:
 
 
 def _cell(value: Any) -> str:
+    value = plain(value)
     if value is None:
         return ""
     if isinstance(value, float):
@@ -89,7 +90,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO) -
     """Plain-text columns, numbers right-aligned."""
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows) for c in columns]
+    numeric = [all(isinstance(plain(r.get(c)), (int, float)) or r.get(c) is None for r in rows) for c in columns]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(), file=out)
     for row in cells:
         parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric, strict=True)]
@@ -107,7 +108,7 @@ def _pairs(data: dict[str, Any], out: TextIO) -> None:
 
 def _emit(args: argparse.Namespace, out: TextIO, data: Any, show: Callable[[], None]) -> None:
     if args.json:
-        print(json.dumps(data, ensure_ascii=False, default=str), file=out)
+        print(json.dumps(plain(data), ensure_ascii=False, default=str), file=out)
     else:
         show()
 

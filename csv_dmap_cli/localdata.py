@@ -52,15 +52,16 @@ def _keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
             yield obj["Key"]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals as ints/floats, sets as sorted lists (for JSON)."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (set, frozenset)):
-        return sorted(_plain(v) for v in value)
+        return sorted(plain(v) for v in value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -72,7 +73,7 @@ def _audit_items(dynamodb: Any, table: str, execution_name: str) -> Iterator[dic
     paginator = dynamodb.get_paginator("scan")
     for page in paginator.paginate(TableName=table):
         for raw in page.get("Items", []):
-            item = {k: _plain(deserializer.deserialize(v)) for k, v in raw.items()}
+            item = {k: plain(deserializer.deserialize(v)) for k, v in raw.items()}
             if item.get("executionName") == execution_name:
                 yield item
 
