@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,7 +55,7 @@ class _LocalBucket:
     def __init__(self, root: Path):
         self.root = root
 
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str = "") -> None:  # noqa: N803
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str = "") -> None:
         path = self.root / Key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(Body)
@@ -105,7 +105,7 @@ class LocalBackend:
         return sorted(self._summary_files(f"date={day.isoformat()}/*.json"), key=lambda s: s.start_time)
 
     def report(self, day: date, timezone_name: str) -> dict[str, Any]:
-        report = build_report(day.isoformat(), timezone_name, self.runs(day), datetime.now(timezone.utc))
+        report = build_report(day.isoformat(), timezone_name, self.runs(day), datetime.now(UTC))
         report["reportKeys"] = write_report(_LocalBucket(self.data_dir), "local", day.isoformat(), report)
         return report
 
@@ -148,7 +148,7 @@ class AwsBackend:
                  clock: Any = None):
         self.resources = resources
         self.s3, self.dynamodb, self.states = s3, dynamodb, states
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def execution_arn(self, execution: str) -> str:
         return self.resources.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{execution}"

@@ -12,10 +12,12 @@ import gzip
 import json
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
-def _rows(n: int):
+def _rows(n: int) -> Iterator[dict[str, Any]]:
     rng = random.Random(7)
     for i in range(n):
         failed = rng.random() < 0.02
@@ -89,14 +91,14 @@ def main() -> None:
             f"'error_type':'VARCHAR','error_message':'VARCHAR','superseded_by':'BIGINT','source_key':'VARCHAR'}})")
         for label, sql in (
             ("scan", f"SELECT count(*), sum(line), count(DISTINCT user_id), max(error_message) FROM {src}"),
-            ("monthly", f"SELECT date_trunc('month', CAST(update_timestamp AS TIMESTAMP)), sum(new_login_count - old_login_count), "
-                        f"count(*) FROM {src} WHERE status='APPLIED' GROUP BY 1"),
+            ("monthly", (f"SELECT date_trunc('month', CAST(update_timestamp AS TIMESTAMP)), "
+                         f"sum(new_login_count - old_login_count), count(*) FROM {src} WHERE status='APPLIED' GROUP BY 1")),
         ):
             best = min(_timed(con, sql) for _ in range(3))
             print(f"{name:16} {label:9} {best:6.3f} s (best of 3, 1 thread)")
 
 
-def _timed(con, sql: str) -> float:
+def _timed(con: Any, sql: str) -> float:
     t = time.perf_counter()
     con.execute(sql).fetchall()
     return time.perf_counter() - t

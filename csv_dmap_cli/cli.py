@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -156,7 +156,7 @@ def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int
 def cmd_history(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
     if args.days < 1:
         raise CliError("--days must be at least 1", USAGE)
-    since = datetime.now(timezone.utc) - timedelta(days=args.days)
+    since = datetime.now(UTC) - timedelta(days=args.days)
     items = backend.history(args.user, since)
     rows = [{"time": i.get("timestamp"), "execution": i.get("executionName"), "line": i.get("line"),
              "status": i.get("status"),
@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     except CliError as exc:
         print(f"csv-dmap: {exc.message}", file=sys.stderr)
         return exc.code
-    except Exception as exc:  # noqa: BLE001 - never a traceback for the operator
+    except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, (ClientError, BotoCoreError)):

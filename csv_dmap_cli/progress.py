@@ -39,17 +39,16 @@ class MapProgress:
 
 def map_progress(described: dict[str, Any], now: datetime) -> MapProgress:
     """From a DescribeMapRun answer (``startDate`` a datetime, as boto3 gives it)."""
-    counts = described.get("itemCounts") or {}
-    done = sum(int(counts.get(k) or 0) for k in FINISHED)
-    total = int(counts.get("total") or 0)
+    raw = described.get("itemCounts") or {}
+    counts = {k: int(raw.get(k) or 0) for k in (*FINISHED, "total", "running", "pending", "resultsWritten")}
+    done, total = sum(counts[k] for k in FINISHED), counts["total"]
     started = described.get("startDate")
     elapsed = max(0.0, (now - started).total_seconds()) if isinstance(started, datetime) else 0.0
     rate = done / elapsed if elapsed > 0 and done > 0 else None
     eta = (total - done) / rate if rate and total >= done else None
     return MapProgress(
-        status=str(described.get("status") or "UNKNOWN"), total=total, done=done,
-        succeeded=int(counts.get("succeeded") or 0), failed=int(counts.get("failed") or 0),
-        running=int(counts.get("running") or 0), pending=int(counts.get("pending") or 0),
-        results_written=int(counts.get("resultsWritten") or 0), elapsed_seconds=round(elapsed, 3),
-        rows_per_second=round(rate, 3) if rate else None, eta_seconds=round(eta, 1) if eta is not None else None,
+        status=str(described.get("status") or "UNKNOWN"), total=total, done=done, succeeded=counts["succeeded"],
+        failed=counts["failed"], running=counts["running"], pending=counts["pending"],
+        results_written=counts["resultsWritten"], elapsed_seconds=round(elapsed, 3),
+        rows_per_second=round(rate, 3) if rate else None, eta_seconds=None if eta is None else round(eta, 1),
     )

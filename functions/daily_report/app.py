@@ -5,7 +5,7 @@ in the event re-runs a given day."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not settings.results_bucket:
         raise ConfigurationError("RESULTS_BUCKET is not set")
     request = ReportRequest.model_validate(event if isinstance(event, dict) else {})
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     day = request.report_date or (now.astimezone(ZoneInfo(settings.report_timezone)).date() - timedelta(days=1))
     s3 = s3_client()
     report = build_report(day.isoformat(), settings.report_timezone, summaries_of(s3, settings.results_bucket, day), now)

@@ -4,14 +4,14 @@ error rate, write the run summary, and tell the state machine whether the run su
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from csv_dmap.aws import s3_client, sns_client
 from csv_dmap.config import get_settings
+from csv_dmap.errors import ConfigurationError
 from csv_dmap.logic.aggregate import alert, execution_date, needs_alert, summarise
 from csv_dmap.models import AggregateRequest, AggregateResult, RunSummary
 from csv_dmap.observability import logger, metrics, tracer
@@ -45,6 +45,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     s3 = s3_client()
     details = request.map.get("ResultWriterDetails") or {}
     bucket = details.get("Bucket") or settings.results_bucket
+    if not bucket:
+        raise ConfigurationError("RESULTS_BUCKET is not set and the map named no ResultWriter bucket")
     keys = [details["Key"]] if details.get("Key") else manifest_keys(s3, bucket, request.execution_name)
     day = execution_date(request.execution_start_time, settings.report_timezone)
     with RowResultsWriter(s3, bucket, execution_name=request.execution_name, execution_date=day,
@@ -55,7 +57,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = summarise(
         execution_name=request.execution_name,
         start_time=request.execution_start_time,
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
         tally=tally,
         source_bucket=request.source.bucket,
         source_key=request.source.key,
@@ -77,9 +79,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _publish_metrics(summary)
     logger.info("run aggregated", extra={"status": summary.status, "rows": summary.rows, "rowParts": len(rows_out.keys),
                                           "errorRate": summary.error_rate, "severity": summary.severity.value})
-    return AggregateResult(
-        status=summary.status, error=summary.error, cause=(f"{summary.cause}; summary: {uri}" if summary.cause else None),
-        rows=summary.rows, applied=summary.applied, failed=summary.failed, superseded=summary.superseded,
-        skipped=summary.skipped, pending=summary.pending,
-        error_rate=summary.error_rate, severity=summary.severity, alert_sent=summary.alert_sent, summary_uri=uri,
-    ).to_payload()
+    return AggregateResult.model_validate({
+        "status": summary.status, "error": summary.error,
+        "cause": f"{summary.cause}; summary: {uri}" if summary.cause else None,
+        "rows": summary.rows, "applied": summary.applied, "failed": summary.failed, "superseded": summary.superseded,
+        "skipped": summary.skipped, "pending": summary.pending, "error_rate": summary.error_rate,
+        "severity": summary.severity, "alert_sent": summary.alert_sent, "summary_uri": uri,
+    }).to_payload()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +14,18 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from cfnlint.decode import decode_str
-from moto import mock_aws
-
 from csv_dmap.logic.aggregate import summarise
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.summaries import write_summary
+from moto import mock_aws
+
 from csv_dmap_cli.backends import AwsBackend, CliError, StackResources, stack_outputs
 from csv_dmap_cli.cli import main
 
 ROOT = Path(__file__).parents[2]
 REGION = "ap-northeast-1"
 SM_ARN = f"arn:aws:states:{REGION}:123456789012:stateMachine:csv-dmap-dev"
-START = datetime(2026, 11, 22, 15, 30, tzinfo=timezone.utc)  # the 23rd in Tokyo
+START = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # the 23rd in Tokyo
 
 
 def run(argv: list[str], backend: Any = None) -> tuple[int, str, str]:
@@ -49,19 +49,19 @@ class FakeStates:
         self.status, self.map_runs, self.redrivable = status, list(map_runs or []), redrivable
         self.redriven: list[str] = []
 
-    def describe_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
         if not executionArn.endswith(":run-1"):
             raise ClientError({"Error": {"Code": "ExecutionDoesNotExist", "Message": "Execution Does Not Exist"}},
                               "DescribeExecution")
         return {"executionArn": executionArn, "status": self.status, "startDate": START}
 
-    def list_map_runs(self, executionArn: str) -> dict[str, Any]:  # noqa: N803
+    def list_map_runs(self, executionArn: str) -> dict[str, Any]:
         return {"mapRuns": [{"mapRunArn": executionArn.replace(":execution:", ":mapRun:") + "/ProcessUserStats:1"}]}
 
-    def describe_map_run(self, mapRunArn: str) -> dict[str, Any]:  # noqa: N803
+    def describe_map_run(self, mapRunArn: str) -> dict[str, Any]:
         return self.map_runs.pop(0)
 
-    def redrive_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803
+    def redrive_execution(self, executionArn: str) -> dict[str, Any]:
         if not self.redrivable:
             raise ClientError({"Error": {"Code": "ExecutionNotRedrivable",
                                          "Message": "Execution is RUNNING and cannot be redriven"}}, "RedriveExecution")
@@ -175,7 +175,7 @@ def test_report_is_regenerated_on_demand(aws):
 
 def _write_audit(ddb: Any, results: list[dict[str, Any]], execution: str, start: datetime) -> None:
     """Audit items through the layer's own writer (whichever API this checkout's layer has)."""
-    import csv_dmap.audit as audit
+    from csv_dmap import audit
 
     if hasattr(audit, "audit_items"):  # contract 9 (W2)
         items = audit.audit_items(results, execution_name=execution, execution_start=start, source_key="k",
@@ -194,7 +194,7 @@ def _write_audit(ddb: Any, results: list[dict[str, Any]], execution: str, start:
 
 
 def test_failures_and_history_from_the_audit_log(aws):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     _write_audit(aws["dynamodb"], [
         {"index": 0, "line": 2, "userId": "U1", "status": "APPLIED", "oldLoginCount": 1, "newLoginCount": 3,
          "oldPostCount": 0, "newPostCount": 2},

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any

@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from csv_dmap.results import tally_run
 from csv_dmap.row_results import COLUMNS, RowResultsWriter, hive_timestamp
 
@@ -31,18 +30,18 @@ def read_parts(s3: Any, prefix: str) -> tuple[list[str], list[dict[str, Any]]]:
     return keys, records
 
 
-MIXED = dict(
-    succeeded=[[
+MIXED: dict[str, Any] = {
+    "succeeded": [[
         result(0, "APPLIED", userId="U1", oldLoginCount=3, newLoginCount=5, oldPostCount=10, newPostCount=12),
         result(1, "FAILED", rawUserId="U 2", errorType="InvalidUserId", errorMessage="bad id"),
         result(2, "SUPERSEDED", userId="U3", supersededBy=9),
         result(3, "SKIPPED", userId="U4", errorType="NewerExecutionApplied", errorMessage="local-B wrote it"),
     ]],
-    failed=[([{"index": 4, "row": {"user_id": "U5", "login_count": "1", "post_count": "2", "line": "6", "note": ""}},
+    "failed": [([{"index": 4, "row": {"user_id": "U5", "login_count": "1", "post_count": "2", "line": "6", "note": ""}},
               {"index": 5, "row": {"user_id": "??", "login_count": "1", "post_count": "2", "line": "7", "note": ""}}],
              "TransientDatabaseError", "db down")],
-    pending=[[{"index": 6, "row": {"ユーザーID": "U7", "ログイン回数": "1", "投稿回数": "1"}}]],
-)
+    "pending": [[{"index": 6, "row": {"ユーザーID": "U7", "ログイン回数": "1", "投稿回数": "1"}}]],
+}
 
 
 def expected_records() -> list[dict[str, Any]]:
@@ -114,11 +113,11 @@ def test_a_failure_midway_uploads_nothing_more_and_keeps_earlier_parts(s3):
     def boom(row: dict[str, Any]) -> None:
         raise RuntimeError("lambda died")
 
-    with pytest.raises(RuntimeError):
-        with RowResultsWriter(s3, BUCKET, execution_name="run-A", execution_date="2026-11-23", execution_start=START,
-                              source_key="incoming/a.csv", part_rows=4) as writer:
-            writer.add({"index": 0, "status": "APPLIED"})
-            boom({})
+    with pytest.raises(RuntimeError), RowResultsWriter(
+            s3, BUCKET, execution_name="run-A", execution_date="2026-11-23", execution_start=START,
+            source_key="incoming/a.csv", part_rows=4) as writer:
+        writer.add({"index": 0, "status": "APPLIED"})
+        boom({})
     assert read_parts(s3, "rows/") == before
 
 

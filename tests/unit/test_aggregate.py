@@ -1,10 +1,9 @@
 """Tally, severity, outcome and alert text of AggregateErrors; the report builder."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from csv_dmap.logic.aggregate import alert, needs_alert, severity_of, summarise
 from csv_dmap.logic.daily_report import build_report, render_html, table_line
 from csv_dmap.logic.tally import RunTally
@@ -42,7 +41,7 @@ def test_with_default_settings_every_severity_is_reachable_and_high_is_exactly_a
 
     settings = Settings.from_env({})
     seen = {}
-    for failed in range(0, 101):
+    for failed in range(101):
         summary = make(tally_of(100 - failed, failed), tolerance=settings.tolerated_failure_percentage)
         seen.setdefault(summary.severity, failed)
         assert (summary.severity is Severity.HIGH) == (summary.status == "FAILED")
@@ -93,7 +92,7 @@ def test_examples_are_capped():
 
 
 def make(tally, map_result=None, tolerance=5.0):
-    return summarise(execution_name="run-1", start_time=START, now=datetime(2026, 11, 22, 15, 31, tzinfo=timezone.utc),
+    return summarise(execution_name="run-1", start_time=START, now=datetime(2026, 11, 22, 15, 31, tzinfo=UTC),
                      tally=tally, source_bucket="in", source_key="incoming/a.csv", validation=None, config=None,
                      map_result=map_result or {"MapRunArn": "arn"}, tolerated_failure_percentage=tolerance,
                      timezone="Asia/Tokyo")
@@ -137,7 +136,7 @@ def test_report_aggregates_and_renders():
     for i, (applied, failed) in enumerate([(10, 0), (5, 5)]):
         s = make(tally_of(applied, failed))
         runs.append(s.model_copy(update={"execution_name": f"r{i}", "duration_seconds": 10.0 * (i + 1)}))
-    report = build_report("2026-11-23", "Asia/Tokyo", runs, datetime.now(timezone.utc) + timedelta(days=1))
+    report = build_report("2026-11-23", "Asia/Tokyo", runs, datetime.now(UTC) + timedelta(days=1))
     assert (report["rows"], report["applied"], report["failed"], report["executions"]) == (20, 15, 5, 2)
     assert report["successRate"] == 75.0 and report["failedExecutions"] == 1
     assert [r["executionName"] for r in report["slowestRuns"]] == ["r1", "r0"]

@@ -24,9 +24,9 @@ import gzip
 import json
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 PREFIX = "rows/"
 PART_ROWS = 100_000
@@ -72,9 +72,9 @@ _INT_COLUMNS = {name for name, glue, _ in COLUMNS if glue == "bigint"}
 def hive_timestamp(moment: str | datetime) -> str:
     """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC: the form the Hive JSON SerDe reads as a
     timestamp by default (java.sql.Timestamp.valueOf) and DuckDB casts directly."""
-    when = datetime.fromisoformat(moment.replace("Z", "+00:00")) if isinstance(moment, str) else moment
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
     if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+        when = when.astimezone(UTC).replace(tzinfo=None)
     return when.isoformat(sep=" ", timespec="microseconds")
 
 
@@ -130,7 +130,7 @@ class RowResultsWriter:
         self._gzip: gzip.GzipFile | None = None
         self._in_part = 0
 
-    def __enter__(self) -> RowResultsWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -142,7 +142,7 @@ class RowResultsWriter:
 
     def add(self, result: Mapping[str, Any]) -> None:
         if self._gzip is None:
-            self._file = tempfile.TemporaryFile()
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives across add() calls, closed by _upload/_discard
             # mtime=0: the same rows give the same bytes, so a retry writes identical objects
             self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=6, mtime=0)
         record = row_record(result, execution_name=self.execution_name,

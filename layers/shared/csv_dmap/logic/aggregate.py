@@ -32,7 +32,7 @@ def severity_of(error_rate: float, tolerance: float, medium_ratio: float = DEFAU
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # Python 3.11+ reads a trailing Z
 
 
 def execution_date(start_time: str, timezone: str) -> str:
@@ -74,38 +74,39 @@ def summarise(
     status, error, cause = _outcome(tally, rate, tolerated_failure_percentage, map_result)
     if cause and tally.errors:
         cause += "; top errors: " + ", ".join(f"{k} {v:,}" for k, v in tally.errors.most_common(3))
-    return RunSummary(
-        execution_name=execution_name,
-        date=execution_date(start_time, timezone),
-        start_time=started.isoformat(),
-        finished_at=now.isoformat(),
-        duration_seconds=round(max(0.0, (now - started).total_seconds()), 3),
-        status=status,
-        error=error,
-        cause=cause,
-        source_bucket=source_bucket,
-        source_key=source_key,
-        map_key=validation.key if validation else None,
-        encoding=validation.encoding if validation else None,
-        duplicate_rows=int(getattr(validation, "duplicate_rows", 0) or 0),
-        blank_rows=int(getattr(validation, "blank_rows", 0) or 0),
-        rows=tally.rows,
-        applied=tally.applied,
-        failed=tally.failed,
-        superseded=tally.superseded,
-        skipped=tally.skipped,
-        pending=tally.pending,
-        error_rate=rate,
-        severity=Severity.HIGH if map_error else severity_of(rate, tolerated_failure_percentage, medium_ratio),
-        errors_by_type=dict(tally.errors.most_common()),
-        examples=tally.examples,
-        batches=tally.batches,
-        failed_batches=tally.failed_batches,
-        max_concurrency=config.max_concurrency if config else None,
-        max_items_per_batch=config.max_items_per_batch if config else None,
-        tolerated_failure_percentage=tolerated_failure_percentage,
-        map_run_arn=map_result.get("MapRunArn"),
-    )
+    # by field name (populate_by_name): the aliases are the JSON contract
+    return RunSummary.model_validate({
+        "execution_name": execution_name,
+        "date": execution_date(start_time, timezone),
+        "start_time": started.isoformat(),
+        "finished_at": now.isoformat(),
+        "duration_seconds": round(max(0.0, (now - started).total_seconds()), 3),
+        "status": status,
+        "error": error,
+        "cause": cause,
+        "source_bucket": source_bucket,
+        "source_key": source_key,
+        "map_key": validation.key if validation else None,
+        "encoding": validation.encoding if validation else None,
+        "duplicate_rows": int(getattr(validation, "duplicate_rows", 0) or 0),
+        "blank_rows": int(getattr(validation, "blank_rows", 0) or 0),
+        "rows": tally.rows,
+        "applied": tally.applied,
+        "failed": tally.failed,
+        "superseded": tally.superseded,
+        "skipped": tally.skipped,
+        "pending": tally.pending,
+        "error_rate": rate,
+        "severity": Severity.HIGH if map_error else severity_of(rate, tolerated_failure_percentage, medium_ratio),
+        "errors_by_type": dict(tally.errors.most_common()),
+        "examples": tally.examples,
+        "batches": tally.batches,
+        "failed_batches": tally.failed_batches,
+        "max_concurrency": config.max_concurrency if config else None,
+        "max_items_per_batch": config.max_items_per_batch if config else None,
+        "tolerated_failure_percentage": tolerated_failure_percentage,
+        "map_run_arn": map_result.get("MapRunArn"),
+    })
 
 
 def needs_alert(summary: RunSummary) -> bool:
@@ -118,8 +119,8 @@ def alert(summary: RunSummary, summary_uri: str) -> tuple[str, str]:
     lines = [
         f"Execution: {summary.execution_name} ({summary.status})",
         f"Source: s3://{summary.source_bucket}/{summary.source_key}",
-        f"Rows: {summary.rows:,}  applied: {summary.applied:,}  failed: {summary.failed:,}  "
-        f"superseded: {summary.superseded:,}  skipped: {summary.skipped:,}  pending: {summary.pending:,}",
+        (f"Rows: {summary.rows:,}  applied: {summary.applied:,}  failed: {summary.failed:,}  "
+         f"superseded: {summary.superseded:,}  skipped: {summary.skipped:,}  pending: {summary.pending:,}"),
         f"Error rate: {summary.error_rate:.2f}%  severity: {summary.severity.value}",
     ]
     if summary.cause:
