@@ -64,10 +64,11 @@ class _LocalBucket:
 class LocalBackend:
     """The local runs' data: summaries, per-row results and audit items under ``data_dir``."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, clock: Any = None):
         if not data_dir.is_dir():
             raise CliError(f"no local data in {data_dir}: run `make run` first", USAGE)
         self.data_dir = data_dir
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._con: Any = None
 
     @property
@@ -86,7 +87,13 @@ class LocalBackend:
         return next(self._summary_files(f"date=*/{execution}.json"), None)
 
     def status(self, execution: str) -> dict[str, Any]:
+        from .localdata import read_map_progress
+
         summary = self.summary(execution)
+        running = read_map_progress(execution, self.data_dir) if summary is None else None
+        if running is not None:
+            return {"execution": execution, "state": "RUNNING",
+                    "progress": map_progress(running, self.clock()).to_dict()}
         if summary is None:
             raise CliError(f"no run summary for {execution!r} in {self.data_dir} (is it still running, or mistyped?)")
         return _summary_status(summary)

@@ -15,6 +15,13 @@ the same keys as in the results bucket, and its audit items as JSON Lines:
     from csv_dmap_cli.localdata import export_local
     export_local(s3=env.client("s3"), bucket=env.physical_name("ResultsBucket"), execution_name=name,
                  dynamodb=env.client("dynamodb"), audit_table=env.physical_name("AuditTable"))
+
+While the map runs, the runner may also leave its progress where ``csv-dmap --local status``
+finds it (``.local/data/running/<execution>.json``, DescribeMapRun's shape)::
+
+    write_map_progress(name, total=total_rows, succeeded=ok_rows, failed=bad_rows, started=map_start)
+    ...                                   # from RunOptions.on_batch_done, after each batch
+    clear_map_progress(name)              # when the run has ended
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -103,3 +111,35 @@ def export_local(*, s3: Any, bucket: str, execution_name: str, dynamodb: Any | N
                 counts["audit"] += 1
         tmp.replace(path)
     return counts
+
+
+def progress_path(execution_name: str, data_dir: Path | None = None) -> Path:
+    return (data_dir or local_data_dir()) / "running" / f"{execution_name}.json"
+
+
+def write_map_progress(execution_name: str, *, total: int, succeeded: int, failed: int, started: datetime,
+                       running: int = 0, data_dir: Path | None = None) -> None:
+    """A running local map's counts, shaped like DescribeMapRun (atomically replaced)."""
+    path = progress_path(execution_name, data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = succeeded + failed
+    body = {"status": "RUNNING", "startDate": started.isoformat(),
+            "itemCounts": {"total": total, "succeeded": succeeded, "failed": failed, "running": running,
+                           "pending": max(0, total - done - running), "timedOut": 0, "aborted": 0,
+                           "resultsWritten": done}}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(body), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_map_progress(execution_name: str, data_dir: Path | None = None) -> dict[str, Any] | None:
+    path = progress_path(execution_name, data_dir)
+    if not path.is_file():
+        return None
+    body: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    body["startDate"] = datetime.fromisoformat(body["startDate"])
+    return body
+
+
+def clear_map_progress(execution_name: str, data_dir: Path | None = None) -> None:
+    progress_path(execution_name, data_dir).unlink(missing_ok=True)

@@ -250,3 +250,24 @@ def test_local_mode_errors_are_one_line_with_exit_codes(tmp_path):
     with pytest.raises(SystemExit) as usage:
         main(["--local", "report", "not-a-date"])
     assert usage.value.code == 2
+
+
+def test_status_of_a_running_local_map_shows_progress_that_increases_and_an_eta(tmp_path):
+    from csv_dmap_cli.backends import LocalBackend
+    from csv_dmap_cli.localdata import clear_map_progress, write_map_progress
+
+    clock = Clock(START + timedelta(seconds=4), START + timedelta(seconds=8))
+    backend = LocalBackend(tmp_path, clock=clock)
+    write_map_progress("local-1", total=10_000, succeeded=990, failed=10, started=START, data_dir=tmp_path)
+    first = backend.status("local-1")
+    write_map_progress("local-1", total=10_000, succeeded=3_950, failed=50, started=START, data_dir=tmp_path)
+    second = backend.status("local-1")
+    # 1,000 rows in 4 s: 250 rows/s, 9,000 left -> 36 s; 4,000 in 8 s: 500 rows/s, 6,000 left -> 12 s
+    assert first["state"] == second["state"] == "RUNNING"
+    assert (first["progress"]["percent"], first["progress"]["rows_per_second"], first["progress"]["eta_seconds"]) == (
+        10.0, 250.0, 36.0)
+    assert (second["progress"]["percent"], second["progress"]["rows_per_second"],
+            second["progress"]["eta_seconds"]) == (40.0, 500.0, 12.0)
+    clear_map_progress("local-1", tmp_path)
+    with pytest.raises(CliError):
+        backend.status("local-1")
