@@ -4,18 +4,19 @@ table line readable by the local engine under the Glue table's name."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from csv_dmap.logic.aggregate import summarise
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.summaries import write_summary
+
 from csv_dmap_cli.engine import connect, run_query
 
 from .conftest import BUCKET
 from .test_row_results import _Context, _load_handler
 
-START = datetime(2026, 11, 22, 15, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)
 
 
 def _summary(name: str, statuses: list[str]) -> object:
