@@ -30,6 +30,8 @@ from typing import IO, Any, Self
 
 PREFIX = "rows/"
 PART_ROWS = 100_000
+LINES_PER_WRITE = 1_000  # lines are compressed in blocks: one gzip write a row costs twice the time
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 TEXT_MAX = 300  # error messages are already capped by the worker; this bounds anything else
 
 # (column, Athena/Glue type, DuckDB type) - the order of the Glue table's columns.
@@ -67,6 +69,7 @@ _RESULT_FIELDS = {  # record column <- worker result key (contract 4)
     "superseded_by": "supersededBy",
 }
 _INT_COLUMNS = {name for name, glue, _ in COLUMNS if glue == "bigint"}
+_FIELDS = tuple((column, key, column in _INT_COLUMNS) for column, key in _RESULT_FIELDS.items())
 
 
 def hive_timestamp(moment: str | datetime) -> str:
@@ -99,12 +102,14 @@ def row_record(result: Mapping[str, Any], *, execution_name: str, update_timesta
                source_key: str) -> dict[str, Any]:
     """One dataset record from one worker result dict (camelCase, contract 4)."""
     record: dict[str, Any] = {"execution_name": execution_name}
-    for column, key in _RESULT_FIELDS.items():
-        value = result.get(key)
-        if column in _INT_COLUMNS:
-            value = _as_int(value)
-        elif value is not None:
-            value = str(value)[:TEXT_MAX]
+    get = result.get
+    for column, key, is_int in _FIELDS:  # the common case (int / short str) costs one type check
+        value = get(key)
+        if value is not None:
+            if is_int:
+                value = value if type(value) is int else _as_int(value)
+            elif type(value) is not str or len(value) > TEXT_MAX:
+                value = str(value)[:TEXT_MAX]
         record[column] = value
     record["update_timestamp"] = update_timestamp
     record["source_key"] = source_key
@@ -128,6 +133,7 @@ class RowResultsWriter:
         self.rows = 0
         self._file: IO[bytes] | None = None
         self._gzip: gzip.GzipFile | None = None
+        self._lines: list[str] = []
         self._in_part = 0
 
     def __enter__(self) -> Self:
@@ -147,15 +153,23 @@ class RowResultsWriter:
             self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=6, mtime=0)
         record = row_record(result, execution_name=self.execution_name,
                             update_timestamp=self.update_timestamp, source_key=self.source_key)
-        self._gzip.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        self._lines.append(_encode(record))
         self.rows += 1
         self._in_part += 1
+        if len(self._lines) >= LINES_PER_WRITE:
+            self._write_lines()
         if self._in_part >= self.part_rows:
             self._upload()
+
+    def _write_lines(self) -> None:
+        if self._gzip is not None and self._lines:
+            self._gzip.write(("\n".join(self._lines) + "\n").encode())
+        self._lines = []
 
     def _upload(self) -> None:
         if self._gzip is None or self._file is None:
             return
+        self._write_lines()
         self._gzip.close()
         self._file.seek(0)
         key = part_key(self.prefix, len(self.keys))
@@ -166,6 +180,7 @@ class RowResultsWriter:
         self._gzip, self._file, self._in_part = None, None, 0
 
     def _discard(self) -> None:
+        self._lines = []
         if self._gzip is not None:
             self._gzip.close()
         if self._file is not None:
