@@ -13,7 +13,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from cfnlint.decode import decode_str
 from csv_dmap.logic.aggregate import summarise
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.summaries import write_summary
@@ -21,6 +20,7 @@ from moto import mock_aws
 
 from csv_dmap_cli.backends import AwsBackend, CliError, StackResources, stack_outputs
 from csv_dmap_cli.cli import main
+from local_runner.template import load_template
 
 ROOT = Path(__file__).parents[2]
 REGION = "ap-northeast-1"
@@ -123,7 +123,7 @@ def aws():
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket="results", CreateBucketConfiguration={"LocationConstraint": REGION})
-        table = decode_str((ROOT / "template.yaml").read_text())[0]["Resources"]["AuditTable"]["Properties"]
+        table = load_template(ROOT / "template.yaml")["Resources"]["AuditTable"]["Properties"]
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(TableName="audit", BillingMode="PAY_PER_REQUEST", KeySchema=table["KeySchema"],
                          AttributeDefinitions=table["AttributeDefinitions"],

@@ -8,17 +8,17 @@ import re
 from pathlib import Path
 
 import pytest
-from cfnlint.decode import decode_str
 from csv_dmap.logic.daily_report import table_key
 from csv_dmap.row_results import COLUMNS, part_key, rows_prefix
 from csv_dmap.summaries import TABLE_COLUMNS
 
 from csv_dmap_cli.engine import connect, named_queries, run_query
 from csv_dmap_cli.glue import outputs, resources, splice
+from local_runner.template import load_template
 
 ROOT = Path(__file__).parents[2]
 TEXT = (ROOT / "template.yaml").read_text(encoding="utf-8")
-TEMPLATE, _ = decode_str(TEXT)
+TEMPLATE = load_template(ROOT / "template.yaml")
 
 
 def test_the_template_holds_exactly_the_generated_block():
