@@ -106,3 +106,8 @@ clean: ## remove build output, local state and virtualenvs
 .PHONY: capacity
 capacity: $(VENV)/.installed ## what a run does on AWS (duration, binding resource, hottest key, connections, cost): make capacity ROWS=1000000 [CAPACITY_ARGS="--warm-write-units 40000"]
 	$(PY) -m bench.capacity --rows $(ROWS_COST) $(CAPACITY_ARGS)
+
+# ---- analytics: SQL over the local runs' data (.local/data), with the Glue tables' names.
+.PHONY: query
+query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=monthly-increase
+	@$(PY) -m csv_dmap_cli --local query $(if $(FILE),--file "$(FILE)",$(if $(NAMED),--named "$(NAMED)" $(foreach p,$(PARAMS),--param "$(p)"),--sql "$$SQL"))

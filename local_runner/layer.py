@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_LAYER = ROOT / "layers" / "shared"
@@ -113,3 +113,37 @@ def _encoding_of(path: Path) -> str | None:
         except UnicodeDecodeError:
             continue
     return None
+
+
+def keep_for_analysis(s3: Any, results_bucket: str, dynamodb: Any, audit_table: str, execution_name: str) -> None:
+    """Copy a run's per-row results, summary, daily reports and audit items into
+    ``.local/data`` (kept across runs until ``make clean``): what ``make query`` and
+    ``csv-dmap --local`` read once moto has gone."""
+    from csv_dmap_cli.localdata import export_local
+
+    export_local(s3=s3, bucket=results_bucket, execution_name=execution_name, dynamodb=dynamodb,
+                 audit_table=audit_table)
+
+
+class MapProgress:
+    """Leaves a running local map's counts where ``csv-dmap --local status`` finds them."""
+
+    def __init__(self, execution_name: str, total: int) -> None:
+        from datetime import UTC, datetime
+
+        self.name, self.total, self.ok, self.bad = execution_name, total, 0, 0
+        self.started = datetime.now(UTC)
+
+    def batch_done(self, rows: int, succeeded: bool) -> None:
+        from csv_dmap_cli.localdata import write_map_progress
+
+        if succeeded:
+            self.ok += rows
+        else:
+            self.bad += rows
+        write_map_progress(self.name, total=self.total, succeeded=self.ok, failed=self.bad, started=self.started)
+
+    def close(self) -> None:
+        from csv_dmap_cli.localdata import clear_map_progress
+
+        clear_map_progress(self.name)

@@ -153,13 +153,23 @@ def _execute(env: LocalEnvironment, args: Any, csv_path: Path, total_rows: int,
         from tqdm import tqdm
 
         bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
-    options = RunOptions(on_batch_done=(lambda n, ok: bar.update(n)) if bar else None)
+    progress = layer.MapProgress(name, total_rows)
+
+    def batch_done(rows: int, ok: bool) -> None:
+        progress.batch_done(rows, ok)
+        if bar:
+            bar.update(rows)
+
+    options = RunOptions(on_batch_done=batch_done)
     run_started = time.monotonic()
     try:
         result = run_definition(env, DEFINITION, input={"bucket": bucket, "key": key}, name=name, options=options)
     finally:
+        progress.close()
         if bar:
             bar.close()
+    layer.keep_for_analysis(env.client("s3"), env.physical_name("ResultsBucket"), env.client("dynamodb"),
+                            env.physical_name("AuditTable"), name)
     return result, time.monotonic() - run_started
 
 

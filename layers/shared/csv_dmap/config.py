@@ -77,6 +77,12 @@ class Settings(BaseModel):
     # deploy: the state machine StartRun starts (one run per uploaded object version).
     state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
 
+    # analytics: severity is relative to the tolerated failure percentage T: MEDIUM above
+    # T x SEVERITY_MEDIUM_RATIO (default 0.5: 2.5% when T = 5%), HIGH above T (the run fails).
+    severity_medium_ratio: float = Field(default=0.5, alias="SEVERITY_MEDIUM_RATIO", gt=0, lt=1)
+    # analytics: rows per part file of the per-row results dataset (rows/execution_date=.../).
+    row_results_part_rows: int = Field(default=100_000, alias="ROW_RESULTS_PART_ROWS", ge=1)
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)

@@ -4,6 +4,7 @@ self-contained HTML page with an SVG chart."""
 from __future__ import annotations
 
 import html
+import json
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -14,37 +15,43 @@ from ..models import RunSummary
 SLOWEST = 5
 
 
+COUNTED = ("failed", "superseded", "skipped", "pending")
+
+
+def _run_line(s: RunSummary) -> dict[str, Any]:
+    return {"executionName": s.execution_name, "startTime": s.start_time, "status": s.status, "error": s.error,
+            "sourceKey": s.source_key, "rows": s.rows, "applied": s.applied, "failed": s.failed,
+            "superseded": s.superseded, "skipped": s.skipped, "pending": s.pending, "errorRate": s.error_rate,
+            "severity": s.severity.value, "durationSeconds": s.duration_seconds}
+
+
+def _slow_line(s: RunSummary) -> dict[str, Any]:
+    return {"executionName": s.execution_name, "durationSeconds": s.duration_seconds, "rows": s.rows,
+            "rowsPerSecond": round(s.rows_per_second, 1), "status": s.status}
+
+
 def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], generated_at: datetime) -> dict[str, Any]:
     runs = sorted(summaries, key=lambda s: s.start_time)
-    errors: Counter = Counter()
+    errors: Counter[str] = Counter()
     for s in runs:
         errors.update(s.errors_by_type)
     rows = sum(s.rows for s in runs)
     applied = sum(s.applied for s in runs)
+    succeeded = sum(1 for s in runs if s.status == "SUCCEEDED")
     report: dict[str, Any] = {
         "date": day,
         "timezone": timezone,
         "generatedAt": generated_at.isoformat(),
         "executions": len(runs),
-        "succeededExecutions": sum(1 for s in runs if s.status == "SUCCEEDED"),
-        "failedExecutions": sum(1 for s in runs if s.status != "SUCCEEDED"),
+        "succeededExecutions": succeeded,
+        "failedExecutions": len(runs) - succeeded,
         "rows": rows,
         "applied": applied,
-        "failed": sum(s.failed for s in runs),
-        "pending": sum(s.pending for s in runs),
+        **{name: sum(getattr(s, name) for s in runs) for name in COUNTED},
         "successRate": round(100.0 * applied / rows, 3) if rows else None,
         "errorsByType": dict(errors.most_common()),
-        "slowestRuns": [
-            {"executionName": s.execution_name, "durationSeconds": s.duration_seconds, "rows": s.rows,
-             "rowsPerSecond": round(s.rows_per_second, 1), "status": s.status}
-            for s in sorted(runs, key=lambda s: s.duration_seconds, reverse=True)[:SLOWEST]
-        ],
-        "runs": [
-            {"executionName": s.execution_name, "startTime": s.start_time, "status": s.status, "error": s.error,
-             "sourceKey": s.source_key, "rows": s.rows, "applied": s.applied, "failed": s.failed,
-             "errorRate": s.error_rate, "severity": s.severity.value, "durationSeconds": s.duration_seconds}
-            for s in runs
-        ],
+        "slowestRuns": [_slow_line(s) for s in sorted(runs, key=lambda s: s.duration_seconds, reverse=True)[:SLOWEST]],
+        "runs": [_run_line(s) for s in runs],
     }
     report["message"] = (
         f"No csv-dmap runs on {day} ({timezone})." if not runs else
@@ -52,6 +59,38 @@ def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], gener
         f"({report['successRate']:.2f}%), {report['failedExecutions']} execution(s) failed."
     )
     return report
+
+
+# The columns of the Glue table ``daily_reports`` (one line per day, snake_case):
+# (column, Glue type, DuckDB type, report key).
+TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("report_timezone", "string", "VARCHAR", "timezone"),
+    ("generated_at", "string", "VARCHAR", "generatedAt"),
+    ("executions", "bigint", "BIGINT", "executions"),
+    ("succeeded_executions", "bigint", "BIGINT", "succeededExecutions"),
+    ("failed_executions", "bigint", "BIGINT", "failedExecutions"),
+    ("total_rows", "bigint", "BIGINT", "rows"),
+    ("applied", "bigint", "BIGINT", "applied"),
+    ("failed", "bigint", "BIGINT", "failed"),
+    ("superseded", "bigint", "BIGINT", "superseded"),
+    ("skipped", "bigint", "BIGINT", "skipped"),
+    ("pending", "bigint", "BIGINT", "pending"),
+    ("success_rate", "double", "DOUBLE", "successRate"),
+    ("errors_by_type", "map<string,bigint>", "MAP(VARCHAR, BIGINT)", "errorsByType"),
+    ("message", "string", "VARCHAR", "message"),
+)
+
+
+def table_key(day: str) -> str:
+    """The table-friendly copy of a day's report: ``daily-reports/date=YYYY-MM-DD/report.json``
+    (the report itself, ``daily-reports/YYYY-MM-DD.json``, is indented for people)."""
+    return f"daily-reports/date={day}/report.json"
+
+
+def table_line(report: dict[str, Any]) -> str:
+    """The report as one JSON line with the table's snake_case columns (the day is the partition)."""
+    row = {column: report.get(key) for column, _, _, key in TABLE_COLUMNS}
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def render_text(report: dict[str, Any], links: dict[str, str]) -> str:
@@ -74,8 +113,8 @@ def _chart(runs: list[dict[str, Any]]) -> str:
     width, bar_h, gap, label_w = 720, 18, 8, 230
     top = max(r["rows"] for r in runs) or 1
     height = len(runs) * (bar_h + gap) + 30
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="rows applied and failed per run">']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="rows applied and failed per run">')]
     for i, r in enumerate(runs):
         y = i * (bar_h + gap) + 10
         scale = (width - label_w - 80) / top

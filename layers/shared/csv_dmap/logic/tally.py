@@ -1,20 +1,22 @@
 """Counting a run's rows from its ResultWriter records: every row ends up
-applied, failed with a reason, or (for a batch that never ran) pending.
+applied, failed with a reason, superseded by a later row of its user, skipped
+because a newer execution already wrote its user, or (for a batch that never
+ran) pending. ``rows == applied + failed + superseded + skipped + pending``.
 
-- a SUCCEEDED record is a batch the worker answered: its Output lists each
-  row as APPLIED or FAILED with an error type;
-- a FAILED record is a batch that failed as a whole (after retries): all
-  its rows count as failed, under the batch's Error;
-- a PENDING record is a batch that had not run when the map stopped.
+Which rows a record stands for is ``csv_dmap.results.rows_of`` (one place);
+this module only counts them.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..results import PENDING_ERROR, rows_of
+
+EXAMPLE_FIELDS = ("line", "userId", "rawUserId", "errorMessage")
 
 
 @dataclass
@@ -22,61 +24,58 @@ class RunTally:
     rows: int = 0
     applied: int = 0
     failed: int = 0
+    superseded: int = 0
+    skipped: int = 0
     pending: int = 0
     batches: int = 0
     failed_batches: int = 0
-    errors: Counter = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     max_examples: int = 3
 
     @property
-    def error_rate(self) -> float:
-        """Failed (and pending) rows as a percentage of all rows."""
-        return 100.0 * (self.failed + self.pending) / self.rows if self.rows else 0.0
+    def not_applied_in_error(self) -> int:
+        """Rows that are not applied because something went wrong (failed or never run)."""
+        return self.failed + self.pending
 
-    def _example(self, error_type: str, example: dict[str, Any]) -> None:
+    @property
+    def error_rate(self) -> float:
+        """Failed and pending rows as a percentage of all rows. Superseded and
+        skipped rows are outcomes the file or a newer run asked for, not errors."""
+        return 100.0 * self.not_applied_in_error / self.rows if self.rows else 0.0
+
+    def _example(self, error_type: str, row: Mapping[str, Any]) -> None:
         bucket = self.examples.setdefault(error_type, [])
         if len(bucket) < self.max_examples:
-            bucket.append(example)
+            bucket.append({k: row[k] for k in EXAMPLE_FIELDS if row.get(k) is not None})
 
-    def add_succeeded(self, record: dict[str, Any]) -> None:
-        output = json.loads(record["Output"]) if isinstance(record.get("Output"), str) else record.get("Output") or {}
-        self.batches += 1
-        for result in output.get("results") or []:
-            self.rows += 1
-            if result.get("status") == "APPLIED":
-                self.applied += 1
-            else:
-                kind = result.get("errorType") or "Unknown"
-                self.failed += 1
-                self.errors[kind] += 1
-                self._example(kind, {k: result.get(k) for k in ("index", "userId", "errorMessage") if result.get(k) is not None})
+    def add_row(self, row: Mapping[str, Any]) -> None:
+        self.rows += 1
+        status = row.get("status")
+        if status == "APPLIED":
+            self.applied += 1
+        elif status == "SUPERSEDED":
+            self.superseded += 1
+        elif status == "SKIPPED":
+            self.skipped += 1
+        elif status == "PENDING":
+            self.pending += 1
+            self.errors[PENDING_ERROR] += 1
+        else:  # FAILED, or anything the worker should not have said: never lost, never applied
+            kind = str(row.get("errorType") or ("Unknown" if status == "FAILED" else f"UnknownStatus:{status}"))
+            self.failed += 1
+            self.errors[kind] += 1
+            self._example(kind, row)
 
-    def _items(self, record: dict[str, Any]) -> list[Any]:
-        raw = record.get("Input")
-        data = json.loads(raw) if isinstance(raw, str) else raw or {}
-        return data.get("Items", [data]) if isinstance(data, dict) else [data]
-
-    def add_failed(self, record: dict[str, Any]) -> None:
-        items = self._items(record)
-        kind = record.get("Error") or "Unknown"
-        self.batches += 1
-        self.failed_batches += 1
-        self.rows += len(items)
-        self.failed += len(items)
-        self.errors[kind] += len(items)
-        first = items[0] if items and isinstance(items[0], dict) else {}
-        self._example(kind, {"index": first.get("index"), "rows": len(items), "errorMessage": (record.get("Cause") or "")[:300]})
-
-    def add_pending(self, record: dict[str, Any]) -> None:
-        items = self._items(record)
-        self.batches += 1
-        self.rows += len(items)
-        self.pending += len(items)
-        self.errors["Pending"] += len(items)
-
-    def add(self, status: str, records: Iterable[dict[str, Any]]) -> "RunTally":
-        handler = {"SUCCEEDED": self.add_succeeded, "FAILED": self.add_failed, "PENDING": self.add_pending}[status]
+    def add(self, status: str, records: Iterable[Mapping[str, Any]],
+            on_row: Callable[[dict[str, Any]], None] | None = None) -> RunTally:
+        if status not in ("SUCCEEDED", "FAILED", "PENDING"):
+            raise ValueError(f"unknown ResultWriter status {status!r}")
         for record in records:
-            handler(record)
+            self.batches += 1
+            self.failed_batches += status == "FAILED"
+            for row in rows_of(status, record):
+                self.add_row(row)
+                if on_row is not None:
+                    on_row(row)
         return self

@@ -69,10 +69,16 @@ class RunConfig(_CamelModel):
 
 
 class Severity(str, Enum):
+    """How bad a run's error rate is, relative to the tolerated failure percentage T
+    (``csv_dmap.logic.aggregate.severity_of``; defaults T = 5, medium ratio 0.5):
+    NONE = no failed row; LOW = at most half of T (<= 2.5%); MEDIUM = above half of T,
+    the run still succeeds but the operators are alerted (> 2.5%); HIGH = above T, the
+    run fails (> 5%), or the map itself failed."""
+
     NONE = "NONE"
     LOW = "LOW"
-    MEDIUM = "MEDIUM"  # error rate over 5%
-    HIGH = "HIGH"  # error rate over 10%
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
 
 
 class RunSummary(_CamelModel):
@@ -92,11 +98,14 @@ class RunSummary(_CamelModel):
     map_key: str | None = Field(alias="mapKey", default=None)
     encoding: str | None = None
     duplicate_rows: int = Field(alias="duplicateRows", default=0)
-    rows: int
+    rows: int = Field(description="rows == applied + failed + superseded + skipped + pending")
     applied: int
     failed: int
+    superseded: int = 0
+    skipped: int = 0
     pending: int = 0
-    error_rate: float = Field(alias="errorRate")
+    blank_rows: int = Field(alias="blankRows", default=0)
+    error_rate: float = Field(alias="errorRate", description="(failed + pending) / rows, in percent")
     severity: Severity
     errors_by_type: dict[str, int] = Field(alias="errorsByType", default_factory=dict)
     examples: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
@@ -107,6 +116,7 @@ class RunSummary(_CamelModel):
     tolerated_failure_percentage: float | None = Field(alias="toleratedFailurePercentage", default=None)
     map_run_arn: str | None = Field(alias="mapRunArn", default=None)
     manifest_key: str | None = Field(alias="manifestKey", default=None)
+    rows_prefix: str | None = Field(alias="rowsPrefix", default=None, description="the run's per-row results")
     alert_sent: bool = Field(alias="alertSent", default=False)
 
     @property
@@ -140,6 +150,9 @@ class AggregateResult(_CamelModel):
     rows: int
     applied: int
     failed: int
+    superseded: int = 0
+    skipped: int = 0
+    pending: int = 0
     error_rate: float = Field(alias="errorRate")
     severity: Severity
     alert_sent: bool = Field(alias="alertSent")

@@ -1,0 +1,231 @@
+"""Where the CLI reads from: a deployed stack (AWS APIs, resources from the stack's
+outputs) or the local runs' data (``.local/data``). Both answer the same questions
+with the same shapes; the CLI only formats."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from csv_dmap.logic.daily_report import build_report
+from csv_dmap.models import RunSummary
+from csv_dmap.reports import write_report
+from csv_dmap.summaries import PREFIX as SUMMARIES_PREFIX
+from csv_dmap.summaries import summaries_of
+
+from .progress import map_progress
+
+NOT_FOUND = 1
+USAGE = 2
+
+
+class CliError(Exception):
+    """A message for the operator and the exit code (1 not found/failed, 2 usage/config)."""
+
+    def __init__(self, message: str, code: int = NOT_FOUND):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class Backend(Protocol):
+    def summary(self, execution: str) -> RunSummary | None: ...
+    def status(self, execution: str) -> dict[str, Any]: ...
+    def failures(self, execution: str) -> list[dict[str, Any]]: ...
+    def history(self, user_id: str, since: datetime) -> list[dict[str, Any]]: ...
+    def runs(self, day: date) -> list[RunSummary]: ...
+    def report(self, day: date, timezone_name: str) -> dict[str, Any]: ...
+    def redrive(self, execution: str) -> dict[str, Any]: ...
+
+
+def _summary_status(summary: RunSummary) -> dict[str, Any]:
+    return {"execution": summary.execution_name, "state": summary.status, "summary": summary.to_payload()}
+
+
+# ------------------------------------------------------------------ local
+
+
+class _LocalBucket:
+    """``put_object`` into the local data directory, for ``write_report``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str = "") -> None:
+        path = self.root / Key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Body)
+
+
+class LocalBackend:
+    """The local runs' data: summaries, per-row results and audit items under ``data_dir``."""
+
+    def __init__(self, data_dir: Path, clock: Any = None):
+        if not data_dir.is_dir():
+            raise CliError(f"no local data in {data_dir}: run `make run` first", USAGE)
+        self.data_dir = data_dir
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._con: Any = None
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            from .engine import connect
+
+            self._con = connect(self.data_dir)
+        return self._con
+
+    def _summary_files(self, pattern: str) -> Iterator[RunSummary]:
+        for path in sorted(self.data_dir.glob(f"{SUMMARIES_PREFIX}{pattern}")):
+            yield RunSummary.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+    def summary(self, execution: str) -> RunSummary | None:
+        return next(self._summary_files(f"date=*/{execution}.json"), None)
+
+    def status(self, execution: str) -> dict[str, Any]:
+        from .localdata import read_map_progress
+
+        summary = self.summary(execution)
+        running = read_map_progress(execution, self.data_dir) if summary is None else None
+        if running is not None:
+            return {"execution": execution, "state": "RUNNING",
+                    "progress": map_progress(running, self.clock()).to_dict()}
+        if summary is None:
+            raise CliError(f"no run summary for {execution!r} in {self.data_dir} (is it still running, or mistyped?)")
+        return _summary_status(summary)
+
+    def failures(self, execution: str) -> list[dict[str, Any]]:
+        from .engine import LocalAuditReader
+
+        return LocalAuditReader(self.con).failed_items(execution)
+
+    def history(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
+        from .engine import LocalAuditReader
+
+        return LocalAuditReader(self.con).user_history(user_id, since)
+
+    def runs(self, day: date) -> list[RunSummary]:
+        return sorted(self._summary_files(f"date={day.isoformat()}/*.json"), key=lambda s: s.start_time)
+
+    def report(self, day: date, timezone_name: str) -> dict[str, Any]:
+        report = build_report(day.isoformat(), timezone_name, self.runs(day), datetime.now(UTC))
+        report["reportKeys"] = write_report(_LocalBucket(self.data_dir), "local", day.isoformat(), report)
+        return report
+
+    def redrive(self, execution: str) -> dict[str, Any]:
+        raise CliError("redrive is not available locally yet: re-run the file with `make run CSV=...` "
+                       "(rows already applied are applied again idempotently)", USAGE)
+
+
+# ------------------------------------------------------------------ AWS
+
+
+@dataclass(frozen=True)
+class StackResources:
+    results_bucket: str
+    audit_table: str
+    state_machine_arn: str
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, str], stack: str) -> StackResources:
+        wanted = {"ResultsBucketName": "results_bucket", "AuditTableName": "audit_table",
+                  "StateMachineArn": "state_machine_arn"}
+        missing = [k for k in wanted if not outputs.get(k)]
+        if missing:
+            raise CliError(f"stack {stack} has no output {', '.join(missing)}: is it a csv-dmap stack?", USAGE)
+        return cls(**{field: outputs[key] for key, field in wanted.items()})
+
+
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        raise CliError(f"stack {stack}: {exc.response.get('Error', {}).get('Message', exc)}", USAGE) from None
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+class AwsBackend:
+    def __init__(self, resources: StackResources, *, s3: Any, dynamodb: Any, states: Any,
+                 clock: Any = None):
+        self.resources = resources
+        self.s3, self.dynamodb, self.states = s3, dynamodb, states
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def execution_arn(self, execution: str) -> str:
+        return self.resources.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{execution}"
+
+    def _describe(self, execution: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            described: dict[str, Any] = self.states.describe_execution(executionArn=self.execution_arn(execution))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                raise CliError(f"no execution {execution!r} in {self.resources.state_machine_arn}") from None
+            raise
+        return described
+
+    def summary(self, execution: str, around: datetime | None = None) -> RunSummary | None:
+        from botocore.exceptions import ClientError
+
+        when = around or self.clock()
+        for offset in (0, -1, 1):  # the summary's day is the start's day in the report time zone
+            day = (when + timedelta(days=offset)).date().isoformat()
+            try:
+                body = self.s3.get_object(Bucket=self.resources.results_bucket,
+                                          Key=f"{SUMMARIES_PREFIX}date={day}/{execution}.json")["Body"].read()
+            except ClientError:
+                continue
+            return RunSummary.model_validate(json.loads(body))
+        return None
+
+    def status(self, execution: str) -> dict[str, Any]:
+        described = self._describe(execution)
+        state = str(described.get("status"))
+        if state == "RUNNING":
+            runs = self.states.list_map_runs(executionArn=described["executionArn"]).get("mapRuns", [])
+            if not runs:
+                return {"execution": execution, "state": state, "progress": None}
+            map_run = self.states.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
+            return {"execution": execution, "state": state,
+                    "progress": map_progress(map_run, self.clock()).to_dict()}
+        summary = self.summary(execution, described.get("startDate"))
+        if summary is None:
+            return {"execution": execution, "state": state, "summary": None,
+                    "error": described.get("error"), "cause": described.get("cause")}
+        return _summary_status(summary)
+
+    def failures(self, execution: str) -> list[dict[str, Any]]:
+        from csv_dmap.audit import AuditLogReader
+
+        return AuditLogReader(self.dynamodb, self.resources.audit_table).failed_items(execution)
+
+    def history(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
+        from csv_dmap.audit import AuditLogReader
+
+        return AuditLogReader(self.dynamodb, self.resources.audit_table).user_history(user_id, since)
+
+    def runs(self, day: date) -> list[RunSummary]:
+        return sorted(summaries_of(self.s3, self.resources.results_bucket, day), key=lambda s: s.start_time)
+
+    def report(self, day: date, timezone_name: str) -> dict[str, Any]:
+        report = build_report(day.isoformat(), timezone_name, self.runs(day), self.clock())
+        report["reportKeys"] = write_report(self.s3, self.resources.results_bucket, day.isoformat(), report)
+        return report
+
+    def redrive(self, execution: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        arn = self.execution_arn(execution)
+        try:
+            answer = self.states.redrive_execution(executionArn=arn)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise CliError(f"cannot redrive {execution}: {error.get('Code')}: {error.get('Message')}") from None
+        return {"execution": execution, "executionArn": arn, "redriveDate": str(answer.get("redriveDate"))}

@@ -1,0 +1,274 @@
+"""``csv-dmap`` (``python -m csv_dmap_cli``): the operator's view of runs.
+
+    csv-dmap --local runs [--date 2026-11-23]
+    csv-dmap --stack csv-dmap-prod status csv-dmap-20261123-abc
+    csv-dmap --local failures local-20261123T101500 [--type UserNotFound]
+    csv-dmap --local history U0000001 [--days 7]
+    csv-dmap --local report 2026-11-23
+    csv-dmap --stack csv-dmap-prod redrive csv-dmap-20261123-abc
+    csv-dmap --local query --sql "SELECT count(*) FROM user_update_results"
+    csv-dmap --local query --named monthly-increase
+
+A table for people by default, ``--json`` for scripts. Exit codes: 0 ok, 1 not found
+or the run failed, 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from .backends import USAGE, AwsBackend, Backend, CliError, LocalBackend, StackResources, stack_outputs
+from .localdata import local_data_dir, plain
+
+OK = 0
+FAILED = 1
+FAILED_STATES = {"FAILED", "REJECTED", "TIMED_OUT", "ABORTED"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csv-dmap", description="Operate and analyse csv-dmap runs.")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="the local runs' data (.local/data); the default")
+    where.add_argument("--stack", metavar="NAME", help="a deployed stack (resources from its outputs)")
+    parser.add_argument("--data-dir", type=Path, help="local data directory (default .local/data)")
+    parser.add_argument("--region", help="AWS region of the stack (default: the SDK's)")
+    parser.add_argument("--timezone", default="Asia/Tokyo", help="the report time zone (default Asia/Tokyo)")
+    parser.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("status", help="progress of a running map, or the run summary").add_argument("execution")
+    p = sub.add_parser("failures", help="failed rows of an execution (audit log)")
+    p.add_argument("execution")
+    p.add_argument("--type", dest="error_type", help="only this error type")
+    p = sub.add_parser("history", help="a user's changes across runs (audit log)")
+    p.add_argument("user")
+    p.add_argument("--days", type=int, default=7)
+    sub.add_parser("runs", help="the runs of a day").add_argument("--date", type=date.fromisoformat)
+    sub.add_parser("report", help="regenerate a day's report").add_argument("date", type=date.fromisoformat)
+    sub.add_parser("redrive", help="redrive a failed execution (AWS)").add_argument("execution")
+    p = sub.add_parser("query", help="SQL over the local data (the Glue tables' names)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--sql")
+    src.add_argument("--file", type=Path)
+    src.add_argument("--named", help="a named query: " + ", ".join(_query_names()))
+    p.add_argument("--param", action="append", default=[], help="a value for each ? of the query, in order")
+    sub.add_parser("queries", help="list the named queries")
+    return parser
+
+
+def _query_names() -> list[str]:
+    from .engine import QUERIES_DIR
+
+    names = []
+    for path in sorted(QUERIES_DIR.glob("*.sql")):
+        head = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("-- name:")), "")
+        names.append(head.partition(":")[2].strip() or path.stem)
+    return names
+
+
+# ------------------------------------------------------------------ output
+
+
+def _cell(value: Any) -> str:
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO) -> None:
+    """Plain-text columns, numbers right-aligned."""
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(plain(r.get(c)), (int, float)) or r.get(c) is None for r in rows) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(), file=out)
+    for row in cells:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric, strict=True)]
+        print("  ".join(parts).rstrip(), file=out)
+    if not rows:
+        print("(none)", file=out)
+
+
+def _pairs(data: dict[str, Any], out: TextIO) -> None:
+    width = max((len(k) for k in data), default=0) + 2
+    for key, value in data.items():
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else _cell(value)
+        print(f"{key:<{width}}{shown}", file=out)
+
+
+def _emit(args: argparse.Namespace, out: TextIO, data: Any, show: Callable[[], None]) -> None:
+    if args.json:
+        print(json.dumps(plain(data), ensure_ascii=False, default=str), file=out)
+    else:
+        show()
+
+
+# ------------------------------------------------------------------ commands
+
+
+SUMMARY_FIELDS = ("executionName", "status", "error", "cause", "startTime", "durationSeconds", "sourceKey", "rows",
+                  "applied", "failed", "superseded", "skipped", "pending", "blankRows", "errorRate", "severity",
+                  "errorsByType", "rowsPrefix")
+
+
+def cmd_status(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    answer = backend.status(args.execution)
+    progress, summary = answer.get("progress"), answer.get("summary")
+
+    def show() -> None:
+        print(f"{answer['execution']}  {answer['state']}", file=out)
+        if progress:
+            eta = progress["eta_seconds"]
+            print(f"progress  {progress['done']:,} of {progress['total']:,} rows ({progress['percent']:.1f}%), "
+                  f"{progress['failed']:,} failed, {progress['running']:,} running", file=out)
+            rate = progress["rows_per_second"]
+            print(f"rate      {rate:,.1f} rows/s" if rate else "rate      -", file=out)
+            print(f"eta       {timedelta(seconds=round(eta))}" if eta is not None else "eta       -", file=out)
+        elif summary:
+            _pairs({k: summary.get(k) for k in SUMMARY_FIELDS if k in summary}, out)
+        elif answer.get("error"):
+            print(f"error     {answer['error']}: {answer.get('cause') or ''}", file=out)
+
+    _emit(args, out, answer, show)
+    return FAILED if answer["state"] in FAILED_STATES else OK
+
+
+def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    items = backend.failures(args.execution)
+    if args.error_type:
+        items = [i for i in items if i.get("errorType") == args.error_type]
+    rows = [{"line": i.get("line"), "user": i.get("userId") or i.get("rawUserId"), "error": i.get("errorType"),
+             "message": i.get("errorMessage")} for i in items]
+    _emit(args, out, items, lambda: table(rows, ["line", "user", "error", "message"], out))
+    return OK
+
+
+def cmd_history(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    if args.days < 1:
+        raise CliError("--days must be at least 1", USAGE)
+    since = datetime.now(UTC) - timedelta(days=args.days)
+    items = backend.history(args.user, since)
+    rows = [{"time": i.get("timestamp"), "execution": i.get("executionName"), "line": i.get("line"),
+             "status": i.get("status"),
+             "login": _change(i.get("oldLoginCount"), i.get("newLoginCount")),
+             "posts": _change(i.get("oldPostCount"), i.get("newPostCount")),
+             "error": i.get("errorType")} for i in items]
+    _emit(args, out, items, lambda: table(rows, ["time", "execution", "line", "status", "login", "posts", "error"], out))
+    return OK
+
+
+def _change(old: Any, new: Any) -> str:
+    if new is None:
+        return ""
+    return f"{'-' if old is None else old} -> {new}"
+
+
+def cmd_runs(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    day = args.date or datetime.now(ZoneInfo(args.timezone)).date()
+    runs = [s.to_payload() for s in backend.runs(day)]
+    columns = ["executionName", "status", "rows", "applied", "failed", "superseded", "skipped", "pending",
+               "errorRate", "severity", "durationSeconds"]
+    _emit(args, out, runs, lambda: table(runs, columns, out))
+    return OK
+
+
+def cmd_report(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    from csv_dmap.logic.daily_report import render_text
+
+    report = backend.report(args.date, args.timezone)
+    _emit(args, out, report, lambda: print(render_text(report, {"keys": ", ".join(report["reportKeys"])}), file=out))
+    return OK
+
+
+def cmd_redrive(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    answer = backend.redrive(args.execution)
+    _emit(args, out, answer, lambda: print(f"redriven {answer['execution']} at {answer['redriveDate']}", file=out))
+    return OK
+
+
+def cmd_query(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    from .engine import named_queries, run_query
+
+    if not isinstance(backend, LocalBackend):
+        raise CliError("query runs over the local data; on a stack use the Athena workgroup's named queries", USAGE)
+    if args.named:
+        found = {q.name: q for q in named_queries()} | {q.file: q for q in named_queries()}
+        if args.named not in found:
+            raise CliError(f"no named query {args.named!r}; there are: {', '.join(_query_names())}", USAGE)
+        sql = found[args.named].sql
+    elif args.file:
+        if not args.file.is_file():
+            raise CliError(f"no such file: {args.file}", USAGE)
+        sql = args.file.read_text(encoding="utf-8")
+    else:
+        sql = args.sql
+    if not sql or not sql.strip():
+        raise CliError("no SQL given: make query SQL=\"SELECT ...\" or FILE=path.sql", USAGE)
+    try:
+        result = run_query(backend.con, sql, args.param)
+    except Exception as exc:  # noqa: BLE001 - DuckDB raises many kinds; the operator needs its first line
+        raise CliError(f"query failed: {str(exc).splitlines()[0]}", USAGE) from None
+    records = result.records()
+    _emit(args, out, records, lambda: table(records, result.columns, out))
+    return OK
+
+
+def cmd_queries(backend: Backend | None, args: argparse.Namespace, out: TextIO) -> int:
+    from .engine import named_queries
+
+    rows = [{"name": q.name, "parameters": q.parameters, "description": q.description} for q in named_queries()]
+    _emit(args, out, rows, lambda: table(rows, ["name", "parameters", "description"], out))
+    return OK
+
+
+COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
+    "status": cmd_status, "failures": cmd_failures, "history": cmd_history, "runs": cmd_runs,
+    "report": cmd_report, "redrive": cmd_redrive, "query": cmd_query, "queries": cmd_queries,
+}
+
+
+def aws_backend(stack: str, region: str | None) -> AwsBackend:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.session.Session(region_name=region)
+        outputs = stack_outputs(session.client("cloudformation"), stack)
+        resources = StackResources.from_outputs(outputs, stack)
+        return AwsBackend(resources, s3=session.client("s3"), dynamodb=session.client("dynamodb"),
+                          states=session.client("stepfunctions"))
+    except BotoCoreError as exc:  # no credentials, no region, endpoint unreachable
+        raise CliError(f"cannot reach AWS for stack {stack}: {exc}", USAGE) from None
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
+         backend: Backend | None = None) -> int:
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "queries":
+            return cmd_queries(None, args, out)
+        if backend is None:
+            backend = aws_backend(args.stack, args.region) if args.stack else \
+                LocalBackend(args.data_dir or local_data_dir())
+        return COMMANDS[args.command](backend, args, out)
+    except CliError as exc:
+        print(f"csv-dmap: {exc.message}", file=sys.stderr)
+        return exc.code
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, (ClientError, BotoCoreError)):
+            print(f"csv-dmap: AWS said: {exc}", file=sys.stderr)
+            return USAGE
+        raise
