@@ -62,3 +62,10 @@ class FileTooLarge(InputRejected):
 
 class InputNotFound(InputRejected):
     """The object named in the execution input does not exist (or is not readable)."""
+
+
+class RecordTooLarge(InputRejected):
+    """A physical line above 16 MiB, or a record above 16 Mi characters (an unclosed quote,
+    typically): beyond what a row limit can handle with bounded memory, so the file is rejected
+    naming the line. Below that bound a long field or row only fails its row (FieldTooLong,
+    RowTooLong)."""
