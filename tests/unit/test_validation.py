@@ -6,7 +6,6 @@ tests in tests/hostile check the same against an independent oracle."""
 import io
 
 import pytest
-
 from csv_dmap.errors import EmptyFile, InvalidHeader, RecordTooLarge, UnsupportedEncoding
 from csv_dmap.logic.validation import CAUSE_MAX, COPY_HEADER, Limits, normalise, read_user_ids, scan
 
@@ -55,7 +54,7 @@ def test_header_in_any_case_spacing_order_with_extra_columns_and_blank_lines_bef
 
 
 def test_duplicates_every_row_is_kept_and_earlier_ones_name_the_deciding_line():
-    data = "user_id,login_count,post_count\nU1,1,1\nU2,2,2\nU1,3,3\nbad id,0,0\nbad id,0,0\nU1,x,4\n".encode()
+    data = b"user_id,login_count,post_count\nU1,1,1\nU2,2,2\nU1,3,3\nbad id,0,0\nbad id,0,0\nU1,x,4\n"
     text, result = normalise_text(data)
     assert (result.data_rows, result.duplicate_rows) == (6, 2)
     # the last row of U1 decides even though it is invalid; invalid ids are never merged
@@ -88,15 +87,16 @@ def test_quoted_newlines_keep_the_line_where_the_record_starts():
 
 def test_long_field_and_long_row_fail_their_row_with_a_capped_copy():
     big = "あ" * 400  # 1,200 UTF-8 bytes, 400 characters
-    data = f"user_id,login_count,post_count,memo\nU1,{big},1,\nU2,1,1,{'m' * 4000}\nU3,1,1,{'m' * 4090}\n".encode()
+    data = (f"user_id,login_count,post_count,memo\nU1,{big},1,\nU2,1,1,{'m' * 4089}\nU3,1,1,{'m' * 4090}\n"
+            f"U4,{'x' * 1024},1,\n").encode()
     text, _ = normalise_text(data)
     assert text.splitlines()[1:] == [f"U1,{'あ' * 32}…,1,2,FieldTooLong:login_count:1200", "U2,1,1,3,",
-                                     "U3,1,1,4,RowTooLong:4097"]
+                                     "U3,1,1,4,RowTooLong:4097", f"U4,{'x' * 1024},1,5,"]  # 4,096 and 1,024: within
 
 
 def test_a_10_mb_field_fails_its_row_not_the_file():
     data = b"user_id,login_count,post_count\nU1,1,\"" + b"9" * 10_000_000 + b"\"\nU2,1,1\n"
-    text, result = normalise_text(data)
+    text, _ = normalise_text(data)
     assert text.splitlines()[1:] == [f"U1,1,{'9' * 32}…,2,FieldTooLong:post_count:10000000", "U2,1,1,3,"]
     assert len(text) < 200
 

@@ -223,7 +223,7 @@ def map_header(header: list[str], line: int = 1) -> dict[str, int]:
     lookup = {alias.lower(): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
     columns: dict[str, int] = {}
     for position, raw in enumerate(header):
-        name = lookup.get(raw.strip().lstrip("\ufeff").lower())
+        name = lookup.get(raw.strip().lower())
         if name is None:
             continue
         if name in columns:
@@ -384,7 +384,7 @@ class Scan:
 
 
 def _echo_header(header: list[str]) -> list[str]:
-    names = [h.strip().lstrip("\ufeff")[:HEADER_ECHO_CHARS] for h in header[:HEADER_ECHO_COLUMNS]]
+    names = [h.strip()[:HEADER_ECHO_CHARS] for h in header[:HEADER_ECHO_COLUMNS]]
     if len(header) > HEADER_ECHO_COLUMNS:
         names.append(f"… {len(header) - HEADER_ECHO_COLUMNS} more")
     return names
