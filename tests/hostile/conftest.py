@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
 from hypothesis import HealthCheck, settings
 from moto import mock_aws
@@ -18,7 +18,7 @@ _COMMON: dict[str, Any] = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
     "print_blob": True,
 }
-settings.register_profile("hostile", max_examples=200, **_COMMON)
+settings.register_profile("hostile", max_examples=500, **_COMMON)
 settings.register_profile("long", max_examples=2000, **_COMMON)
 
 

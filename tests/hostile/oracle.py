@@ -79,37 +79,54 @@ class _Problem(Exception):
         self.name, self.line, self.offset, self.phase = name, line, offset, phase
 
 
+Record = tuple[int, int, list[str]]  # first line, last line, cells
+
+
 def predict(data: bytes, hard_max: int = HARD_MAX) -> Expected:
     bom = data.startswith(b"\xef\xbb\xbf")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return Expected(rejection="UnsupportedEncoding")
     body = data[3:] if bom else data
     lines = _LINE.findall(body)
-    if bom:
-        codec, bad_line, bad_at = "utf-8", None, None
-    else:
-        codec, bad_line, bad_at = _codec(body, lines)
-    starts, at = [], 3 if bom else 0
-    for raw in lines:
-        starts.append(at)
-        at += len(raw)
+    codec, bad_line, bad_at = ("utf-8", None, None) if bom else _codec(body, lines)
+    starts = [sum(len(raw) for raw in lines[:i]) + (3 if bom else 0) for i in range(len(lines))]
     problems: list[_Problem] = []
     if codec is None:
+        assert bad_line is not None and bad_at is not None
         problems.append(_Problem("UnsupportedEncoding", bad_line, starts[bad_line - 1] + bad_at, 1))
+    texts = _decode_lines(lines, codec, bad_line, starts, hard_max, problems)
+    records = _records(texts, truncated=len(texts) < len(lines))
+    _check_record_sizes(records, texts, hard_max, problems)
+    expected = Expected(encoding=LABELS["bom" if bom else (codec or "utf-8")])
+    try:
+        _judge(records, expected)
+    except _Problem as problem:
+        problems.append(problem)
+    if problems:
+        first = min(problems, key=lambda p: (p.line if p.line is not None else 10**12, p.phase))
+        return Expected(rejection=first.name, line=first.line, offset=first.offset)
+    return expected
+
+
+def _decode_lines(lines: list[bytes], codec: str | None, bad_line: int | None, starts: list[int], hard_max: int,
+                  problems: list[_Problem]) -> list[str]:
+    """The lines before the first unreadable one, decoded."""
     texts: list[str] = []
     for number, raw in enumerate(lines, 1):
         if len(raw) > hard_max:
             problems.append(_Problem("RecordTooLarge", number, None, 0))
             break
-        if codec is None and number == bad_line:
+        if number == bad_line:
             break
         try:
             texts.append(raw.decode(codec or "utf-8"))
         except UnicodeDecodeError as exc:
             problems.append(_Problem("UnsupportedEncoding", number, starts[number - 1] + exc.start, 1))
             break
-    truncated = len(texts) < len(lines)
-    records = _records(texts, truncated)
+    return texts
+
+
+def _check_record_sizes(records: list[Record], texts: list[str], hard_max: int, problems: list[_Problem]) -> None:
     spans = [(first, last) for first, last, _ in records]
     read_up_to = records[-1][1] if records else 0
     if read_up_to < len(texts):  # the record cut short by the unreadable line: its lines were read all the same
@@ -121,23 +138,14 @@ def predict(data: bytes, hard_max: int = HARD_MAX) -> Expected:
             if total > hard_max:
                 problems.append(_Problem("RecordTooLarge", number, None, 2))
                 break
-    expected = Expected(encoding=LABELS["bom" if bom else (codec or "utf-8")])
-    try:
-        _judge(records, expected)
-    except _Problem as problem:
-        problems.append(problem)
-    if problems:
-        first_problem = min(problems, key=lambda p: (p.line if p.line is not None else 10**12, p.phase))
-        return Expected(rejection=first_problem.name, line=first_problem.line, offset=first_problem.offset)
-    return expected
 
 
-def _records(texts: list[str], truncated: bool) -> list[tuple[int, int, list[str]]]:
+def _records(texts: list[str], truncated: bool) -> list[Record]:
     """(first line, last line, cells) of each complete record of these lines."""
     sentinel = "\x00end-of-readable-lines\x00"
     feed = texts + ([sentinel + "\n"] if truncated else [])
     reader = csv.reader(iter(feed))
-    out = []
+    out: list[Record] = []
     done = 0
     for cells in reader:
         first, done = done + 1, reader.line_num
@@ -147,22 +155,12 @@ def _records(texts: list[str], truncated: bool) -> list[tuple[int, int, list[str
     return out
 
 
-def _judge(records: list[tuple[int, int, list[str]]], expected: Expected) -> None:
+def _judge(records: list[Record], expected: Expected) -> None:
     header_at = next((i for i, (_, _, cells) in enumerate(records) if not blank(cells)), None)
     if header_at is None:
         raise _Problem("EmptyFile", 10**11, phase=3)
     _, header_end, header = records[header_at]
-    if sum(size(c) for c in header) + len(header) - 1 > HEADER_MAX:
-        raise _Problem("InvalidHeader", header_end, phase=3)
-    columns: dict[str, int] = {}
-    for position, name in enumerate(header):
-        for canonical, names in NAMES.items():
-            if name.strip().lower() in names:
-                if canonical in columns:
-                    raise _Problem("InvalidHeader", header_end, phase=3)
-                columns[canonical] = position
-    if len(columns) < 3:
-        raise _Problem("InvalidHeader", header_end, phase=3)
+    columns = _columns(header, header_end)
     expected.header = [h.strip()[:64] for h in header[:32]] + ([f"… {len(header) - 32} more"] if len(header) > 32 else [])
     data = []
     for first, _, cells in records[header_at + 1:]:
@@ -172,18 +170,38 @@ def _judge(records: list[tuple[int, int, list[str]]], expected: Expected) -> Non
             data.append((first, cells))
     if not data:
         raise _Problem("EmptyFile", 10**11, phase=3)
+    _expect_records(data, len(header), columns, expected)
+
+
+def _expect_records(data: list[tuple[int, list[str]]], width: int, columns: dict[str, int],
+                    expected: Expected) -> None:
     ids = [(cells[columns["user_id"]].strip() if columns["user_id"] < len(cells) else "") for _, cells in data]
     last = {uid: line for (line, _), uid in zip(data, ids) if valid_id(uid)}
     seen = Counter(uid for uid in ids if valid_id(uid))
     expected.user_ids = [uid for uid in ids if valid_id(uid)]
     for (line, cells), uid in zip(data, ids):
-        note = _note(line, cells, uid, last, seen, len(header), columns)
+        note = _note(line, cells, uid, last, seen, width, columns)
         values = [cells[columns[n]] if columns[n] < len(cells) else "" for n in ORDER]
         values = [v if size(v) <= FIELD_MAX else v[:CAP] + "…" for v in values]
         expected.records.append([*values, str(line), note])
 
 
-def _note(line: int, cells: list[str], uid: str, last: dict[str, int], seen: Counter, width: int,
+def _columns(header: list[str], line: int) -> dict[str, int]:
+    if sum(size(c) for c in header) + len(header) - 1 > HEADER_MAX:
+        raise _Problem("InvalidHeader", line, phase=3)
+    columns: dict[str, int] = {}
+    for position, name in enumerate(header):
+        for canonical, names in NAMES.items():
+            if name.strip().lower() in names:
+                if canonical in columns:
+                    raise _Problem("InvalidHeader", line, phase=3)
+                columns[canonical] = position
+    if len(columns) < 3:
+        raise _Problem("InvalidHeader", line, phase=3)
+    return columns
+
+
+def _note(line: int, cells: list[str], uid: str, last: dict[str, int], seen: Counter[str], width: int,
           columns: dict[str, int]) -> str:
     if valid_id(uid) and seen[uid] > 1 and last[uid] != line:
         return f"superseded:{last[uid]}"

@@ -111,6 +111,8 @@ def utf8_size(text: str) -> int:
 class _Decoding:
     """The encoding rule (see the module doc), and what the line reader has seen so far."""
 
+    __slots__ = ("chars", "codec", "decided_at", "hard_max", "mark")
+
     def __init__(self, hard_max: int):
         self.hard_max = hard_max
         self.codec: str | None = None  # a key of ENCODING_LABELS; None while every line so far is ASCII
@@ -287,11 +289,22 @@ class _Source:
             yield line, cells
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
-        for line, cells in self._all_records():
-            if _blank(cells):
-                self.blank_rows += 1
-            else:
+        """The non-blank records after the header (blank ones counted); the loop of
+        ``_all_records`` inlined: this is the hot path."""
+        reader, decoding = self._reader, self.decoding
+        while True:
+            line = reader.line_num + 1
+            decoding.mark = decoding.chars
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # defensive: every record is bounded before the csv module sees it
+                raise reject(RecordTooLarge, f"line {line:,} cannot be read as CSV ({printable(str(exc))})") from None
+            if "".join(cells).strip():
                 yield line, cells
+            else:
+                self.blank_rows += 1
 
     def user_id(self, cells: list[str]) -> str:
         position = self.columns["user_id"]
@@ -394,8 +407,9 @@ def _scan(open_stream: Opener, occurrences: _Occurrences, limits: Limits) -> Sca
     source = _Source(open_stream, limits)
     try:
         data_rows = 0
+        position = source.columns["user_id"]
         for line, cells in source.records():
-            uid = source.user_id(cells)
+            uid = cells[position].strip() if position < len(cells) else ""
             if is_valid_user_id(uid):  # invalid ids are never merged: the worker reports each of them
                 occurrences.add(uid, line)
             data_rows += 1
