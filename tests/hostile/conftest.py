@@ -18,7 +18,7 @@ _COMMON: dict[str, Any] = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
     "print_blob": True,
 }
-settings.register_profile("hostile", max_examples=500, **_COMMON)
+settings.register_profile("hostile", max_examples=300, **_COMMON)
 settings.register_profile("long", max_examples=2000, **_COMMON)
 
 

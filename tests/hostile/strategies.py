@@ -9,11 +9,11 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
-COMMON_CHARS = "abcXYZ019 ,\"'\r\n\t\x00\x01\x1c\x1f\x7f_.:@-あア漢ｱ\u3000"
+COMMON_CHARS = "abcXYZ019 ,\"'\\\r\n\t\x00\x01\x1c\x1f\x7f_.:@-あア漢ｱ\u3000"
 UTF8_ONLY_CHARS = "é😀\u2028\x85\u00a0\ufeff"
 ODD_NUMBERS = ["1", "0", "007", " 5 ", "-1", "+3", "1e3", "1.0", "１２", "", "x", "2147483647", "2147483648",
                "0x10", "1_000", "٣", "\t9"]
-USER_IDS = ["U1", "U2", "U3", " U1 ", "U2\t", "bad id", "", " ", "\x01", "U" + "9" * 70, "ユーザー", "u1", "U1;"]
+USER_IDS = ["U1", "U2", "U3", "U1\\", "\\", " U1 ", "U2\t", "bad id", "", " ", "\x01", "U" + "9" * 70, "ユーザー", "u1", "U1;"]
 HEADER_NAMES = {
     "user_id": ["user_id", "USER_ID", " User_Id ", "ユーザーID", "ユーザーid", "\tuser_id"],
     "login_count": ["login_count", "Login_Count", "LOGIN_COUNT ", "ログイン回数"],

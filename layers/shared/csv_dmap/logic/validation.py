@@ -9,7 +9,8 @@ memory stays flat for tens of millions of rows.
 
 Pass 2 (``normalise``) reads the file again the same way and writes the
 normalised copy (contract 1): UTF-8 without BOM, ``\\n`` line ends, header
-``user_id,login_count,post_count,line,note``, one record per data record of
+``user_id,login_count,post_count,line,note``, backslashes doubled (Step Functions' CSV reader
+takes a backslash as an escape), one record per data record of
 the original, with its physical line in the original and a note saying why
 the worker must not apply it (``""`` = apply). Which record of a user is the
 last is answered by SQLite, streamed in line order beside the file.
@@ -461,7 +462,9 @@ def capped(cell: str, limits: Limits = LIMITS) -> str:
 
 def _write(open_stream: Opener, result: Scan, occurrences: _Occurrences, out: TextIO, limits: Limits) -> None:
     source = _Source(open_stream, limits)
-    writer = csv.writer(out, lineterminator="\n")
+    # Step Functions' CSV reader takes a backslash as an escape (a lone one is dropped, "\\," joins two
+    # fields): the escapechar makes the csv module double every backslash, which that reader reads back as one.
+    writer = csv.writer(out, lineterminator="\n", escapechar="\\")
     writer.writerow(COPY_HEADER)
     positions = [result.columns[name] for name in FIELDS]
     superseded = occurrences.superseded_by()
