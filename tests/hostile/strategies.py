@@ -71,7 +71,7 @@ def header(draw: st.DrawFn) -> list[str]:
 
 @st.composite
 def row(draw: st.DrawFn, encoding: str, width: int) -> list[str]:
-    kind = draw(st.sampled_from(["normal"] * 6 + ["blank", "short", "long", "big", "wild", "wide"]))
+    kind = draw(st.sampled_from(["normal"] * 6 + ["blank", "short", "long", "big", "wild", "wide", "multiline"]))
     if kind == "blank":
         return draw(st.sampled_from(BLANKS)).split(",")
     numbers = st.sampled_from(encodable(ODD_NUMBERS, encoding))
@@ -87,6 +87,10 @@ def row(draw: st.DrawFn, encoding: str, width: int) -> list[str]:
     elif kind == "wide":  # every cell within the field limit, the record around the row limit
         size = draw(st.sampled_from([300, 1024, 1500, 2100, 4100]))
         cells = cells[:3] + ["w" * size for _ in cells[3:]] if len(cells) > 3 else ["ｱ" * 341 for _ in cells]
+    elif kind == "multiline":  # a quoted cell over many lines: one record, many physical lines
+        piece = "y" * draw(st.integers(0, 30))
+        cells[draw(st.integers(0, len(cells) - 1))] = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(
+            [piece] * draw(st.sampled_from([2, 10, 80])))
     elif kind == "wild":
         cells[draw(st.integers(0, len(cells) - 1))] = draw(text(encoding, 40))
     return cells
@@ -104,6 +108,9 @@ def hostile_file(draw: st.DrawFn) -> bytes:
     body = newline.join(lines) + (newline if draw(st.booleans()) else "")
     if draw(st.integers(0, 14)) == 0:
         body += '\n"never closed,' + draw(text(encoding))
+    if draw(st.integers(0, 9)) == 0:  # a stray quote anywhere: the rest may become one long record
+        at = draw(st.integers(0, len(body)))
+        body = body[:at] + '"' + body[at:]
     data = body.encode("cp932" if encoding == "cp932" else "utf-8")
     if encoding == "utf-8-sig":
         data = b"\xef\xbb\xbf" + data

@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from unittest import mock
 
 import pytest
 from csv_dmap.errors import InputRejected
 from csv_dmap.input_files import validate_object
+from csv_dmap.logic import validation
 from csv_dmap.logic.validation import Limits, read_user_ids
-from hypothesis import event, example, given
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile import oracle
@@ -106,3 +108,23 @@ def test_every_duplicate_names_its_users_last_line(bucket, users, encoding, newl
     for i, (user, rec) in enumerate(zip(users, records, strict=True)):
         later = user != "bad id" and last[user] != i + 2
         assert rec == [user, str(i), "1", str(i + 2), f"superseded:{last[user]}" if later else ""]
+
+
+@settings(max_examples=settings.default.max_examples * 4)  # no S3 here: cheap, and the boundaries are many
+@given(hostile_file(), st.integers(1, 300), st.sampled_from([100, 300, 1000, HARD_MAX]))
+def test_chunk_boundaries_change_nothing(data, chunk, hard_max):
+    """The reader takes the object in chunks and decodes runs of lines at once when it can:
+    with tiny chunks every boundary falls somewhere hostile, and with a tiny hard bound records
+    cross it across chunks; the outcome is still the oracle's."""
+    expected = oracle.predict(data, hard_max=hard_max)
+    out = io.StringIO()
+    with mock.patch.object(validation, "_READ_CHUNK", chunk):
+        try:
+            result = validation.normalise(lambda: io.BytesIO(data), out, limits=Limits(hard_max=hard_max))
+        except InputRejected as exc:
+            check_rejection(expected, exc, None)
+            return
+    assert expected.rejection is None, f"accepted, but the oracle expects {expected.rejection}"
+    assert aws_csv(out.getvalue().encode())[1:] == expected.records
+    assert (result.data_rows, result.blank_rows, result.duplicate_rows) == (
+        len(expected.records), expected.blank_rows, expected.duplicate_rows)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import os
 import sqlite3
 import tempfile
@@ -112,7 +113,7 @@ def utf8_size(text: str) -> int:
 class _Decoding:
     """The encoding rule (see the module doc), and what the line reader has seen so far."""
 
-    __slots__ = ("chars", "codec", "decided_at", "hard_max", "mark")
+    __slots__ = ("chars", "codec", "decided_at", "hard_max", "line", "mark", "offset")
 
     def __init__(self, hard_max: int):
         self.hard_max = hard_max
@@ -120,6 +121,8 @@ class _Decoding:
         self.decided_at = 0  # the line that decided the encoding
         self.chars = 0  # characters handed out so far
         self.mark = 0  # ``chars`` when the current record started (set by the reader of records)
+        self.line = 0  # physical lines read so far
+        self.offset = 0  # byte offset of the next line
 
     @property
     def encoding(self) -> str:
@@ -167,51 +170,84 @@ class _Decoding:
                                       "characters (an unclosed quote?); the file cannot be read")
 
 
-def _split(pending: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:
-    """Complete lines (with their ends) of pending + chunk, and the rest: the last piece may
-    continue in the next chunk (or be a "\\r" whose "\\n" comes next)."""
-    lines = (pending + chunk).splitlines(keepends=True)
-    rest = b"" if lines[-1].endswith(b"\n") else lines.pop()
-    return lines, rest
+def _regions(stream: BinaryIO, state: _Decoding) -> Iterator[bytes]:
+    """The object in runs of complete lines (about one chunk each); the last piece of a chunk
+    waits for the next one (it may be a "\\r" whose "\\n" comes next). A piece longer than the
+    hard bound without a line end rejects the file."""
+    chunk = stream.read(_READ_CHUNK)
+    while 0 < len(chunk) < 4:  # a stream may answer short: the byte order mark needs its bytes together
+        more = stream.read(_READ_CHUNK)
+        if not more:
+            break
+        chunk += more
+    if chunk:
+        state.offset = state.first_chunk(chunk)
+        chunk = chunk[state.offset:]
+    pending = b""
+    while chunk:
+        buf = pending + chunk
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, len(buf) - 1)) + 1
+        if cut:
+            yield buf[:cut]
+        pending = buf[cut:]
+        if len(pending) > state.hard_max:
+            raise state.too_long(state.line + 1)
+        chunk = stream.read(_READ_CHUNK)
+    if pending:
+        yield pending
 
 
 def _lines(stream: BinaryIO, state: _Decoding) -> Iterator[str]:
     """The physical lines of the object (``\\n``, ``\\r\\n`` or ``\\r``), decoded by the rule,
-    each a string with its line end, as the csv module wants them. Memory: one chunk and one line."""
+    each a string with its line end, as the csv module wants them. Memory: one chunk and one line.
+
+    Fast path, for a run of lines without any quote that starts a record and is within the hard
+    bound: each line is a record shorter than the bound, so the run is decoded at once and its
+    lines handed out by ``io.StringIO`` (C speed). Otherwise line by line, every rule checked."""
+    for region in _regions(stream, state):
+        text = _fast_text(region, state)
+        if text is None:
+            yield from _checked_lines(region, state)
+            continue
+        state.line += region.count(b"\n") + region.count(b"\r") - region.count(b"\r\n")
+        state.offset += len(region)
+        state.chars += len(text)  # the run holds whole records: the bound needs no check here
+        yield from io.StringIO(text, newline="")
+
+
+def _fast_text(region: bytes, state: _Decoding) -> str | None:
+    if state.chars != state.mark or len(region) > state.hard_max or b'"' in region:
+        return None  # inside a record, or long, or quoted: line by line
+    if region.isascii():
+        return region.decode("ascii")
+    if state.codec is None:
+        return None  # the first non-ASCII line decides, line by line
+    try:
+        return region.decode("cp932" if state.codec == "cp932" else "utf-8")
+    except UnicodeDecodeError:
+        return None  # line by line finds the line and offset
+
+
+def _checked_lines(region: bytes, state: _Decoding) -> Iterator[str]:
     hard_max = state.hard_max
-    pending, line, offset = b"", 0, 0
-    chunk = stream.read(_READ_CHUNK)
-    if chunk:
-        offset = state.first_chunk(chunk)
-        chunk = chunk[offset:]
-    while True:
-        if chunk:
-            lines, pending = _split(pending, chunk)
+    for raw in region.splitlines(keepends=True):
+        state.line += 1
+        if len(raw) > hard_max:
+            raise state.too_long(state.line)
+        if raw.isascii():  # the same text in all three encodings
+            text = raw.decode("ascii")
+        elif state.codec is None:
+            text = state.decide(raw, state.line, state.offset)
         else:
-            lines, pending = ([pending] if pending else []), b""
-        for raw in lines:
-            line += 1
-            if len(raw) > hard_max:
-                raise state.too_long(line)
-            if raw.isascii():  # the same text in all three encodings
-                text = raw.decode("ascii")
-            elif state.codec is None:
-                text = state.decide(raw, line, offset)
-            else:
-                try:
-                    text = raw.decode("cp932" if state.codec == "cp932" else "utf-8")
-                except UnicodeDecodeError as exc:
-                    raise state.mixed(exc, line, offset) from None
-            offset += len(raw)
-            state.chars += len(text)
-            if state.chars - state.mark > hard_max:
-                raise state.record_too_long(line)
-            yield text
-        if not chunk:
-            return
-        if len(pending) > hard_max:
-            raise state.too_long(line + 1)
-        chunk = stream.read(_READ_CHUNK)
+            try:
+                text = raw.decode("cp932" if state.codec == "cp932" else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise state.mixed(exc, state.line, state.offset) from None
+        state.offset += len(raw)
+        state.chars += len(text)
+        if state.chars - state.mark > hard_max:
+            raise state.record_too_long(state.line)
+        yield text
 
 
 def _bad_bytes(exc: UnicodeDecodeError) -> str:
