@@ -503,6 +503,7 @@ def _write(open_stream: Opener, result: Scan, occurrences: _Occurrences, out: Te
     writer = csv.writer(out, lineterminator="\n", escapechar="\\")
     writer.writerow(COPY_HEADER)
     positions = [result.columns[name] for name in FIELDS]
+    width = result.header_width
     superseded = occurrences.superseded_by()
     nxt = next(superseded, None)
     try:
@@ -511,10 +512,10 @@ def _write(open_stream: Opener, result: Scan, occurrences: _Occurrences, out: Te
             if nxt is not None and nxt[0] == line:
                 deciding = nxt[1]
                 nxt = next(superseded, None)
-            note = note_for(cells, result.columns, result.header_width, deciding, limits)
+            note = note_for(cells, result.columns, width, deciding, limits)
             if note:
                 result.notes[note.split(":", 1)[0]] += 1
-            if not note:  # every cell within the field limit, every column present
+            if not note or (len(cells) == width and _short(cells, limits)):  # every column there, none to cap
                 writer.writerow([cells[positions[0]], cells[positions[1]], cells[positions[2]], line, note])
             else:
                 writer.writerow([*(capped(cells[p], limits) if p < len(cells) else "" for p in positions), line, note])
