@@ -27,11 +27,12 @@ Rules (the README's ValidateInput bullet says the same):
   (``UnsupportedEncoding`` with the line and byte offset): a UTF-8 file with
   CP932 bytes further down is a broken file, never re-decoded into mojibake.
 - Blank records (every cell empty or whitespace, e.g. Excel's ``,,``) are
-  skipped and counted, before and after the header alike (only those after
-  the header are reported as ``blank_rows``).
+  skipped wherever they are; those after the header are counted (``blank_rows``).
 - The header is the first non-blank record (at most ``HEADER_MAX_BYTES``).
 - Sizes are UTF-8 bytes of the decoded cells (a record: its cells joined by
-  commas), so a limit means the same in every encoding.
+  commas), so a limit means the same in every encoding. ``FieldTooLong`` looks
+  at the three mapped columns (in the order user_id, login_count, post_count);
+  other columns count in the record's size only.
 - A physical line over ``hard_max`` bytes, or a record over ``hard_max``
   characters, rejects the file (``RecordTooLarge``): that bounds the memory
   one record may take. Below it, a long field or record only fails its row.
