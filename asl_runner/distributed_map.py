@@ -130,7 +130,10 @@ def parse_items(text: IO[str], config: ReaderConfigSpec) -> Iterator[JSON]:
 
 
 def _csv_items(text: IO[str], config: ReaderConfigSpec) -> Iterator[JSON]:
-    rows = csv.reader(text, delimiter=_DELIMITERS[config.CSVDelimiter])
+    # AWS's CSV rules (example-csv-parse-dist-map): quotes doubled inside quoted fields, and a
+    # backslash escapes the next character (itself, a quote, the delimiter; before any other
+    # character the backslash is dropped): Python's escapechar does the same.
+    rows = csv.reader(text, delimiter=_DELIMITERS[config.CSVDelimiter], escapechar="\\", doublequote=True)
     if config.CSVHeaderLocation == "GIVEN":
         headers = list(config.CSVHeaders or [])
     else:

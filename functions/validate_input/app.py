@@ -1,11 +1,13 @@
-"""ValidateInput: check the uploaded CSV and hand the map a clean UTF-8 file.
+"""ValidateInput: check the uploaded CSV and hand the map its normalised UTF-8 copy.
 
-Raises EmptyFile, InvalidHeader, UnsupportedEncoding, FileTooLarge or
-InputNotFound (the ASL ends the run with that Error and the message as Cause)."""
+Raises EmptyFile, InvalidHeader, UnsupportedEncoding, RecordTooLarge, FileTooLarge or
+InputNotFound (the ASL ends the run with that Error and the message as Cause, at most
+1,000 characters). The output and the log line are small by construction (capped header)."""
+
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from csv_dmap.aws import s3_client
 from csv_dmap.config import get_settings
 from csv_dmap.input_files import validate_object
@@ -16,11 +18,12 @@ from csv_dmap.observability import logger, metrics, tracer
 @logger.inject_lambda_context(correlation_id_path="executionName")
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidateRequest.model_validate(event)
     result = validate_object(s3_client(), request.bucket, request.key, request.execution_name,
                              get_settings().max_input_bytes)
     metrics.add_metric(name="InputRows", unit=MetricUnit.Count, value=result.source_rows)
     metrics.add_metric(name="DuplicateRows", unit=MetricUnit.Count, value=result.duplicate_rows)
-    logger.info("input validated", extra=result.to_payload())
-    return result.to_payload()
+    payload = result.to_payload()
+    logger.info("input validated", extra=payload)
+    return payload

@@ -70,7 +70,7 @@ def test_clean_utf8_file_succeeds(pipeline):
     assert stats("U00050") == (49, 98)
     summary = pipeline.summary("clean")
     assert summary["status"] == "SUCCEEDED" and summary["encoding"] == "UTF-8" and summary["alertSent"] is False
-    assert summary["mapKey"] == "incoming/clean.csv"  # plain UTF-8 is read in place
+    assert summary["mapKey"] == "staging/clean/clean.csv"  # the map always reads the normalised copy
     assert pipeline.alerts() == []
 
 
@@ -82,7 +82,8 @@ def test_cp932_file_with_crlf_is_normalised_and_applied(pipeline):
     summary = pipeline.summary("excel-sjis")
     assert summary["encoding"] == "CP932 (Shift_JIS)" and summary["mapKey"] == "staging/excel-sjis/excel-sjis.csv"
     copy = pipeline.env.client("s3").get_object(Bucket=pipeline.input_bucket, Key=summary["mapKey"])["Body"].read()
-    assert copy.decode("utf-8").splitlines()[0] == "ユーザーID,ログイン回数,投稿回数"
+    assert copy.decode("utf-8").splitlines() == ["user_id,login_count,post_count,line,note",
+                                                 "U00001,7,70,2,", "U00002,8,80,3,", "U00003,9,90,4,"]
 
 
 def test_bom_file_with_columns_in_another_order_and_duplicates(pipeline):
@@ -93,7 +94,10 @@ def test_bom_file_with_columns_in_another_order_and_duplicates(pipeline):
     assert stats("U00010") == (3, 7)  # the last row of a duplicated user wins
     assert stats("U00011") == (2, 6)
     summary = pipeline.summary("bom-reordered")
-    assert (summary["encoding"], summary["duplicateRows"], summary["rows"]) == ("UTF-8 with BOM", 1, 2)
+    # every record reaches the map (the earlier U00010 row marked superseded by line 4): 3 rows, not 2
+    assert (summary["encoding"], summary["duplicateRows"], summary["rows"]) == ("UTF-8 with BOM", 1, 3)
+    copy = pipeline.env.client("s3").get_object(Bucket=pipeline.input_bucket, Key=summary["mapKey"])["Body"].read()
+    assert copy.decode("utf-8").splitlines()[1:] == ["U00010,1,5,2,superseded:4", "U00011,2,6,3,", "U00010,3,7,4,"]
 
 
 def test_twenty_percent_bad_rows_fail_through_the_tolerance_with_summary_and_alert(pipeline):
@@ -125,12 +129,18 @@ def test_six_percent_errors_succeed_with_a_medium_alert_only_above_the_tolerance
     (b"id,logins,posts\nU00001,1,1\n", "InvalidHeader", "no column for ユーザーID or user_id"),
     ("ユーザーID,ログイン回数,投稿回数\nU1,1,1\n".encode("utf-16"), "UnsupportedEncoding", "UTF-16"),
     (b"user_id,login_count,post_count\nU1,\x85\x40\x81\x20,1\n", "UnsupportedEncoding", "neither UTF-8 nor CP932"),
+    ("user_id,login_count,post_count\nU1,1,1,é\n".encode() + "U2,1,1,ア\n".encode("cp932"), "UnsupportedEncoding",
+     "line 3 is not UTF-8 (byte offset 48: 83 41 0a)"),
+    (b"user_id," + b"x" * 120_000 + b",login_count,post_count\nU1,1,1\n", "InvalidHeader", "above the limit of 4,096"),
+    (b'user_id,login_count,post_count\nU1,1,"' + b"9" * (16 * 1024 * 1024) + b'"\n', "RecordTooLarge",
+     "line 2 is longer than 16,777,216 bytes"),
 ])
 def test_files_that_cannot_be_processed_end_in_a_named_fail(pipeline, body, error, cause):
     result = pipeline.run(body, f"rejected-{error.lower()}")
     assert (result.status, result.error) == ("FAILED", error)
     assert cause in result.cause
     assert "Traceback" not in result.cause and "{" not in result.cause  # a sentence, not a stack trace
+    assert len(result.cause) <= 1000
 
 
 def test_missing_object_is_a_named_fail(local_env):

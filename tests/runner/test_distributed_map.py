@@ -50,6 +50,19 @@ def test_csv_reader_gives_strings_pads_short_rows_and_drops_extra_fields(s3):
     ]
 
 
+def test_csv_reader_takes_backslash_escapes_as_aws_documents(s3):
+    # AWS (example-csv-parse-dist-map): a doubled backslash is one backslash, a backslash escapes the
+    # delimiter and the quote, and before any other character the backslash is dropped.
+    inp = put_csv(s3, "path,size\nC:\\\\Program Files\\\\MyApp.exe,6534512\na\\,b,c\nx\\yz,1\n")
+    result = run(dmap(), inp, functions={FN: echo})
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output == [
+        {"path": "C:\\Program Files\\MyApp.exe", "size": "6534512"},
+        {"path": "a,b", "size": "c"},
+        {"path": "xyz", "size": "1"},
+    ]
+
+
 def test_given_headers_delimiter_and_max_items(s3):
     inp = put_csv(s3, "1|2\n3|4\n5|6\n")
     reader = {"Resource": "arn:aws:states:::s3:getObject",

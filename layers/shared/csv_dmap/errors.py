@@ -82,3 +82,9 @@ class PermanentDatabaseError(CsvDmapError):
     missing table, a constraint, access denied). Not retried by the ASL: the
     ItemProcessor reconciles the batch and reports its rows failed with this
     name; the message is the driver's one-line cause."""
+
+class RecordTooLarge(InputRejected):
+    """A physical line above 16 MiB, or a record above 16 Mi characters (an unclosed quote,
+    typically): beyond what a row limit can handle with bounded memory, so the file is rejected
+    naming the line. Below that bound a long field or row only fails its row (FieldTooLong,
+    RowTooLong)."""

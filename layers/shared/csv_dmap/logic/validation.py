@@ -1,16 +1,41 @@
-"""Checking and normalising an input CSV, streaming (never the whole file).
+"""One reading of an input CSV: what ValidateInput accepts is what the workers get.
 
-Pass 1 (``scan``): detect the encoding (UTF-8, UTF-8 with BOM, CP932 /
-Shift_JIS as Excel saves it in Japan), map the header (Japanese names or
-English aliases, any order, extra columns ignored), count the data rows and
-the duplicate user ids. Which row is each user's last is worked out in a
-SQLite file on local disk (Lambda's ephemeral storage), not in memory: a
-file of tens of millions of users costs disk, and memory stays flat; only
-the indexes of the rows to drop (the duplicates) are kept.
+The file is streamed (never held whole), twice:
 
-Pass 2 (``write_normalised``, only when needed): write a UTF-8 copy without
-BOM, with the canonical header and columns, keeping only the last row of each
-user, so the result does not depend on the order in which batches run.
+Pass 1 (``scan``) decides the encoding, maps the header, enforces the file's
+hard limits (a rejection names its line) and records each valid user id with
+its line in a SQLite file on local disk (Lambda's ephemeral storage), so that
+memory stays flat for tens of millions of rows.
+
+Pass 2 (``normalise``) reads the file again the same way and writes the
+normalised copy (contract 1): UTF-8 without BOM, ``\\n`` line ends, header
+``user_id,login_count,post_count,line,note``, backslashes doubled (Step Functions' CSV reader
+takes a backslash as an escape), one record per data record of
+the original, with its physical line in the original and a note saying why
+the worker must not apply it (``""`` = apply). Which record of a user is the
+last is answered by SQLite, streamed in line order beside the file.
+
+Rules (the README's ValidateInput bullet says the same):
+
+- Lines end at ``\\n``, ``\\r\\n`` or ``\\r``; a quoted field may span lines;
+  a record's line is the physical line where it starts (blank lines and the
+  header count).
+- Encoding: a UTF-8 BOM means UTF-8; a UTF-16/32 BOM is rejected. Otherwise
+  the first line holding a non-ASCII byte decides: valid UTF-8 there means
+  UTF-8, else valid CP932 means CP932, else the file is rejected. Every later
+  line must decode in the decided encoding, or the file is rejected
+  (``UnsupportedEncoding`` with the line and byte offset): a UTF-8 file with
+  CP932 bytes further down is a broken file, never re-decoded into mojibake.
+- Blank records (every cell empty or whitespace, e.g. Excel's ``,,``) are
+  skipped wherever they are; those after the header are counted (``blank_rows``).
+- The header is the first non-blank record (at most ``HEADER_MAX_BYTES``).
+- Sizes are UTF-8 bytes of the decoded cells (a record: its cells joined by
+  commas), so a limit means the same in every encoding. ``FieldTooLong`` looks
+  at the three mapped columns (in the order user_id, login_count, post_count);
+  other columns count in the record's size only.
+- A physical line over ``hard_max`` bytes, or a record over ``hard_max``
+  characters, rejects the file (``RecordTooLarge``): that bounds the memory
+  one record may take. Below it, a long field or record only fails its row.
 """
 
 from __future__ import annotations
@@ -21,104 +46,318 @@ import io
 import os
 import sqlite3
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from types import TracebackType
+from typing import BinaryIO, Self, TextIO
 
-from ..errors import EmptyFile, InvalidHeader, UnsupportedEncoding
+from ..errors import EmptyFile, InputRejected, InvalidHeader, RecordTooLarge, UnsupportedEncoding
 from ..models import HEADER_ALIASES, is_valid_user_id
 
-CANONICAL_HEADER = [HEADER_ALIASES[name][0] for name in ("user_id", "login_count", "post_count")]
+FIELDS = ("user_id", "login_count", "post_count")
+COPY_HEADER = [*FIELDS, "line", "note"]
 ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp932": "CP932 (Shift_JIS)"}
+
+FIELD_MAX_BYTES = 1024  # a mapped cell above this fails its row (FieldTooLong)
+RECORD_MAX_BYTES = 4096  # a record above this fails its row (RowTooLong)
+HEADER_MAX_BYTES = 4096  # a header above this rejects the file (InvalidHeader)
+HARD_MAX = 16 * 1024 * 1024  # a line (bytes) or record (characters) above this rejects the file (RecordTooLarge)
+CAP_CHARS = 32  # a cell over FIELD_MAX_BYTES is copied as its first 32 characters and "…"
+CAUSE_MAX = 1000  # every rejection message (the execution's Cause) is at most this long
+HEADER_ECHO_COLUMNS = 32  # ValidationResult.header: at most this many names ...
+HEADER_ECHO_CHARS = 64  # ... each at most this long
+_READ_CHUNK = 1024 * 1024
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 Opener = Callable[[], BinaryIO]
 
 
-@dataclass
-class Scan:
-    encoding: str
-    columns: dict[str, int]  # canonical field -> column position
-    header: list[str]
-    data_rows: int = 0
-    duplicate_rows: int = 0
-    superseded: set[int] = field(default_factory=set, repr=False)  # rows followed by a later row of the same user
+@dataclass(frozen=True)
+class Limits:
+    field_max_bytes: int = FIELD_MAX_BYTES
+    record_max_bytes: int = RECORD_MAX_BYTES
+    header_max_bytes: int = HEADER_MAX_BYTES
+    hard_max: int = HARD_MAX
+
+
+LIMITS = Limits()
+
+# The csv module refuses a field over 128 KiB by default, with a bare csv.Error. Records are
+# bounded before the csv module sees them (hard_max), so its own limit only has to be above that.
+csv.field_size_limit(max(csv.field_size_limit(), HARD_MAX + 1))
+
+
+def printable(value: str, chars: int = 60) -> str:
+    """At most ``chars`` characters of a value, control characters escaped, "…" when cut."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value[:chars])
+    return text + ("…" if len(value) > chars else "")
+
+
+def echo(value: str, chars: int = 60) -> str:
+    """A short quotation of a value for a message."""
+    return f"'{printable(value, chars)}'"
+
+
+def reject(kind: type[InputRejected], message: str) -> InputRejected:
+    """The named rejection, its message (the Cause) bounded."""
+    return kind(message if len(message) <= CAUSE_MAX else message[: CAUSE_MAX - 1] + "…")
+
+
+def utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+# --------------------------------------------------------------------------- lines
+
+
+class _Decoding:
+    """The encoding rule (see the module doc), and what the line reader has seen so far."""
+
+    __slots__ = ("chars", "codec", "decided_at", "hard_max", "line", "mark", "offset")
+
+    def __init__(self, hard_max: int):
+        self.hard_max = hard_max
+        self.codec: str | None = None  # a key of ENCODING_LABELS; None while every line so far is ASCII
+        self.decided_at = 0  # the line that decided the encoding
+        self.chars = 0  # characters handed out so far
+        self.mark = 0  # ``chars`` when the current record started (set by the reader of records)
+        self.line = 0  # physical lines read so far
+        self.offset = 0  # byte offset of the next line
 
     @property
-    def needs_normalising(self) -> bool:
-        return self.encoding != "utf-8" or self.duplicate_rows > 0
+    def encoding(self) -> str:
+        return self.codec or "utf-8"
 
-    @property
-    def rows_after_dedup(self) -> int:
-        return self.data_rows - self.duplicate_rows
+    def first_chunk(self, chunk: bytes) -> int:
+        """Bytes of a byte order mark to skip."""
+        if chunk.startswith(codecs.BOM_UTF8):
+            self.codec, self.decided_at = "utf-8-sig", 1
+            return len(codecs.BOM_UTF8)
+        if chunk.startswith(_UTF16_BOMS):
+            raise reject(UnsupportedEncoding, "the file is UTF-16 (Excel's 'Unicode Text'); "
+                                              "save it as 'CSV UTF-8' or 'CSV' instead")
+        return 0
+
+    def decide(self, raw: bytes, line: int, offset: int) -> str:
+        """Decode the first non-ASCII line: it decides the encoding."""
+        try:
+            text = raw.decode("utf-8")
+            self.codec = "utf-8"
+        except UnicodeDecodeError as exc:
+            try:
+                text = raw.decode("cp932")
+                self.codec = "cp932"
+            except UnicodeDecodeError:
+                raise reject(UnsupportedEncoding, (
+                    f"line {line:,} is neither UTF-8 nor CP932/Shift_JIS (byte offset {offset + exc.start:,}: "
+                    f"{_bad_bytes(exc)}); save the file as 'CSV UTF-8'")) from None
+        self.decided_at = line
+        return text
+
+    def mixed(self, exc: UnicodeDecodeError, line: int, offset: int) -> InputRejected:
+        label = ENCODING_LABELS[self.encoding]
+        how = "its byte order mark" if self.codec == "utf-8-sig" else \
+            f"line {self.decided_at:,}, its first non-ASCII text"
+        return reject(UnsupportedEncoding, (
+            f"line {line:,} is not {label} (byte offset {offset + exc.start:,}: {_bad_bytes(exc)}), "
+            f"although the file is {label} by {how}: it mixes encodings; save it again as 'CSV UTF-8'"))
+
+    def too_long(self, line: int) -> InputRejected:
+        return reject(RecordTooLarge, f"line {line:,} is longer than {self.hard_max:,} bytes; the file cannot be read")
+
+    def record_too_long(self, line: int) -> InputRejected:
+        return reject(RecordTooLarge, f"the record that reaches line {line:,} is longer than {self.hard_max:,} "
+                                      "characters (an unclosed quote?); the file cannot be read")
 
 
-def map_header(header: list[str]) -> dict[str, int]:
+def _regions(stream: BinaryIO, state: _Decoding) -> Iterator[bytes]:
+    """The object in runs of complete lines (about one chunk each); the last piece of a chunk
+    waits for the next one (it may be a "\\r" whose "\\n" comes next). A piece longer than the
+    hard bound without a line end rejects the file."""
+    chunk = stream.read(_READ_CHUNK)
+    while 0 < len(chunk) < 4:  # a stream may answer short: the byte order mark needs its bytes together
+        more = stream.read(_READ_CHUNK)
+        if not more:
+            break
+        chunk += more
+    if chunk:
+        state.offset = state.first_chunk(chunk)
+        chunk = chunk[state.offset:]
+    pending = b""
+    while chunk:
+        buf = pending + chunk
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, len(buf) - 1)) + 1
+        if cut:
+            yield buf[:cut]
+        pending = buf[cut:]
+        if len(pending) > state.hard_max:
+            raise state.too_long(state.line + 1)
+        chunk = stream.read(_READ_CHUNK)
+    if pending:
+        yield pending
+
+
+def _lines(stream: BinaryIO, state: _Decoding) -> Iterator[str]:
+    """The physical lines of the object (``\\n``, ``\\r\\n`` or ``\\r``), decoded by the rule,
+    each a string with its line end, as the csv module wants them. Memory: one chunk and one line.
+
+    Fast path, for a run of lines without any quote that starts a record and is within the hard
+    bound: each line is a record shorter than the bound, so the run is decoded at once and its
+    lines handed out by ``io.StringIO`` (C speed). Otherwise line by line, every rule checked."""
+    for region in _regions(stream, state):
+        text = _fast_text(region, state)
+        if text is None:
+            yield from _checked_lines(region, state)
+            continue
+        state.line += region.count(b"\n") + region.count(b"\r") - region.count(b"\r\n")
+        state.offset += len(region)
+        state.chars += len(text)  # the run holds whole records: the bound needs no check here
+        yield from io.StringIO(text, newline="")
+
+
+def _fast_text(region: bytes, state: _Decoding) -> str | None:
+    if state.chars != state.mark or len(region) > state.hard_max or b'"' in region:
+        return None  # inside a record, or long, or quoted: line by line
+    if region.isascii():
+        return region.decode("ascii")
+    if state.codec is None:
+        return None  # the first non-ASCII line decides, line by line
+    try:
+        return region.decode("cp932" if state.codec == "cp932" else "utf-8")
+    except UnicodeDecodeError:
+        return None  # line by line finds the line and offset
+
+
+def _checked_lines(region: bytes, state: _Decoding) -> Iterator[str]:
+    hard_max = state.hard_max
+    for raw in region.splitlines(keepends=True):
+        state.line += 1
+        if len(raw) > hard_max:
+            raise state.too_long(state.line)
+        if raw.isascii():  # the same text in all three encodings
+            text = raw.decode("ascii")
+        elif state.codec is None:
+            text = state.decide(raw, state.line, state.offset)
+        else:
+            try:
+                text = raw.decode("cp932" if state.codec == "cp932" else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise state.mixed(exc, state.line, state.offset) from None
+        state.offset += len(raw)
+        state.chars += len(text)
+        if state.chars - state.mark > hard_max:
+            raise state.record_too_long(state.line)
+        yield text
+
+
+def _bad_bytes(exc: UnicodeDecodeError) -> str:
+    return exc.object[exc.start:exc.start + 4].hex(" ")
+
+
+# --------------------------------------------------------------------------- records
+
+
+def map_header(header: list[str], line: int = 1) -> dict[str, int]:
     """Canonical field -> column position, or InvalidHeader naming the problem."""
     lookup = {alias.lower(): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
     columns: dict[str, int] = {}
     for position, raw in enumerate(header):
-        name = lookup.get(raw.strip().lstrip("\ufeff").lower())
+        name = lookup.get(raw.strip().lower())
         if name is None:
             continue
         if name in columns:
-            raise InvalidHeader(f"column {raw.strip()!r} appears twice in the header (columns {columns[name] + 1} "
-                                f"and {position + 1}); keep one")
+            raise reject(InvalidHeader, f"column {echo(raw.strip())} appears twice in the header (line {line:,}, "
+                                        f"columns {columns[name] + 1} and {position + 1}); keep one")
         columns[name] = position
     missing = [name for name in HEADER_ALIASES if name not in columns]
     if missing:
         wanted = ", ".join(" or ".join(HEADER_ALIASES[m]) for m in missing)
-        found = ",".join(h.strip() for h in header)[:200]
-        raise InvalidHeader(f"the header has no column for {wanted}; the first row was {found!r}. "
-                            f"Expected {','.join(CANONICAL_HEADER)} (or user_id,login_count,post_count), in any order")
+        found = ",".join(h.strip() for h in header)
+        raise reject(InvalidHeader, f"the header has no column for {wanted}; the first row (line {line:,}) was "
+                                    f"{echo(found, 200)}. Expected user_id,login_count,post_count (or "
+                                    f"{','.join(HEADER_ALIASES[f][0] for f in FIELDS)}), in any order")
     return columns
 
 
-def _text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding=encoding, newline="")
+def _blank(cells: list[str]) -> bool:
+    return not "".join(cells).strip()
 
 
-def _blank(row: list[str]) -> bool:
-    return not any(cell.strip() for cell in row)
+def record_size(cells: list[str]) -> int:
+    """UTF-8 bytes of a record: its cells joined by commas."""
+    return sum(utf8_size(cell) for cell in cells) + max(len(cells) - 1, 0)
 
 
-def _header_and_rows(text: io.TextIOBase) -> tuple[list[str] | None, Iterator[list[str]]]:
-    """The first non-blank row, and the non-blank rows after it."""
-    reader = csv.reader(text)
-    header = next((row for row in reader if not _blank(row)), None)
-    return header, (row for row in reader if not _blank(row))
+class _Source:
+    """One reading of the file: its header, then its non-blank data records with their lines."""
+
+    def __init__(self, open_stream: Opener, limits: Limits):
+        self._stream = open_stream()
+        self.decoding = _Decoding(limits.hard_max)
+        self._reader = csv.reader(_lines(self._stream, self.decoding))
+        self.blank_rows = 0
+        self.header_line, header = self._header()
+        size = record_size(header)
+        if size > limits.header_max_bytes:
+            raise reject(InvalidHeader, (
+                f"the header (line {self.header_line:,}) is {size:,} bytes, above the limit of "
+                f"{limits.header_max_bytes:,}; it starts {echo(','.join(header), 60)}. The first non-blank row "
+                "must be the column names user_id,login_count,post_count"))
+        self.header = header
+        self.columns = map_header(header, self.header_line)
+
+    def _header(self) -> tuple[int, list[str]]:
+        for line, cells in self._all_records():
+            if not _blank(cells):
+                return line, cells
+        raise reject(EmptyFile, "the file has no header and no rows (only blank lines)")
+
+    def _all_records(self) -> Iterator[tuple[int, list[str]]]:
+        reader, decoding = self._reader, self.decoding
+        while True:
+            line = reader.line_num + 1
+            decoding.mark = decoding.chars
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # defensive: every record is bounded before the csv module sees it
+                raise reject(RecordTooLarge, f"line {line:,} cannot be read as CSV ({printable(str(exc))})") from None
+            yield line, cells
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """The non-blank records after the header (blank ones counted); the loop of
+        ``_all_records`` inlined: this is the hot path."""
+        reader, decoding = self._reader, self.decoding
+        while True:
+            line = reader.line_num + 1
+            decoding.mark = decoding.chars
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # defensive: every record is bounded before the csv module sees it
+                raise reject(RecordTooLarge, f"line {line:,} cannot be read as CSV ({printable(str(exc))})") from None
+            if "".join(cells).strip():
+                yield line, cells
+            else:
+                self.blank_rows += 1
+
+    def user_id(self, cells: list[str]) -> str:
+        position = self.columns["user_id"]
+        return cells[position].strip() if position < len(cells) else ""
+
+    def close(self) -> None:
+        self._stream.close()
 
 
-def _first_bytes(open_stream: Opener) -> bytes:
-    stream = open_stream()
-    try:
-        return stream.read(4)
-    finally:
-        stream.close()
-
-
-def scan(open_stream: Opener, tmp_dir: str | None = None) -> Scan:
-    head = _first_bytes(open_stream)
-    if not head:
-        raise EmptyFile("the file is empty (0 bytes); export it again")
-    if head.startswith(_UTF16_BOMS):
-        raise UnsupportedEncoding("the file is UTF-16 (Excel's 'Unicode Text'); save it as 'CSV UTF-8' or 'CSV' instead")
-    candidates = ["utf-8-sig"] if head.startswith(codecs.BOM_UTF8) else ["utf-8", "cp932"]
-    failure = None
-    for encoding in candidates:
-        try:
-            return _scan_as(open_stream, encoding, tmp_dir)
-        except UnicodeDecodeError as exc:
-            failure = failure or exc
-    raise UnsupportedEncoding(
-        f"the file is neither UTF-8 nor CP932/Shift_JIS (first undecodable byte at offset {failure.start}: "
-        f"{failure.object[failure.start:failure.start + 1].hex()}); save it as 'CSV UTF-8'"
-    )
+# --------------------------------------------------------------------------- duplicates
 
 
 class _Occurrences:
-    """(user id, row) pairs in a throwaway SQLite file; answers which rows a
-    later row of the same user supersedes."""
+    """(user id, line) pairs in a throwaway SQLite file: for each record followed by a later
+    record of the same user, the line of that user's last record."""
 
     CHUNK = 50_000
 
@@ -128,71 +367,180 @@ class _Occurrences:
         self.db = sqlite3.connect(self.path)
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE; PRAGMA cache_size=-16384;"
-            "CREATE TABLE occ (uid TEXT NOT NULL, idx INTEGER NOT NULL);"
+            "CREATE TABLE occ (line INTEGER PRIMARY KEY, uid TEXT NOT NULL);"
         )
-        self.pending: list[tuple[str, int]] = []
+        self.pending: list[tuple[int, str]] = []
+        self.indexed = False
 
-    def add(self, uid: str, index: int) -> None:
-        self.pending.append((uid, index))
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.db.close()
+        os.remove(self.path)
+
+    def add(self, uid: str, line: int) -> None:
+        self.pending.append((line, uid))
         if len(self.pending) >= self.CHUNK:
-            self.flush()
+            self._flush()
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
         if self.pending:
             self.db.executemany("INSERT INTO occ VALUES (?, ?)", self.pending)
             self.pending.clear()
 
-    def superseded(self) -> set[int]:
-        self.flush()
-        self.db.execute("CREATE INDEX occ_uid ON occ (uid, idx)")
-        return {idx for (idx,) in self.db.execute(
-            "SELECT o.idx FROM occ o JOIN (SELECT uid, MAX(idx) AS last FROM occ GROUP BY uid HAVING COUNT(*) > 1) d"
-            " ON o.uid = d.uid WHERE o.idx < d.last")}
+    def _index(self) -> None:
+        if not self.indexed:
+            self._flush()
+            self.db.executescript(
+                "CREATE INDEX occ_uid ON occ (uid, line);"
+                "CREATE TABLE last (uid TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;"
+                "INSERT INTO last SELECT uid, MAX(line) FROM occ GROUP BY uid HAVING COUNT(*) > 1;")
+            self.indexed = True
 
-    def close(self) -> None:
-        self.db.close()
-        os.remove(self.path)
+    def superseded_count(self) -> int:
+        self._index()
+        row = self.db.execute("SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) - 1 AS n FROM occ"
+                              " WHERE uid IN (SELECT uid FROM last) GROUP BY uid)").fetchone()
+        return int(row[0])
+
+    def superseded_by(self) -> Iterator[tuple[int, int]]:
+        """(line, line of the same user's last record), in line order, streamed."""
+        self._index()
+        cursor = self.db.execute("SELECT o.line, l.line FROM occ o JOIN last l ON l.uid = o.uid"
+                                 " WHERE o.line < l.line ORDER BY o.line")
+        for line, last in cursor:
+            yield int(line), int(last)
 
 
-def _scan_as(open_stream: Opener, encoding: str, tmp_dir: str | None = None) -> Scan:
-    text = _text(open_stream(), encoding)
-    occurrences = _Occurrences(tmp_dir)
+# --------------------------------------------------------------------------- the two passes
+
+
+@dataclass
+class Scan:
+    encoding: str  # a key of ENCODING_LABELS
+    columns: dict[str, int]  # canonical field -> column position
+    header: list[str]  # as written, capped (HEADER_ECHO_COLUMNS x HEADER_ECHO_CHARS)
+    header_line: int = 1
+    header_width: int = 0
+    data_rows: int = 0
+    blank_rows: int = 0
+    duplicate_rows: int = 0
+    notes: Counter[str] = field(default_factory=Counter)  # rows written with a note, by kind
+
+    @property
+    def encoding_label(self) -> str:
+        return ENCODING_LABELS[self.encoding]
+
+
+def _echo_header(header: list[str]) -> list[str]:
+    names = [h.strip()[:HEADER_ECHO_CHARS] for h in header[:HEADER_ECHO_COLUMNS]]
+    if len(header) > HEADER_ECHO_COLUMNS:
+        names.append(f"… {len(header) - HEADER_ECHO_COLUMNS} more")
+    return names
+
+
+def _scan(open_stream: Opener, occurrences: _Occurrences, limits: Limits) -> Scan:
+    source = _Source(open_stream, limits)
     try:
-        header, rows = _header_and_rows(text)
-        if header is None:
-            raise EmptyFile("the file has no header and no rows")
-        columns = map_header(header)
-        result = Scan(encoding=encoding, columns=columns, header=[h.strip().lstrip("\ufeff") for h in header])
-        uid_col = columns["user_id"]
-        for row in rows:
-            uid = row[uid_col].strip() if uid_col < len(row) else ""
+        data_rows = 0
+        position = source.columns["user_id"]
+        for line, cells in source.records():
+            uid = cells[position].strip() if position < len(cells) else ""
             if is_valid_user_id(uid):  # invalid ids are never merged: the worker reports each of them
-                occurrences.add(uid, result.data_rows)
-            result.data_rows += 1
-        if result.data_rows == 0:
-            raise EmptyFile(f"the file has a header ({','.join(result.header)[:100]}) but no data rows")
-        result.superseded = occurrences.superseded()
-        result.duplicate_rows = len(result.superseded)
-        return result
+                occurrences.add(uid, line)
+            data_rows += 1
+        if data_rows == 0:
+            raise reject(EmptyFile, f"the file has a header ({printable(','.join(source.header), 100)}) "
+                                    "but no data rows")
+        return Scan(encoding=source.decoding.encoding, columns=source.columns, header=_echo_header(source.header),
+                    header_line=source.header_line, header_width=len(source.header), data_rows=data_rows,
+                    blank_rows=source.blank_rows, duplicate_rows=occurrences.superseded_count())
     finally:
-        occurrences.close()
-        text.close()
+        source.close()
 
 
-def write_normalised(open_stream: Opener, scan_result: Scan, out: io.TextIOBase) -> int:
-    """Write the canonical UTF-8 copy; return the number of data rows written."""
-    text = _text(open_stream(), scan_result.encoding)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CANONICAL_HEADER)
-    order = [scan_result.columns[name] for name in ("user_id", "login_count", "post_count")]
-    superseded = scan_result.superseded
-    written = 0
+def scan(open_stream: Opener, tmp_dir: str | None = None, limits: Limits = LIMITS) -> Scan:
+    """Pass 1 only: the facts, or the named rejection."""
+    with _Occurrences(tmp_dir) as occurrences:
+        return _scan(open_stream, occurrences, limits)
+
+
+def note_for(cells: list[str], columns: dict[str, int], width: int, superseded_by: int | None,
+             limits: Limits = LIMITS) -> str:
+    """Why the worker must not apply a record ("" = apply): the first rule that applies."""
+    if superseded_by is not None:
+        return f"superseded:{superseded_by}"
+    if len(cells) != width:
+        return f"FieldCountMismatch:{len(cells)}:{width}"
+    if _short(cells, limits):
+        return ""
+    for name in FIELDS:
+        size = utf8_size(cells[columns[name]])
+        if size > limits.field_max_bytes:
+            return f"FieldTooLong:{name}:{size}"
+    size = record_size(cells)
+    if size > limits.record_max_bytes:
+        return f"RowTooLong:{size}"
+    return ""
+
+
+def _short(cells: list[str], limits: Limits) -> bool:
+    """Too short to break any row limit, whatever its characters (at most 4 UTF-8 bytes each)."""
+    return (sum(map(len, cells)) + len(cells)) * 4 <= limits.field_max_bytes <= limits.record_max_bytes
+
+
+def capped(cell: str, limits: Limits = LIMITS) -> str:
+    if len(cell) * 4 <= limits.field_max_bytes or utf8_size(cell) <= limits.field_max_bytes:
+        return cell
+    return cell[:CAP_CHARS] + "…"
+
+
+def _write(open_stream: Opener, result: Scan, occurrences: _Occurrences, out: TextIO, limits: Limits) -> None:
+    source = _Source(open_stream, limits)
+    # Step Functions' CSV reader takes a backslash as an escape (a lone one is dropped, "\\," joins two
+    # fields): the escapechar makes the csv module double every backslash, which that reader reads back as one.
+    writer = csv.writer(out, lineterminator="\n", escapechar="\\")
+    writer.writerow(COPY_HEADER)
+    positions = [result.columns[name] for name in FIELDS]
+    width = result.header_width
+    superseded = occurrences.superseded_by()
+    nxt = next(superseded, None)
     try:
-        _, rows = _header_and_rows(text)
-        for index, row in enumerate(rows):
-            if index not in superseded:
-                writer.writerow([row[i] if i < len(row) else "" for i in order])
-                written += 1
+        for line, cells in source.records():
+            deciding = None
+            if nxt is not None and nxt[0] == line:
+                deciding = nxt[1]
+                nxt = next(superseded, None)
+            note = note_for(cells, result.columns, width, deciding, limits)
+            if note:
+                result.notes[note.split(":", 1)[0]] += 1
+            if not note or (len(cells) == width and _short(cells, limits)):  # every column there, none to cap
+                writer.writerow([cells[positions[0]], cells[positions[1]], cells[positions[2]], line, note])
+            else:
+                writer.writerow([*(capped(cells[p], limits) if p < len(cells) else "" for p in positions), line, note])
     finally:
-        text.close()
-    return written
+        source.close()
+
+
+def normalise(open_stream: Opener, out: TextIO, tmp_dir: str | None = None, limits: Limits = LIMITS) -> Scan:
+    """Both passes: write the normalised copy (contract 1) to ``out`` and return the facts,
+    or raise the named rejection (before anything is written)."""
+    with _Occurrences(tmp_dir) as occurrences:
+        result = _scan(open_stream, occurrences, limits)
+        _write(open_stream, result, occurrences, out, limits)
+    return result
+
+
+def read_user_ids(open_stream: Opener, limits: Limits = LIMITS) -> Iterator[str]:
+    """The valid user ids of the file's data records, in file order (repeats included),
+    streamed, in any encoding ValidateInput accepts; rejections as ValidateInput's."""
+    source = _Source(open_stream, limits)
+    try:
+        for _line, cells in source.records():
+            uid = source.user_id(cells)
+            if is_valid_user_id(uid):
+                yield uid
+    finally:
+        source.close()

@@ -30,24 +30,26 @@ class _CamelModel(BaseModel):
 
 
 class ValidateRequest(_CamelModel):
-    bucket: str = Field(min_length=3)
-    key: str = Field(min_length=1)
-    execution_name: str = Field(alias="executionName", default="manual")
+    bucket: str = Field(min_length=3, max_length=63)  # S3's bounds: the output echoes both
+    key: str = Field(min_length=1, max_length=1024)
+    execution_name: str = Field(alias="executionName", default="manual", min_length=1, max_length=80)
 
 
 class ValidationResult(_CamelModel):
-    """What ValidateInput hands on: the object the map must read, and the facts."""
+    """What ValidateInput hands on: the object the map must read, and the facts.
+    Small by construction: the header is echoed as at most 32 names of at most 64 characters."""
 
     bucket: str
-    key: str = Field(description="the object the map reads: the source, or its normalised copy under staging/")
+    key: str = Field(description="the object the map reads: always the normalised copy under staging/")
     source_key: str = Field(alias="sourceKey")
     byte_size: int = Field(alias="byteSize")
     encoding: str
-    header: list[str]
-    source_rows: int = Field(alias="sourceRows")
-    duplicate_rows: int = Field(alias="duplicateRows")
-    row_count: int = Field(alias="rowCount", description="rows the map will read")
-    normalized: bool
+    header: list[str] = Field(description="the original header's names, capped")
+    source_rows: int = Field(alias="sourceRows", description="data records of the file (blank ones not counted)")
+    duplicate_rows: int = Field(alias="duplicateRows", description="records superseded by a later one of their user")
+    blank_rows: int = Field(alias="blankRows", default=0, description="blank records after the header, skipped")
+    row_count: int = Field(alias="rowCount", description="rows the map will read: every data record, noted or not")
+    normalized: bool = Field(default=True, description="always true: the map reads the copy")
 
 
 class ConcurrencyRequest(_CamelModel):
