@@ -74,16 +74,19 @@ def plain(value: Any) -> Any:
 
 
 def _audit_items(dynamodb: Any, table: str, execution_name: str) -> Iterator[dict[str, Any]]:
-    """The run's audit items, read by scanning (locally the table holds a handful of runs)."""
+    """The run's audit records (contract 5, as ``AuditLogReader`` gives them), read by scanning
+    (locally the table holds a handful of runs)."""
     from boto3.dynamodb.types import TypeDeserializer
+
+    from csv_dmap.audit import item_record
 
     deserializer = TypeDeserializer()
     paginator = dynamodb.get_paginator("scan")
     for page in paginator.paginate(TableName=table):
         for raw in page.get("Items", []):
-            item = {k: plain(deserializer.deserialize(v)) for k, v in raw.items()}
-            if item.get("executionName") == execution_name:
-                yield item
+            record = plain(item_record({k: deserializer.deserialize(v) for k, v in raw.items()}))
+            if record.get("executionName") == execution_name:
+                yield record
 
 
 def export_local(*, s3: Any, bucket: str, execution_name: str, dynamodb: Any | None = None,

@@ -6,7 +6,7 @@ at module level, and ``asl_runner`` never does."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,59 +60,20 @@ def create_schema() -> None:
 
 
 def read_user_ids(path: Path) -> Iterator[str]:
-    """Valid user ids of a CSV, in any encoding the pipeline accepts, streamed.
-
-    Through the layer's own reading (``csv_dmap.logic.validation.read_user_ids``)
-    when it exists; until then a local reading that tries UTF-8 (BOM or not), then CP932."""
+    """Valid user ids of a CSV, in any encoding the pipeline accepts, streamed, through the
+    layer's own reading of a file (``csv_dmap.logic.validation.read_user_ids``). A file the
+    pipeline would reject seeds nothing: the run itself then rejects it, with the named error."""
     ensure_layer_on_path()
-    try:
-        from csv_dmap.logic.validation import read_user_ids as layer_read
-    except ImportError:
-        layer_read = None
-    if layer_read is not None:
-        yield from _from_layer(layer_read, path)
-        return
-    yield from _fallback_user_ids(path)
+    from csv_dmap.errors import InputRejected
+    from csv_dmap.logic.validation import read_user_ids as layer_read
 
-
-def _from_layer(read: Callable[..., Iterable[str]], path: Path) -> Iterator[str]:
     def open_stream() -> IO[bytes]:
         return open(path, "rb")
 
-    yield from read(open_stream)
-
-
-def _fallback_user_ids(path: Path) -> Iterator[str]:
-    import csv
-
-    from csv_dmap.models import HEADER_ALIASES, is_valid_user_id
-
-    encoding = _encoding_of(path)
-    if encoding is None:
-        return  # neither UTF-8 nor CP932: nothing to seed, the pipeline rejects the file
-    aliases = {a.strip().lower() for a in HEADER_ALIASES["user_id"]}
-    with open(path, encoding=encoding, newline="") as fh:
-        reader = csv.DictReader(fh)
-        column = next((c for c in reader.fieldnames or [] if c.strip().lower() in aliases), None)
-        if column is None:
-            return
-        for row in reader:
-            uid = (row[column] or "").strip()
-            if is_valid_user_id(uid):
-                yield uid
-
-
-def _encoding_of(path: Path) -> str | None:
-    """The first of UTF-8 (BOM or not) and CP932 that decodes the whole file."""
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            with open(path, encoding=encoding) as fh:
-                while fh.read(1 << 20):
-                    pass
-            return encoding
-        except UnicodeDecodeError:
-            continue
-    return None
+    try:
+        yield from layer_read(open_stream)
+    except InputRejected:
+        return
 
 
 def keep_for_analysis(s3: Any, results_bucket: str, dynamodb: Any, audit_table: str, execution_name: str) -> None:

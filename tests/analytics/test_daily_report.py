@@ -28,7 +28,7 @@ def _summary(name: str, statuses: list[str]) -> object:
 
 
 def test_the_daily_report_function_writes_three_forms(s3, monkeypatch, tmp_path: Path):
-    from csv_dmap.aws import reset_clients
+    from csv_dmap.runtime import reset as reset_clients
     from csv_dmap.config import get_settings
 
     write_summary(s3, BUCKET, _summary("r1", ["APPLIED"] * 7 + ["SUPERSEDED", "SKIPPED", "FAILED"]))

@@ -56,22 +56,26 @@ def _run(env: Any, text: str, name: str, data_dir: Path) -> dict[str, Any]:
     env.client("s3").put_object(Bucket=bucket, Key=f"incoming/{name}.csv", Body=text.encode())
     result = run_definition(env, DEFINITION, input={"bucket": bucket, "key": f"incoming/{name}.csv"}, name=name)
     assert result.status == "SUCCEEDED", result.cause
+    _export(env, text, name, data_dir)
+    return result.output
+
+
+def _export(env: Any, text: str, name: str, data_dir: Path) -> None:
     counts = export_local(s3=env.client("s3"), bucket=env.physical_name("ResultsBucket"), execution_name=name,
                           dynamodb=env.client("dynamodb"), audit_table=env.physical_name("AuditTable"),
                           data_dir=data_dir)
     assert counts["summaries"] == 1 and counts["rows"] >= 1 and counts["audit"] == text.count("\n") - 1
-    return result.output
 
 
 @pytest.fixture
 def two_runs(local_env, tmp_path):
-    from csv_dmap.db import get_repository
+    from csv_dmap.db import get_engine, seed_users
 
-    get_repository().seed_users(SEEDED)
+    seed_users(get_engine(), SEEDED)
     data = tmp_path / "data"
     _run(local_env, FILE_1, "an-1", data)
     _run(local_env, FILE_2, "an-2", data)
-    _run(local_env, FILE_2, "an-2", data)  # exporting a run again replaces its files: nothing doubles
+    _export(local_env, FILE_2, "an-2", data)  # exporting a run again replaces its files: nothing doubles
     return data
 
 
@@ -97,12 +101,15 @@ def test_the_seeds_monthly_query_matches_the_files(two_runs):
 
 
 def test_the_database_holds_what_the_files_imply(two_runs):
-    from csv_dmap.db import get_repository
+    from sqlalchemy import text
 
-    repo = get_repository()
-    for uid, (login, post) in oracle([FILE_1, FILE_2])["last"].items():
-        stats = repo.get_stats(uid)
-        assert (stats["login_count"], stats["post_count"]) == (login, post)
+    from csv_dmap.db import get_engine
+
+    with get_engine().connect() as conn:
+        stored = {uid: (login, post) for uid, login, post in
+                  conn.execute(text("SELECT user_id, login_count, post_count FROM user_stats"))}
+    for uid, values in oracle([FILE_1, FILE_2])["last"].items():
+        assert stored[uid] == values, uid
 
 
 def test_failures_are_exactly_the_rows_the_file_implies(two_runs):

@@ -162,7 +162,7 @@ class _Context:
 
 
 def test_aggregate_errors_writes_the_dataset_and_a_summary_that_agree(s3, monkeypatch):
-    from csv_dmap.aws import reset_clients
+    from csv_dmap.runtime import reset as reset_clients
     from csv_dmap.config import get_settings
 
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)

@@ -127,7 +127,7 @@ def test_existing_mode_creates_none_of_it() -> None:
 
 
 @pytest.mark.parametrize(("parameters", "expected"), [
-    ({}, {"DB_TLS": "true", "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]}, "DB_SECRET_ARN": MANAGED_SECRET,
+    ({"DatabaseMode": "create"}, {"DB_TLS": "true", "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]}, "DB_SECRET_ARN": MANAGED_SECRET,
           "DB_IAM_AUTH": "false", "DB_USER": "csv_dmap"}),
     ({"DatabaseMode": "existing", "DbProxyEndpoint": "p.example", "DbSecretArn": "arn:s", "DbIamAuth": "true",
       "DbUser": "app"},
@@ -136,6 +136,7 @@ def test_existing_mode_creates_none_of_it() -> None:
      {"DB_TLS": "false", "DB_HOST": "", "DB_SECRET_ARN": "", "DB_IAM_AUTH": "false"}),
 ])
 def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expected: dict[str, Any]) -> None:
+    # (the local runner's own default is DatabaseMode=existing: the created mode is named here)
     env = LocalEnvironment(parameters=parameters, database_url="sqlite://")
     want = {k: str(env.resolve(v)) for k, v in expected.items()}  # created resources: as the runner names them
     for name in DB_CLIENTS:
