@@ -42,7 +42,8 @@ def audit(env):
 
     client, raw = env.client("dynamodb"), TypeDeserializer()
     pages = client.get_paginator("scan").paginate(TableName=env.physical_name("AuditTable"))
-    records = [item_record({k: raw.deserialize(v) for k, v in item.items()}) for page in pages for item in page["Items"]]
+    items = [item for page in pages for item in page["Items"]]
+    records = [item_record({k: raw.deserialize(v) for k, v in item.items()}) for item in items]
     return sorted(records, key=lambda r: (r["executionName"], r["line"]))
 
 
@@ -205,7 +206,6 @@ def item_processor():
 def child(env, ev):
     """One child execution of the map, as the local ASL interpreter runs it."""
     from asl_runner import Execution
-
     from local_runner.lambda_loader import load_handler
     from local_runner.services import TemplateServices
 

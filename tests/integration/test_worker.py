@@ -104,7 +104,8 @@ def test_superseded_row_names_the_line_that_decides_and_is_audited(local_env, re
     history = reader.user_history("U00001", since=datetime(2026, 11, 15, tzinfo=UTC))
     assert [(h["rowIndex"], h["line"], h["status"]) for h in history] == [(7, 9, "APPLIED")]  # the deciding row
     # the superseded row is audited too, under the execution's keys, with its user id and the deciding line
-    records = [item_record({k: TypeDeserializer().deserialize(v) for k, v in i.items()}) for i in audit_items(local_env)]
+    raw = TypeDeserializer()
+    records = [item_record({k: raw.deserialize(v) for k, v in i.items()}) for i in audit_items(local_env)]
     superseded = [r for r in records if r["status"] == "SUPERSEDED"]
     assert [(r["userId"], r["line"], r["supersededBy"], r["executionName"]) for r in superseded] == [
         ("U00001", 2, 9, EVENT["BatchInput"]["executionName"])]
