@@ -127,8 +127,11 @@ def test_existing_mode_creates_none_of_it() -> None:
 
 
 @pytest.mark.parametrize(("parameters", "expected"), [
-    ({"DatabaseMode": "create"}, {"DB_TLS": "true", "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]}, "DB_SECRET_ARN": MANAGED_SECRET,
-          "DB_IAM_AUTH": "false", "DB_USER": "csv_dmap"}),
+    # the template's default mode (test_a_fresh_deploy_creates_the_database), named: the local harness
+    # runs DatabaseMode=existing unless told otherwise
+    ({"DatabaseMode": "create"},
+     {"DB_TLS": "true", "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]}, "DB_SECRET_ARN": MANAGED_SECRET,
+      "DB_IAM_AUTH": "false", "DB_USER": "csv_dmap"}),
     ({"DatabaseMode": "existing", "DbProxyEndpoint": "p.example", "DbSecretArn": "arn:s", "DbIamAuth": "true",
       "DbUser": "app"},
      {"DB_TLS": "true", "DB_HOST": "p.example", "DB_SECRET_ARN": "arn:s", "DB_IAM_AUTH": "true", "DB_USER": "app"}),
@@ -136,7 +139,6 @@ def test_existing_mode_creates_none_of_it() -> None:
      {"DB_TLS": "false", "DB_HOST": "", "DB_SECRET_ARN": "", "DB_IAM_AUTH": "false"}),
 ])
 def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expected: dict[str, Any]) -> None:
-    # (the local runner's own default is DatabaseMode=existing: the created mode is named here)
     env = LocalEnvironment(parameters=parameters, database_url="sqlite://")
     want = {k: str(env.resolve(v)) for k, v in expected.items()}  # created resources: as the runner names them
     for name in DB_CLIENTS:

@@ -96,7 +96,8 @@ def test_exec_cli_runs_the_definition_and_prints_json(tmp_path):
     manifest = json.loads(key.read_text())
     succeeded = json.loads((out / "csv-dmap-local-results-bucket" / manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]).read_text())
     output = json.loads(succeeded[0]["Output"])
-    assert output["counts"] == {"total": 2, "applied": 0, "failed": 2}  # U1 unknown (not seeded), U2 bad count
+    # U1 unknown (not seeded), U2 bad count
+    assert output["counts"] == {"total": 2, "applied": 0, "failed": 2, "superseded": 0, "skipped": 0}
     assert (out / "csv-dmap-local-input-bucket" / "incoming" / "in.csv").exists()
 
 

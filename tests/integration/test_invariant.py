@@ -35,8 +35,16 @@ def row(uid, login, post, line, note=""):
 
 
 def audit(env):
-    items = env.client("dynamodb").scan(TableName=env.physical_name("AuditTable"))["Items"]
-    return sorted(items, key=lambda i: (i["executionName"]["S"], i["itemKey"]["S"]))
+    """Every stored audit item as readers see it (execution name, line... spelled out from the keys),
+    in (execution, line) order."""
+    from boto3.dynamodb.types import TypeDeserializer
+    from csv_dmap.audit import item_record
+
+    client, raw = env.client("dynamodb"), TypeDeserializer()
+    pages = client.get_paginator("scan").paginate(TableName=env.physical_name("AuditTable"))
+    items = [item for page in pages for item in page["Items"]]
+    records = [item_record({k: raw.deserialize(v) for k, v in item.items()}) for item in items]
+    return sorted(records, key=lambda r: (r["executionName"], r["line"]))
 
 
 @pytest.fixture
@@ -139,24 +147,23 @@ def test_reconcile_after_a_commit_reports_applied_with_the_remembered_old_values
     worker(local_env, event([row("U1", 1, 2, 2)], "A", T_A))
     ev = event([row("U1", 3, 4, 2), row("U2", 5, 6, 3), row("bad id", 1, 1, 4)], "B", T_B, first=1000)
 
-    def refuse(self, records):
+    def refuse(self, items):
         raise AuditWriteError("3 audit records still unprocessed after 8 BatchWriteItem attempts")
 
     with monkeypatch.context() as patch:
-        patch.setattr(AuditLogWriter, "write", refuse)
+        patch.setattr(AuditLogWriter, "write_items", refuse)
         with pytest.raises(AuditWriteError):
             worker(local_env, ev)  # the database committed, the audit write failed
-    assert [i for i in audit(local_env) if i["executionName"]["S"] == "B"] == []
+    assert [i for i in audit(local_env) if i["executionName"] == "B"] == []
     failure = {"Error": "AuditWriteError", "Cause": lambda_cause("AuditWriteError", "3 audit records ...")}
     out = worker(local_env, {**ev, "Failure": failure})
     u1, u2, bad = out["results"]
     assert (u1["status"], u1["oldLoginCount"], u1["oldPostCount"], u1["newLoginCount"]) == ("APPLIED", 1, 2, 3)
     assert (u2["status"], u2.get("oldLoginCount"), u2["newPostCount"]) == ("APPLIED", None, 6)
     assert (bad["status"], bad["errorType"], bad["rawUserId"]) == ("FAILED", "InvalidUserId", "bad id")
-    written = [i for i in audit(local_env) if i["executionName"]["S"] == "B"]
-    assert [(i["rowIndex"]["N"], i["status"]["S"]) for i in written] == [
-        ("1000", "APPLIED"), ("1001", "APPLIED"), ("1002", "FAILED")]
-    assert written[0]["oldLoginCount"]["N"] == "1"
+    written = [i for i in audit(local_env) if i["executionName"] == "B"]
+    assert [(i["rowIndex"], i["status"]) for i in written] == [(1000, "APPLIED"), (1001, "APPLIED"), (1002, "FAILED")]
+    assert written[0]["oldLoginCount"] == 1
     assert (stats(engine, "U1")["login_count"], stats(engine, "U1")["prev_login_count"]) == (3, 1)  # untouched
 
 
@@ -175,8 +182,8 @@ def test_reconcile_without_a_commit_reports_the_batch_error(local_env, engine):
     assert (u3["status"], u3["supersededBy"]) == ("SUPERSEDED", 9)
     assert out["counts"] == {"total": 3, "applied": 0, "failed": 2, "superseded": 1, "skipped": 0}
     assert table_rows(engine, "user_stats") == before  # reconcile only reads
-    failed = [i for i in audit(local_env) if i["executionName"]["S"] == "B" and i["status"]["S"] == "FAILED"]
-    assert [i["errorType"]["S"] for i in failed] == ["TransientDatabaseError"] * 2
+    failed = [i for i in audit(local_env) if i["executionName"] == "B" and i["status"] == "FAILED"]
+    assert [i["errorType"] for i in failed] == ["TransientDatabaseError"] * 2
 
 
 def test_reconcile_takes_the_first_line_of_a_plain_cause(local_env, engine):
@@ -198,33 +205,36 @@ def item_processor():
 
 def child(env, ev):
     """One child execution of the map, as the local ASL interpreter runs it."""
-    from local_runner.interpreter import Execution, Resources
+    from asl_runner import Execution
     from local_runner.lambda_loader import load_handler
+    from local_runner.services import TemplateServices
 
     spec = env.functions["WorkerFunction"]
-    resources = Resources(env=env)
-    resources.register("worker", load_handler(spec.module_path, spec.function_name))
-    return Execution(item_processor(), resources).run(ev)
+    services = TemplateServices(env)
+    services.register("worker", load_handler(spec.module_path, spec.function_name))
+    return Execution(item_processor(), services).run(ev)
 
 
 def test_a_batch_whose_audit_write_keeps_failing_after_commit_is_reported_applied(local_env, engine, monkeypatch):
     from csv_dmap.audit import AuditLogWriter
 
-    real = AuditLogWriter.write
+    real = AuditLogWriter.write_items
     calls = {"n": 0}
+    rule = next(r for r in item_processor()["States"]["ApplyBatch"]["Retry"] if "AuditWriteError" in r["ErrorEquals"])
+    apply_attempts = 1 + rule["MaxAttempts"]  # every attempt ApplyBatch makes fails; ReconcileBatch's first succeeds
 
-    def flaky(self, records):
+    def flaky(self, items):
         calls["n"] += 1
-        if calls["n"] <= 6:  # ApplyBatch's first attempt and its 5 retries
+        if calls["n"] <= apply_attempts:
             raise AuditWriteError("2 audit records still unprocessed after 8 BatchWriteItem attempts")
-        return real(self, records)
+        return real(self, items)
 
-    monkeypatch.setattr(AuditLogWriter, "write", flaky)
+    monkeypatch.setattr(AuditLogWriter, "write_items", flaky)
     result = child(local_env, event([row("U1", 3, 4, 2), row("U2", 5, 6, 3)], "B", T_B))
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert [r["status"] for r in result.output["results"]] == ["APPLIED", "APPLIED"]
-    assert calls["n"] == 7
-    assert {i["status"]["S"] for i in audit(local_env)} == {"APPLIED"} and len(audit(local_env)) == 2
+    assert calls["n"] == apply_attempts + 1
+    assert {i["status"] for i in audit(local_env)} == {"APPLIED"} and len(audit(local_env)) == 2
 
 
 def test_a_batch_the_database_refuses_is_reported_failed_row_by_row(local_env, engine):

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from csv_dmap.audit import audit_items, item_record
 from csv_dmap.db import StatsRepository, build_engine, create_schema, seed_users
 from csv_dmap.logic.apply_batch import apply_batch
 from csv_dmap.models import WorkerEvent
@@ -19,11 +20,16 @@ WAIT = 60  # seconds before a test gives up waiting for the other thread (a fail
 
 
 class Captured:
-    def __init__(self):
-        self.records = []
+    """The audit sink: keeps the results it was given and the items the layer builds from them."""
 
-    def write(self, records):
-        self.records.extend(records)
+    def __init__(self):
+        self.results = []
+        self.items = []
+
+    def write_results(self, results, *, execution_name, execution_start, source_key, ttl_days):
+        self.results.extend(results)
+        self.items.extend(audit_items(results, execution_name=execution_name, execution_start=execution_start,
+                                      source_key=source_key, ttl_days=ttl_days))
         return 1
 
 
@@ -101,7 +107,8 @@ def test_the_second_batch_reads_the_first_ones_committed_value(database_url):
     olds = {r.user_id: (r.old_login_count, r.new_login_count) for r in outputs["second"].results}
     assert olds == {"U1": (10, 100), "U2": (20, 200), "U3": (None, 3)}
     assert {r.user_id: r.old_login_count for r in outputs["first"].results} == {"U1": 1, "U2": 2}
-    assert [(r.user_id, r.old_login_count) for r in second_audit.records] == [("U2", 20), ("U1", 10), ("U3", None)]
+    audited = [item_record(item) for item in second_audit.items]
+    assert [(r["userId"], r.get("oldLoginCount")) for r in audited] == [("U2", 20), ("U1", 10), ("U3", None)]
     final = stats(first_engine, "U1")
     assert (final["login_count"], final["prev_login_count"], final["last_execution_name"]) == (100, 10, "B")
     first_engine.dispose()

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from csv_dmap.audit import AuditLogReader
+from boto3.dynamodb.types import TypeDeserializer
+from csv_dmap.audit import AuditLogReader, item_record
 from csv_dmap.errors import TransientDatabaseError
 
 from local_runner.invoke import invoke
@@ -22,9 +23,11 @@ def run(env, event):
 
 
 def audit_items(env):
+    """Every stored audit item (DynamoDB JSON), in key order (pk, sk: docs/audit-table.md)."""
     client = env.client("dynamodb")
-    items = client.scan(TableName=env.physical_name("AuditTable"))["Items"]
-    return sorted(items, key=lambda i: i["itemKey"]["S"])
+    pages = client.get_paginator("scan").paginate(TableName=env.physical_name("AuditTable"))
+    items = [item for page in pages for item in page["Items"]]
+    return sorted(items, key=lambda i: (i["pk"]["S"], i["sk"]["S"]))
 
 
 def batch(rows, execution="exec-1", start=0, started="2026-11-22T00:30:00Z"):
@@ -99,7 +102,13 @@ def test_superseded_row_names_the_line_that_decides_and_is_audited(local_env, re
     assert (stats["login_count"], stats["post_count"]) == (6, 13)
     reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
     history = reader.user_history("U00001", since=datetime(2026, 11, 15, tzinfo=UTC))
-    assert sorted((h["rowIndex"], h["status"]) for h in history) == [(0, "SUPERSEDED"), (7, "APPLIED")]
+    assert [(h["rowIndex"], h["line"], h["status"]) for h in history] == [(7, 9, "APPLIED")]  # the deciding row
+    # the superseded row is audited too, under the execution's keys, with its user id and the deciding line
+    raw = TypeDeserializer()
+    records = [item_record({k: raw.deserialize(v) for k, v in i.items()}) for i in audit_items(local_env)]
+    superseded = [r for r in records if r["status"] == "SUPERSEDED"]
+    assert [(r["userId"], r["line"], r["supersededBy"], r["executionName"]) for r in superseded] == [
+        ("U00001", 2, 9, EVENT["BatchInput"]["executionName"])]
 
 
 def test_duplicates_without_notes_apply_in_row_order(local_env, repo):
