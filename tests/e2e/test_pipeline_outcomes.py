@@ -184,3 +184,14 @@ def test_daily_report_of_a_day_without_runs_says_so(local_env):
                                              Key="daily-reports/2026-01-01.json")["Body"].read()
     report = json.loads(body)
     assert report["message"] == "No csv-dmap runs on 2026-01-01 (Asia/Tokyo)." and report["runs"] == []
+
+
+def test_a_function_that_fails_unexpectedly_ends_with_its_message_never_a_stack_trace(pipeline):
+    """An input the functions cannot use (an empty key) fails ValidateInput with a Lambda error whose
+    payload carries a stack trace; the execution's Cause is the function's message only."""
+    result = run_definition(pipeline.env, DEFINITION, input={"bucket": pipeline.input_bucket, "key": ""}, name="no-key")
+    assert result.status == "FAILED"
+    assert result.error == "ValidationError", (result.error, result.cause)
+    assert "key" in result.cause and "at least 1 character" in result.cause
+    for trace in ("Traceback", "stackTrace", 'File "', "requestId"):
+        assert trace not in result.cause, result.cause
