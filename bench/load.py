@@ -543,23 +543,27 @@ def markdown(data: Mapping[str, Any]) -> str:
          f"lock time {lock.get('Innodb_row_lock_time', 0):,} ms (longest wait since server start "
          f"{lock.get('Innodb_row_lock_time_max', 0):,} ms), deadlocks {lock.get('Innodb_deadlocks', 'n/a')}"),
         "",
-        "| run | status | rows | map seconds | rows/s | retries | peak RSS (MiB) |",
+        "| run | status | rows | execution seconds | rows/s | retries | peak RSS (MiB) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for run in data["perRun"]:
         lines.append(f"| {run.get('file')} | {run.get('status')} | {run.get('rows', 0):,} | {run.get('mapSeconds')} | "
                      f"{run.get('rowsPerSecond')} | {run.get('retries')} | {run.get('peakRssMiB')} |")
+    if data.get("note"):
+        lines += ["", str(data["note"])]
     return "\n".join(lines) + "\n"
 
 
-def write_benchmarks(section: str, note: str = "") -> None:
+def write_benchmarks(section: str) -> None:
+    """Replace (or append) the load section of BENCHMARKS.md, keeping the rest of the file
+    (``bench.report`` also renders it from ``bench/results/load.json``)."""
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     start = text.find("## Load: concurrent runs")
     if start >= 0:
         end = text.find("\n## ", start + 1)
         text = text[:start].rstrip("\n") + ("\n" + text[end:] if end >= 0 else "\n")
-    path.write_text(text.rstrip("\n") + "\n\n" + section + (f"\n{note}\n" if note else ""), encoding="utf-8")
+    path.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -583,9 +587,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(Path(args.child), args.database_url, Path(args.data_dir))))
         return 0
     data = run_load(args)
+    data["note"] = args.note or None
     path = save("load", data)
     data["measuredAt"] = json.loads(path.read_text())["measuredAt"]
-    write_benchmarks(markdown(data), args.note)
+    write_benchmarks(markdown(data))
     if not args.keep:
         _drop(args.database)
     print(json.dumps({k: v for k, v in data.items() if k != "perRun"}, indent=2, default=str))
