@@ -322,7 +322,7 @@ def check(runs: list[RunOutcome], stored: Mapping[str, Mapping[str, Any]], *, au
 # --------------------------------------------------------------------------- one run (child process)
 
 
-def child(csv_path: Path, url: str, data_dir: Path) -> dict[str, Any]:
+def child(csv_path: Path, url: str, data_dir: Path, parameters: Mapping[str, str]) -> dict[str, Any]:
     """One run of the state machine through the local runner's own parts (as ``make run``
     does), with the schema and users prepared by the parent; prints figures as JSON."""
     os.environ["CSV_DMAP_LOCAL_DATA"] = str(data_dir)
@@ -331,7 +331,7 @@ def child(csv_path: Path, url: str, data_dir: Path) -> dict[str, Any]:
     from local_runner.exec_cli import run_definition
     from local_runner.run import DEFINITION, execution_name
 
-    with LocalEnvironment(database_url=url, quiet=True, create_schema=False) as env:
+    with LocalEnvironment(database_url=url, quiet=True, create_schema=False, parameters=dict(parameters)) as env:
         bucket = env.physical_name("InputBucket")
         key = f"incoming/{csv_path.name}"
         env.client("s3").upload_file(str(csv_path), bucket, key)
@@ -421,13 +421,14 @@ def prepare(url: str, users: int) -> None:
         engine.dispose()
 
 
-def _launch(files: list[Path], url: str, data_dir: Path, logs: Path) -> list[tuple[Path, subprocess.Popen[str]]]:
+def _launch(files: list[Path], url: str, data_dir: Path, logs: Path,
+            parameters: list[str]) -> list[tuple[Path, subprocess.Popen[str]]]:
     procs = []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for path in files:
         log = open(logs / f"{path.stem}.stderr", "w")  # noqa: SIM115 - closed with the process
         cmd = [sys.executable, "-m", "bench.load", "--child", str(path), "--database-url", url,
-               "--data-dir", str(data_dir)]
+               "--data-dir", str(data_dir), *(f"--parameter={p}" for p in parameters)]
         procs.append((path, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)))
     return procs
 
@@ -459,7 +460,7 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
     print(f"{args.runs} runs x {args.rows:,} rows over {args.users:,} users -> {make_safe(url)}", flush=True)
     before = lock_status(url)
     t0 = time.perf_counter()
-    runs = _collect(_launch(files, url, data_dir, WORK))
+    runs = _collect(_launch(files, url, data_dir, WORK, args.parameter))
     wall = time.perf_counter() - t0
     after = lock_status(url)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -497,6 +498,7 @@ def evaluate(args: argparse.Namespace, url: str, files: list[Path], runs: list[d
         retries.update(run.get("retriesByError") or {})
     data = {
         "benchmark": "load", "command": " ".join(["python -m bench.load", *sys.argv[1:]]),
+        "concurrentBatchesPeak": sum(r.get("peakInFlight") or 0 for r in runs),
         "revision": git_revision(), "server": mariadb_version(url), "runs": args.runs, "rowsPerRun": args.rows,
         "users": args.users, "seed": args.seed, "rowsTotal": total, "wallSeconds": round(wall, 1),
         "rowsPerSecondOverall": round(total / wall) if wall else None,
@@ -578,19 +580,26 @@ def main(argv: list[str] | None = None) -> int:
                         f"of BENCH_DATABASE_URL / TEST_DATABASE_URL (default {server_url()})")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--note", default="", help="a line appended to the BENCHMARKS.md section")
+    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="template parameter of every run, e.g. --parameter TargetDurationSeconds=5 (repeatable)")
+    parser.add_argument("--name", default="load", help="results file bench/results/NAME.json; only the default "
+                        "name writes the BENCHMARKS.md section")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.users = args.users or args.rows * 3 // 2
     if args.child:
-        print(json.dumps(child(Path(args.child), args.database_url, Path(args.data_dir))))
+        parameters = dict(p.split("=", 1) for p in args.parameter)
+        print(json.dumps(child(Path(args.child), args.database_url, Path(args.data_dir), parameters)))
         return 0
     data = run_load(args)
     data["note"] = args.note or None
-    path = save("load", data)
+    data["parameters"] = args.parameter
+    path = save(args.name, data)
     data["measuredAt"] = json.loads(path.read_text())["measuredAt"]
-    write_benchmarks(markdown(data))
+    if args.name == "load":
+        write_benchmarks(markdown(data))
     if not args.keep:
         _drop(args.database)
     print(json.dumps({k: v for k, v in data.items() if k != "perRun"}, indent=2, default=str))
