@@ -111,3 +111,10 @@ capacity: $(VENV)/.installed ## what a run does on AWS (duration, binding resour
 .PHONY: query
 query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=monthly-increase
 	@$(PY) -m csv_dmap_cli --local query $(if $(FILE),--file "$(FILE)",$(if $(NAMED),--named "$(NAMED)" $(foreach p,$(PARAMS),--param "$(p)"),--sql "$$SQL"))
+
+# ---- load (issue 8): concurrent local runs over overlapping users on MariaDB; the invariant checked after
+LOAD_ROWS ?= 100000
+LOAD_RUNS ?= 10
+.PHONY: load
+load: $(VENV)/.installed ## ten concurrent runs on one MariaDB database, invariant checked -> BENCHMARKS.md: make load [LOAD_ROWS=10000] [LOAD_ARGS="--users 150000"]
+	$(PY) -m bench.load --runs $(LOAD_RUNS) --rows $(LOAD_ROWS) $(LOAD_ARGS)

@@ -178,6 +178,11 @@ def main() -> None:
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
+    load = _load("load")
+    if load:  # make load's section (bench/load.py), kept when make bench rewrites the file
+        from bench.load import markdown as load_section
+
+        lines += [load_section(load)]
     OUT.write_text("\n".join(lines))
     print(f"wrote {OUT.relative_to(ROOT)}")
 
