@@ -1,5 +1,6 @@
-"""Helpers of the integration tests: seeding users and reading a user's stats
-straight from the tables (the layer ships no test hooks)."""
+"""Helpers of the integration tests: seeding users (through the layer's
+``db.seed_users``, which the local harness uses too) and reading a user's stats
+straight from the tables (the layer has no reader for tests)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Every row accounted for, worker side (issue 8), on SQLite and MariaDB: notes,
 newer executions, retries, and the reconcile mode of a batch whose attempts failed.
 
-Expectations are written from the contracts (contracts.md 1-4), not from the code."""
+Expectations are written from the contracts (README "Contracts": worker input and output,
+statuses, reconciliation), not from the code."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
   invocation amortised over many rows), shrunk so that a batch's JSON stays
   under 75% of the 256 KiB a child execution may receive;
 - concurrency: enough workers to finish within the target duration at the
-  per-worker rate seen in recent runs (a measured default when there are
+  per-worker rate seen in recent runs (an assumed default when there are
   none), and never more than any resource downstream can take
   (:class:`Limits`): the operator's ceiling, the database's connections and
   write rate, the audit table's write throughput, Lambda's concurrency for the
@@ -29,7 +29,7 @@ from ..models import HEADER_ALIASES, MAX_ITEMS_PER_BATCH, RunConfig, RunSummary
 BATCH_INPUT_LIMIT = 256 * 1024
 BATCH_SAFETY = 0.75
 BATCH_INPUT_ALLOWANCE = 400  # BatchInput: execution name, start time, bucket, key
-DEFAULT_ROWS_PER_SECOND_PER_WORKER = 1500.0  # a worker on Aurora with the audit write; see BENCHMARKS.md
+DEFAULT_ROWS_PER_SECOND_PER_WORKER = 1500.0  # assumed, not measured on Aurora (README "DetermineConcurrency")
 MIN_HISTORY_ROWS = 1000  # smaller runs are dominated by cold starts
 
 # AWS's documented numbers (defaults; each is a setting where an account can differ).
