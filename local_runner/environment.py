@@ -317,6 +317,22 @@ class LocalEnvironment:
                     )
             elif kind == "AWS::SNS::Topic":
                 self.client("sns").create_topic(Name=self.attribute(logical_id, "TopicName"))
+            elif kind == "AWS::Serverless::StateMachine":
+                self._provision_state_machine(logical_id, res.get("Properties") or {})
+
+    def _provision_state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
+        """Registered with moto, so that a function that starts the state machine (StartRun)
+        finds it; moto records executions, it does not run them (``make run`` does)."""
+        definition = self.template_path.parent / str(props.get("DefinitionUri", "")) if self.template_path else None
+        if definition is None or not definition.is_file():
+            return
+        text = definition.read_text(encoding="utf-8")
+        for key, value in self.definition_substitutions(logical_id).items():
+            text = text.replace("${" + key + "}", value)
+        self.client("stepfunctions").create_state_machine(
+            name=self.physical_name(logical_id).rsplit(":", 1)[-1], definition=text,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-state-machine",
+            type=str(props.get("Type", "STANDARD")))
 
     def prepare_database(self) -> None:
         if self.database_url.startswith("sqlite:///"):

@@ -62,6 +62,12 @@ def main(args: Any) -> int:
             layer.seed_users(ids)
         for spec in args.s3_object or []:
             put_local_file(env, spec)
-        result = invoke(env, logical_id, event)
+        try:
+            result = invoke(env, logical_id, event)
+        except Exception as exc:  # noqa: BLE001 - a function error is answered as Lambda answers it
+            # Lambda's error payload, without the stack trace (`--verbose` logs carry the detail):
+            # one JSON object on stdout, exit code 1, as `sam local invoke` reports a failed function.
+            print(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)[:1000]}, ensure_ascii=False))
+            return 1
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
