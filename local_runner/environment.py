@@ -222,6 +222,13 @@ class LocalEnvironment:
             os.environ[key] = value
 
     def __enter__(self) -> Self:
+        try:
+            return self._enter()
+        except BaseException:
+            self.__exit__(None, None, None)  # a half-started environment must not leave moto or os.environ behind
+            raise
+
+    def _enter(self) -> Self:
         if self.functions:
             layer.ensure_layer_on_path()
         self._set_env(_FAKE_CREDENTIALS if self.use_moto else {})

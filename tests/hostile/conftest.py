@@ -1,4 +1,4 @@
-"""Fixtures of the hostile-file tests: one moto S3 bucket for the session, and the
+"""Fixtures of the hostile-file tests: one moto S3 bucket per module, and the
 hypothesis profiles (``hostile``: the default, well under two minutes on a shared
 machine; ``--hypothesis-profile=long`` for a deeper run)."""
 
@@ -45,7 +45,7 @@ class Bucket:
         return bytes(self.s3.get_object(Bucket=self.name, Key=key)["Body"].read())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not the session: an outer mock_aws would leak moto state into later tests
 def bucket() -> Iterator[Bucket]:
     with mock_aws():
         s3 = boto3.client("s3", region_name="ap-northeast-1")
