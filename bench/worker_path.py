@@ -2,52 +2,53 @@
 over a 1,000,000-user table, measured in one run against two references:
 
 - ceiling: the same rows as one PyMySQL executemany of INSERT ... ON DUPLICATE
-  KEY UPDATE per batch: no reads, no validation, no audit (the driver's and the
-  server's own rate);
+  KEY UPDATE per batch (the same columns the worker writes): no reads, no
+  validation, no audit (the driver's and the server's own rate);
 - baseline: the seed design's path (per row: SELECT, UPDATE, SELECT, one
   transaction each, and one PutItem), written here only;
 - project_db: apply_batch with the repository as shipped and an audit sink that
-  drops the records: validation + read of old values + upsert;
-- project_db_lock: the same with row locking: the read of old values is a
-  ``SELECT ... FOR UPDATE`` (the rows stay locked until the batch commits);
+  drops the items: validation + the batch's users read with
+  ``SELECT ... FOR UPDATE`` (sorted, locked until the batch commits) + decide +
+  multi-row upserts. This is the path with the row locking issue 8 requires
+  (``project_db_lock`` on the command line is the same path);
+- project_db_nolock: the same repository with the read's FOR UPDATE removed
+  (:class:`UnlockedRepository`, a bench-only subclass: production has no such
+  switch), to show what the lock costs;
 - project_full: project_db with the real AuditLogWriter against moto's DynamoDB.
 
 Every path runs in interleaved rounds in one process, and each is reported in
-rows/s and as a ratio to the ceiling measured in the same run.
+rows/s and as a ratio to the ceiling measured in the same run. Every batch of a
+round gets its own execution name and a later ``executionStartTime`` than any
+before it (:func:`batches`), so "newer execution wins" applies every row.
 
-The row lock: on main the repository does not lock, so ``project_db_lock`` gets
-its lock from :func:`locking_repository`, which turns the repository's read of
-old values into ``SELECT ... FOR UPDATE``. Once the worker ships its own lock,
-point the two variants at the worker's switch instead (documented hooks, each a
-``module:function`` taking the engine and returning a repository):
+Hooks (each a ``module:function`` taking the engine and returning a repository):
 
     python -m bench.worker_path --repository csv_dmap.db:StatsRepository \\
-        --locked-repository mymodule:locking_factory
-
-``shippedRepositoryLocks`` in the results says whether the repository as shipped
-already reads with FOR UPDATE (then project_db and project_db_lock coincide).
+        --unlocked-repository bench.worker_path:unlocked_repository
 
 Usage: python -m bench.worker_path [--rows N] [--sizes 25,100,500,1000]
-                                   [--paths ceiling,project_db,project_db_lock,project_full,baseline]
+                                   [--paths ceiling,project_db,project_db_nolock,project_full,baseline]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import os
 import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import fresh_database, mariadb_version, save
 
 USERS = 1_000_000
 ROUNDS = 6
-ALL_PATHS = ("ceiling", "project_db", "project_db_lock", "project_full", "baseline")
+ALL_PATHS = ("ceiling", "project_db", "project_db_nolock", "project_full", "baseline")
+ALIASES = {"project_db_lock": "project_db"}  # the shipped path is the locking one
 Event = dict[str, Any]
 RepositoryFactory = Callable[[Any], Any]
 
@@ -74,38 +75,80 @@ def populate(engine: Any) -> None:
             cur.executemany(
                 "INSERT IGNORE INTO user_stats (user_id, login_count, post_count, prev_login_count, prev_post_count,"
                 " last_execution_name, last_batch_index, updated_at) VALUES (%s,%s,%s,NULL,NULL,'seed',0,%s)",
-                [(u, 1, 1, now) for u in ids])
+                [(u, 1, 1, now) for u in ids],
+            )
             raw.commit()
     finally:
         raw.close()
 
 
+_STARTS = itertools.count()
+_EPOCH = datetime.now(UTC)
+
+
+def next_start() -> str:
+    """A start time later than every earlier one of this process (and, being
+    taken from the clock at import, than those of earlier runs): each
+    execution of the bench is the newest, so "newer wins" applies all its rows."""
+    return (_EPOCH + timedelta(milliseconds=next(_STARTS))).isoformat().replace("+00:00", "Z")
+
+
 def batches(size: int, rows: int, rng: random.Random, run: str) -> Iterator[Event]:
+    """The batches of one execution ``run`` (its own, later start time)."""
     index = 0
+    start = next_start()
     for _ in range(max(1, rows // size)):
         ids = rng.sample(range(USERS), size)
-        items = [{"index": index + i, "row": {"ユーザーID": f"U{u:07d}", "ログイン回数": str(rng.randrange(1000)),
-                                               "投稿回数": str(rng.randrange(5000))}} for i, u in enumerate(ids)]
+        items = [
+            {
+                "index": index + i,
+                "row": {
+                    "ユーザーID": f"U{u:07d}",
+                    "ログイン回数": str(rng.randrange(1000)),
+                    "投稿回数": str(rng.randrange(5000)),
+                },
+            }
+            for i, u in enumerate(ids)
+        ]
         index += size
-        yield {"Items": items, "BatchInput": {"executionName": run, "executionStartTime": "2026-11-22T00:00:00Z",
-                                             "sourceKey": "bench.csv"}}
+        yield {
+            "Items": items,
+            "BatchInput": {"executionName": run, "executionStartTime": start, "sourceKey": "bench.csv"},
+        }
 
 
 def ceiling(engine: Any, events: Sequence[Event]) -> int:
     raw = engine.raw_connection()
-    sql = ("INSERT INTO user_stats (user_id, login_count, post_count, prev_login_count, prev_post_count,"
-           " last_execution_name, last_batch_index, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
-           " ON DUPLICATE KEY UPDATE login_count=VALUES(login_count), post_count=VALUES(post_count),"
-           " prev_login_count=VALUES(prev_login_count), prev_post_count=VALUES(prev_post_count),"
-           " last_execution_name=VALUES(last_execution_name), last_batch_index=VALUES(last_batch_index),"
-           " updated_at=VALUES(updated_at)")
+    sql = (
+        "INSERT INTO user_stats (user_id, login_count, post_count, prev_login_count, prev_post_count,"
+        " last_execution_name, last_batch_index, updated_at, last_execution_start)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        " ON DUPLICATE KEY UPDATE login_count=VALUES(login_count), post_count=VALUES(post_count),"
+        " prev_login_count=VALUES(prev_login_count), prev_post_count=VALUES(prev_post_count),"
+        " last_execution_name=VALUES(last_execution_name), last_batch_index=VALUES(last_batch_index),"
+        " updated_at=VALUES(updated_at), last_execution_start=VALUES(last_execution_start)"
+    )
     now = datetime.now(UTC).replace(tzinfo=None)
     n = 0
     try:
         cur = raw.cursor()
         for event in events:
-            rows = [(i["row"]["ユーザーID"], int(i["row"]["ログイン回数"]), int(i["row"]["投稿回数"]), None, None,
-                     "ceiling", event["Items"][0]["index"], now) for i in event["Items"]]
+            # the execution's start, as the worker writes it (a later path then still wins)
+            start = datetime.fromisoformat(event["BatchInput"]["executionStartTime"]).replace(tzinfo=None)
+            rows = [
+                (
+                    i["row"]["ユーザーID"],
+                    int(i["row"]["ログイン回数"]),
+                    int(i["row"]["投稿回数"]),
+                    None,
+                    None,
+                    "ceiling",
+                    event["Items"][0]["index"],
+                    now,
+                    start,
+                )
+                for i in event["Items"]
+            ]
             cur.executemany(sql, rows)
             raw.commit()
             n += len(rows)
@@ -117,7 +160,9 @@ def ceiling(engine: Any, events: Sequence[Event]) -> int:
 class DropAudit:
     """Audit sink that keeps nothing: isolates the database path."""
 
-    def write(self, records: Sequence[Any]) -> int:
+    def write_results(
+        self, results: Sequence[Any], *, execution_name: str, execution_start: Any, source_key: str, ttl_days: int
+    ) -> int:
         return 0
 
 
@@ -135,20 +180,36 @@ def shipped_repository(engine: Any) -> Any:
 
 
 def reads_for_update(repo: Any) -> bool:
-    read = getattr(repo, "_read", None)
-    return getattr(read, "_for_update_arg", None) is not None
+    """Whether ``repo``'s unit of work reads the batch's users with ``SELECT ... FOR UPDATE``."""
+    from csv_dmap import db
+
+    if isinstance(repo, UnlockedRepository):
+        return False
+    locked = getattr(db, "_READ_LOCKED", None)
+    return getattr(locked, "_for_update_arg", None) is not None
 
 
-def locking_repository(engine: Any) -> Any:
-    """The repository as shipped, its read of old values made ``SELECT ... FOR UPDATE``."""
-    repo = shipped_repository(engine)
-    read = getattr(repo, "_read", None)
-    if read is None or not hasattr(read, "with_for_update"):
-        raise SystemExit("the repository has no `_read` select to lock: pass --locked-repository module:function "
-                         "(the worker's own FOR UPDATE switch)")
-    if not reads_for_update(repo):
-        repo._read = read.with_for_update()
-    return repo
+def _unlocked_class() -> type:
+    from csv_dmap.db import StatsRepository
+
+    class _Unlocked(StatsRepository):
+        """The shipped repository, its read of the batch's users without FOR UPDATE
+        (bench only: the worker always locks; the reconcile path already reads unlocked)."""
+
+        def unit_of_work(self, batch: Any, *, lock: bool = True) -> Any:
+            return super().unit_of_work(batch, lock=False)
+
+    return _Unlocked
+
+
+class UnlockedRepository:
+    """Marker base: ``unlocked_repository`` returns an instance of a subclass of both."""
+
+
+def unlocked_repository(engine: Any) -> Any:
+    """The repository as shipped, its read of old values a plain ``SELECT`` (no row lock)."""
+    cls = type("UnlockedStatsRepository", (UnlockedRepository, _unlocked_class()), {})
+    return cls(engine)
 
 
 def project(engine: Any, events: Sequence[Event], audit: Any, repo: Any) -> int:
@@ -168,8 +229,9 @@ def project(engine: Any, events: Sequence[Event], audit: Any, repo: Any) -> int:
 def _construct(event: Event) -> Any:
     from csv_dmap.models import BatchInput, BatchItem, WorkerEvent
 
-    return WorkerEvent.model_construct(items=[BatchItem(**i) for i in event["Items"]],
-                                       batch_input=BatchInput.model_validate(event["BatchInput"]))
+    return WorkerEvent.model_construct(
+        items=[BatchItem(**i) for i in event["Items"]], batch_input=BatchInput.model_validate(event["BatchInput"])
+    )
 
 
 def baseline(engine: Any, events: Sequence[Event], ddb: Any, table: str) -> int:
@@ -182,14 +244,28 @@ def baseline(engine: Any, events: Sequence[Event], ddb: Any, table: str) -> int:
             row = item["row"]
             uid, login, post = row["ユーザーID"], int(row["ログイン回数"]), int(row["投稿回数"])
             with engine.begin() as conn:
-                old = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}).one()
-                conn.execute(text("UPDATE user_stats SET login_count=:l, post_count=:p, updated_at=NOW() WHERE user_id=:u"),
-                             {"l": login, "p": post, "u": uid})
-                new = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}).one()
-            ddb.put_item(TableName=table, Item={
-                "executionName": {"S": event["BatchInput"]["executionName"]}, "itemKey": {"S": f"{item['index']:010d}"},
-                "userId": {"S": uid}, "timestamp": {"S": datetime.now(UTC).isoformat()},
-                "status": {"S": "success"}, "oldValue": {"S": str(tuple(old))}, "newValue": {"S": str(tuple(new))}})
+                old = conn.execute(
+                    text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}
+                ).one()
+                conn.execute(
+                    text("UPDATE user_stats SET login_count=:l, post_count=:p, updated_at=NOW() WHERE user_id=:u"),
+                    {"l": login, "p": post, "u": uid},
+                )
+                new = conn.execute(
+                    text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}
+                ).one()
+            ddb.put_item(
+                TableName=table,
+                Item={
+                    "executionName": {"S": event["BatchInput"]["executionName"]},
+                    "itemKey": {"S": f"{item['index']:010d}"},
+                    "userId": {"S": uid},
+                    "timestamp": {"S": datetime.now(UTC).isoformat()},
+                    "status": {"S": "success"},
+                    "oldValue": {"S": str(tuple(old))},
+                    "newValue": {"S": str(tuple(new))},
+                },
+            )
             n += 1
     return n
 
@@ -203,18 +279,23 @@ def timed(fn: Callable[..., int], *args: Any) -> tuple[int, float]:
 def ratios(figures: dict[str, Any]) -> dict[str, float]:
     """Each path as a share of the ceiling (and of the baseline) measured in the same run."""
     out: dict[str, float] = {}
-    for name in ("project_db", "project_db_lock", "project_full"):
+    for name in ("project_db", "project_db_nolock", "project_full"):
         if name in figures and "ceiling" in figures:
             out[f"{name}/ceiling"] = round(figures[name] / figures["ceiling"], 3)
         if name in figures and "baseline" in figures:
             out[f"{name}/baseline"] = round(figures[name] / figures["baseline"], 1)
-    if "project_db" in figures and "project_db_lock" in figures:
-        out["project_db_lock/project_db"] = round(figures["project_db_lock"] / figures["project_db"], 3)
+    if "project_db" in figures and "project_db_nolock" in figures:
+        out["project_db/project_db_nolock"] = round(figures["project_db"] / figures["project_db_nolock"], 3)
     return out
 
 
-def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]],
-                 engine: Any) -> dict[str, Any]:
+def measure_size(
+    size: int,
+    rows: int,
+    rng: random.Random,
+    paths: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]],
+    engine: Any,
+) -> dict[str, Any]:
     done = {name: [0, 0.0] for name in paths}
     names = list(paths)
     # Interleaved rounds, each path on fresh random users, so that drift on a
@@ -222,7 +303,7 @@ def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tupl
     # order rotates each round, so no path always follows the ceiling's burst
     # of writes (InnoDB flushes them while the next path runs).
     for round_no in range(ROUNDS):
-        for name in names[round_no % len(names):] + names[:round_no % len(names)]:
+        for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
             fn, extra, n_rows = paths[name]
             events = list(batches(size, max(size, n_rows // ROUNDS), rng, f"bench-{name}-{size}-{round_no}"))
             n, seconds = timed(fn, engine, events, *extra)
@@ -234,14 +315,23 @@ def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tupl
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="The worker's data path against the driver's ceiling.")
-    parser.add_argument("--rows", type=int, default=20_000, help="rows per measurement (full: a quarter; baseline: a twentieth)")
+    parser.add_argument(
+        "--rows", type=int, default=20_000, help="rows per measurement (full: a quarter; baseline: a twentieth)"
+    )
     parser.add_argument("--sizes", default="25,100,500,1000")
     parser.add_argument("--paths", default=",".join(ALL_PATHS), help=f"a subset of {','.join(ALL_PATHS)}")
-    parser.add_argument("--repository", default="bench.worker_path:shipped_repository",
-                        help="module:function(engine) -> repository for project_db and project_full")
-    parser.add_argument("--locked-repository", default="bench.worker_path:locking_repository",
-                        help="module:function(engine) -> repository that locks the rows it reads (project_db_lock)")
+    parser.add_argument(
+        "--repository",
+        default="bench.worker_path:shipped_repository",
+        help="module:function(engine) -> repository for project_db and project_full",
+    )
+    parser.add_argument(
+        "--unlocked-repository",
+        default="bench.worker_path:unlocked_repository",
+        help="module:function(engine) -> repository that reads without FOR UPDATE (project_db_nolock)",
+    )
     args = parser.parse_args(argv)
+    args.paths = ",".join(dict.fromkeys(ALIASES.get(p, p) for p in args.paths.split(",")))
     unknown = set(args.paths.split(",")) - set(ALL_PATHS)
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))} (choose from {', '.join(ALL_PATHS)})")
@@ -263,30 +353,52 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     url = fresh_database("csv_dmap_bench", drop=False)
     engine = build_engine(url)
     populate(engine)
-    repo, locked = load_factory(args.repository)(engine), load_factory(args.locked_repository)(engine)
+    repo, unlocked = load_factory(args.repository)(engine), load_factory(args.unlocked_repository)(engine)
     rng = random.Random(2026)
     results = []
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="ap-northeast-1")
         ddb.create_table(**table_definition(load_template(), "AuditTable", "bench-audit"))
+        # the seed design's audit table (partition key executionName), for the baseline's PutItems
+        ddb.create_table(
+            TableName="bench-audit-seed",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[
+                {"AttributeName": "executionName", "KeyType": "HASH"},
+                {"AttributeName": "itemKey", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "executionName", "AttributeType": "S"},
+                {"AttributeName": "itemKey", "AttributeType": "S"},
+            ],
+        )
         writer = AuditLogWriter(ddb, "bench-audit")
         for size in [int(s) for s in args.sizes.split(",")]:
             rows = max(args.rows, size * 4)
             every: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]] = {
                 "ceiling": (ceiling, (), rows),
                 "project_db": (project, (DropAudit(), repo), rows),
-                "project_db_lock": (project, (DropAudit(), locked), rows),
+                "project_db_nolock": (project, (DropAudit(), unlocked), rows),
                 "project_full": (project, (writer, repo), max(size, rows // 4)),
-                "baseline": (baseline, (ddb, "bench-audit"), max(size, rows // 20)),
+                "baseline": (baseline, (ddb, "bench-audit-seed"), max(size, rows // 20)),
             }
             figures = measure_size(size, rows, rng, {k: v for k, v in every.items() if k in wanted}, engine)
             results.append(figures)
             print(" ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
-    data = {"benchmark": "worker_path", "database": mariadb_version(url), "users": USERS, "rowsPerMeasurement": args.rows,
-            "unit": "rows/s", "paths": wanted, "repository": args.repository, "lockedRepository": args.locked_repository,
-            "shippedRepositoryLocks": reads_for_update(repo), "lockedRepositoryLocks": reads_for_update(locked),
-            "command": "python -m bench.worker_path " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "results": results}
+    data = {
+        "benchmark": "worker_path",
+        "database": mariadb_version(url),
+        "users": USERS,
+        "rowsPerMeasurement": args.rows,
+        "unit": "rows/s",
+        "paths": wanted,
+        "repository": args.repository,
+        "unlockedRepository": args.unlocked_repository,
+        "shippedRepositoryLocks": reads_for_update(repo),
+        "unlockedRepositoryLocks": reads_for_update(unlocked),
+        "command": "python -m bench.worker_path " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "results": results,
+    }
     save("worker_path", data)
     engine.dispose()
     return data
