@@ -111,3 +111,13 @@ def test_the_benchmarks_do_not_import_the_test_suite():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
             a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not {m for m in imported if m == "tests" or m.startswith("tests.")}, path
+
+
+def test_the_models_key_shards_are_the_audit_tables():
+    """The capacity model's shard counts are assumptions of the model, read from
+    bench/assumptions.json: they must be the audit table's own (csv_dmap.audit.SHARDS)."""
+    from bench.cost import ASSUMPTIONS
+    from csv_dmap.audit import SHARDS
+
+    values = {name: entry["value"] for name, entry in ASSUMPTIONS["assumptions"].items()}
+    assert values["executionShards"] == values["failedIndexShards"] == SHARDS
