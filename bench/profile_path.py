@@ -62,13 +62,18 @@ def run(events: Sequence[dict[str, Any]], repo: Any, clock: StatementClock) -> d
 
 def shares(seconds: dict[str, float], rows: int) -> dict[str, Any]:
     total = seconds["total"]
-    parts = {"parse the event (WorkerEvent.model_validate)": seconds["validation"],
-             "read old values (SELECT, driver + server)": seconds["read"],
-             "upsert (executemany, driver + server)": seconds["upsert"],
-             "other statements (BEGIN/COMMIT/users)": seconds["other"]}
+    parts = {
+        "parse the event (WorkerEvent.model_validate)": seconds["validation"],
+        "read old values (SELECT, driver + server)": seconds["read"],
+        "upsert (executemany, driver + server)": seconds["upsert"],
+        "other statements (BEGIN/COMMIT/users)": seconds["other"],
+    }
     parts["rest: row validation, results, COMMIT, SQLAlchemy"] = total - sum(parts.values())
-    return {"rowsPerSecond": round(rows / total), "shares": {k: round(v / total, 3) for k, v in parts.items()},
-            "microsecondsPerRow": {k: round(v / rows * 1e6, 2) for k, v in parts.items()}}
+    return {
+        "rowsPerSecond": round(rows / total),
+        "shares": {k: round(v / total, 3) for k, v in parts.items()},
+        "microsecondsPerRow": {k: round(v / rows * 1e6, 2) for k, v in parts.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -83,12 +88,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     engine = build_engine(fresh_database("csv_dmap_bench", drop=False))
     populate(engine)
     clock = StatementClock(engine)
-    variants = {"without lock": load_factory(args.repository)(engine),
-                "with FOR UPDATE": load_factory(args.locked_repository)(engine)}
+    variants = {
+        "without lock": load_factory(args.repository)(engine),
+        "with FOR UPDATE": load_factory(args.locked_repository)(engine),
+    }
     rng = random.Random(7)
     totals = {name: {"total": 0.0, "validation": 0.0, "read": 0.0, "upsert": 0.0, "other": 0.0} for name in variants}
     for round_no in range(ROUNDS):  # interleaved, as in bench.worker_path
-        for name, repo in (variants.items() if round_no % 2 == 0 else reversed(variants.items())):
+        for name, repo in variants.items() if round_no % 2 == 0 else reversed(variants.items()):
             events = list(batches(args.batch, args.rows // ROUNDS, rng, f"profile-{round_no}"))
             for k, v in run(events, repo, clock).items():
                 totals[name][k] += v
@@ -96,8 +103,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results = {name: {"locks": reads_for_update(variants[name]), **shares(t, rows)} for name, t in totals.items()}
     for name, r in results.items():
         print(name, r["rowsPerSecond"], "rows/s", r["shares"])
-    data = {"benchmark": "profile_path", "rows": rows, "batch": args.batch,
-            "command": f"python -m bench.profile_path --rows {args.rows} --batch {args.batch}", "results": results}
+    data = {
+        "benchmark": "profile_path",
+        "rows": rows,
+        "batch": args.batch,
+        "command": f"python -m bench.profile_path --rows {args.rows} --batch {args.batch}",
+        "results": results,
+    }
     save("profile_path", data)
     engine.dispose()
     return data

@@ -8,11 +8,20 @@ from typing import Any
 from bench.common import RESULTS, ROOT, git_revision
 
 OUT = ROOT / "BENCHMARKS.md"
-PATH_LABELS = {"ceiling": "ceiling", "project_db": "project (db)", "project_db_lock": "project (db, FOR UPDATE)",
-               "project_full": "project (full, audit to moto)", "baseline": "seed baseline"}
-RATIO_LABELS = {"project_db/ceiling": "db / ceiling", "project_db_lock/ceiling": "db+lock / ceiling",
-                "project_full/ceiling": "full / ceiling", "project_db_lock/project_db": "lock / no lock",
-                "project_db/baseline": "db / baseline"}
+PATH_LABELS = {
+    "ceiling": "ceiling",
+    "project_db": "project (db)",
+    "project_db_lock": "project (db, FOR UPDATE)",
+    "project_full": "project (full, audit to moto)",
+    "baseline": "seed baseline",
+}
+RATIO_LABELS = {
+    "project_db/ceiling": "db / ceiling",
+    "project_db_lock/ceiling": "db+lock / ceiling",
+    "project_full/ceiling": "full / ceiling",
+    "project_db_lock/project_db": "lock / no lock",
+    "project_db/baseline": "db / baseline",
+}
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -22,27 +31,39 @@ def _load(name: str) -> dict[str, Any] | None:
 
 
 def _when(data: dict[str, Any]) -> str:
-    return str(data.get("measuredAt", "measured before dates were recorded: the previous full `make bench`, 2026-11-22"))
+    return str(
+        data.get("measuredAt", "measured before dates were recorded: the previous full `make bench`, 2026-11-22")
+    )
 
 
 def worker_section(data: dict[str, Any]) -> list[str]:
     paths = [p for p in PATH_LABELS if p in data["results"][0]]
     ratios = [r for r in RATIO_LABELS if r in data["results"][0]]
     command = data.get("command", "python -m bench.worker_path")
-    lock = ("the repository as shipped already reads with FOR UPDATE" if data.get("shippedRepositoryLocks")
-            else f"the lock comes from `{data.get('lockedRepository', '?')}`")
+    lock = (
+        "the repository as shipped already reads with FOR UPDATE"
+        if data.get("shippedRepositoryLocks")
+        else f"the lock comes from `{data.get('lockedRepository', '?')}`"
+    )
     lines = [
         "## 1. Worker data path on MariaDB",
         "",
-        (f"{data['database']}, `user_stats` of {data['users']:,} users, random users per batch, one transaction per "
-         f"batch. rows/s, every column measured in the same run (`{command}`, {_when(data)}); {lock}."),
+        (
+            f"{data['database']}, `user_stats` of {data['users']:,} users, random users per batch, one transaction per "
+            f"batch. rows/s, every column measured in the same run (`{command}`, {_when(data)}); {lock}."
+        ),
         "",
-        "| batch | " + " | ".join(PATH_LABELS[p] for p in paths) + " | " + " | ".join(RATIO_LABELS[r] for r in ratios) + " |",
+        "| batch | "
+        + " | ".join(PATH_LABELS[p] for p in paths)
+        + " | "
+        + " | ".join(RATIO_LABELS[r] for r in ratios)
+        + " |",
         "|---:|" + "---:|" * (len(paths) + len(ratios)),
     ]
     for r in data["results"]:
-        cells = [f"{r[p]:,}" for p in paths] + [f"{r[k]:.0f}x" if k.endswith("/baseline") else f"{r[k]:.2f}"
-                                                 for k in ratios]
+        cells = [f"{r[p]:,}" for p in paths] + [
+            f"{r[k]:.0f}x" if k.endswith("/baseline") else f"{r[k]:.2f}" for k in ratios
+        ]
         lines.append(f"| {r['batch']} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
@@ -53,16 +74,23 @@ def profile_section(data: dict[str, Any]) -> list[str]:
     lines = [
         f"### Where the time of the database path goes (batch {data['batch']})",
         "",
-        (f"`{data['command']}` ({_when(data)}): {data['rows']:,} rows per variant in interleaved rounds; statements "
-         "timed by SQLAlchemy's cursor events (driver and server), parsing timed around `WorkerEvent.model_validate`."),
+        (
+            f"`{data['command']}` ({_when(data)}): {data['rows']:,} rows per variant in interleaved rounds; statements "
+            "timed by SQLAlchemy's cursor events (driver and server), parsing timed around `WorkerEvent.model_validate`."
+        ),
         "",
         "| share of the time | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
     for part in parts:
-        lines.append(f"| {part} | " + " | ".join(
-            f"{data['results'][n]['shares'][part]:.0%} ({data['results'][n]['microsecondsPerRow'][part]:.1f} µs/row)"
-            for n in names) + " |")
+        lines.append(
+            f"| {part} | "
+            + " | ".join(
+                f"{data['results'][n]['shares'][part]:.0%} ({data['results'][n]['microsecondsPerRow'][part]:.1f} µs/row)"
+                for n in names
+            )
+            + " |"
+        )
     lines.append("| rows/s | " + " | ".join(f"{data['results'][n]['rowsPerSecond']:,}" for n in names) + " |")
     return [*lines, ""]
 
@@ -71,15 +99,19 @@ def e2e_section(data: dict[str, Any]) -> list[str]:
     lines = [
         "## 2. End to end through the local runner",
         "",
-        ("`make run` with `--moto-server` (AWS served by moto in its own process, so the runner's memory is its own) "
-         f"and `--no-export`; the calculator chose the concurrency. (`python -m bench.e2e`, {_when(data)})"),
+        (
+            "`make run` with `--moto-server` (AWS served by moto in its own process, so the runner's memory is its own) "
+            f"and `--no-export`; the calculator chose the concurrency. (`python -m bench.e2e`, {_when(data)})"
+        ),
         "",
         "| database | rows | status | batches | workers | map seconds | rows/s | runner peak RSS (MiB) | moto peak RSS (MiB) |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in data["results"]:
-        lines.append(f"| {r['database']} | {r['rows']:,} | {r['status']} | {r['batches']:,} | {r['maxConcurrency']} | "
-                     f"{r['mapSeconds']} | {r['rowsPerSecond']:,} | {r['runnerPeakRssMiB']} | {r['awsStandInPeakRssMiB']} |")
+        lines.append(
+            f"| {r['database']} | {r['rows']:,} | {r['status']} | {r['batches']:,} | {r['maxConcurrency']} | "
+            f"{r['mapSeconds']} | {r['rowsPerSecond']:,} | {r['runnerPeakRssMiB']} | {r['awsStandInPeakRssMiB']} |"
+        )
     growth = ", ".join(f"{k} {v}x" for k, v in data.get("runnerRssRatioLargestToSmallest", {}).items())
     return [*lines, "", f"Runner peak RSS, largest run over smallest: {growth or 'n/a'}.", ""]
 
@@ -88,8 +120,10 @@ def coldstart_section(data: dict[str, Any]) -> list[str]:
     lines = [
         "## 3. Cold start: import time of each handler",
         "",
-        (f"`python -X importtime`, median of {data['repeat']} fresh interpreters (`python -m bench.coldstart`, "
-         f"{_when(data)}); the packages are timed where they were first imported."),
+        (
+            f"`python -X importtime`, median of {data['repeat']} fresh interpreters (`python -m bench.coldstart`, "
+            f"{_when(data)}); the packages are timed where they were first imported."
+        ),
         "",
         "| function | import ms | biggest packages (ms) | handler's own imports (ms, cumulative) |",
         "|---|---:|---|---|",
@@ -108,23 +142,32 @@ def cost_section(data: dict[str, Any]) -> list[str]:
     lines = [
         "## 4. Cost model",
         "",
-        (f"`make cost ROWS={first['rows']}` ({data['prices']['region']} list prices of {data['prices']['asOf']}, "
-         f"`bench/prices.json`; assumptions in `bench/assumptions.json`): one run of {first['rows']:,} rows with "
-         f"{first['failed_rate']:g}% failed rows, the audit kept {first['audit_ttl_days']} days."),
+        (
+            f"`make cost ROWS={first['rows']}` ({data['prices']['region']} list prices of {data['prices']['asOf']}, "
+            f"`bench/prices.json`; assumptions in `bench/assumptions.json`): one run of {first['rows']:,} rows with "
+            f"{first['failed_rate']:g}% failed rows, the audit kept {first['audit_ttl_days']} days."
+        ),
         "",
         "| item | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
     for key in dict.fromkeys(k for e in estimates for k in e["lines"]):
         lines.append(f"| {key} | " + " | ".join(f"${e['lines'].get(key, 0):.4f}" for e in estimates) + " |")
-    for label, field in (("**per million rows, with the audit log**", "perMillionRows"),
-                         ("per million rows without the audit log", "perMillionRowsWithoutAudit"),
-                         ("**per month, 30 daily runs**", "perMonth")):
+    for label, field in (
+        ("**per million rows, with the audit log**", "perMillionRows"),
+        ("per million rows without the audit log", "perMillionRowsWithoutAudit"),
+        ("**per month, 30 daily runs**", "perMonth"),
+    ):
         lines.append(f"| {label} | " + " | ".join(f"${e[field]:.4f}" for e in estimates) + " |")
     lines.append("| audit write units per run | " + " | ".join(f"{e['auditWriteUnits']:,}" for e in estimates) + " |")
     if "standardIaBreakEvenDays" in data:
-        lines += ["", (f"Standard-IA costs less than Standard for the audit table once its TTL exceeds "
-                       f"{data['standardIaBreakEvenDays']:.0f} days (writes 25% dearer, storage 60% cheaper).")]
+        lines += [
+            "",
+            (
+                f"Standard-IA costs less than Standard for the audit table once its TTL exceeds "
+                f"{data['standardIaBreakEvenDays']:.0f} days (writes 25% dearer, storage 60% cheaper)."
+            ),
+        ]
     return [*lines, ""]
 
 
@@ -132,13 +175,17 @@ def capacity_section(data: dict[str, Any]) -> list[str]:
     lines = [
         "## 5. Capacity model",
         "",
-        (f"`make capacity ROWS={data['rows']}`: one run of {data['rows']:,} rows on AWS. Duration = the largest of "
-         "the times each resource needs (workers, the audit table's warm throughput, the hottest partition key at "
-         "1,000 WCU/s, the database's write rate, the child start rate); every assumption with its source in "
-         "`bench/assumptions.json`."),
+        (
+            f"`make capacity ROWS={data['rows']}`: one run of {data['rows']:,} rows on AWS. Duration = the largest of "
+            "the times each resource needs (workers, the audit table's warm throughput, the hottest partition key at "
+            "1,000 WCU/s, the database's write rate, the child start rate); every assumption with its source in "
+            "`bench/assumptions.json`."
+        ),
         "",
-        ("| configuration | workers (bound) | map duration | binding resource | hottest key: WCU/s on it (units per run) "
-         "| table WCU/s | proxy connections | cost per run |"),
+        (
+            "| configuration | workers (bound) | map duration | binding resource | hottest key: WCU/s on it (units per run) "
+            "| table WCU/s | proxy connections | cost per run |"
+        ),
         "|---|---|---:|---|---|---:|---:|---:|",
     ]
     for r in data["results"]:
@@ -147,31 +194,43 @@ def capacity_section(data: dict[str, Any]) -> list[str]:
             f"| {c['name']} (batch {c['batch']}, {c['children']}, audit {c['audit_design']}) | {r['concurrency']} "
             f"({r['concurrencyBoundBy']}) | {r['mapSeconds'] / 60:.1f} min | {r['bindingResource']} | "
             f"{r['hottestKeyWriteUnitsPerSecond']:,} on {r['hottestKey']} ({r['hottestKeyWriteUnits']:,.0f}) | "
-            f"{r['tableWriteUnitsPerSecond']:,} | {r['proxyConnections']} | ${r['costPerRun']:.4f} |")
+            f"{r['tableWriteUnitsPerSecond']:,} | {r['proxyConnections']} | ${r['costPerRun']:.4f} |"
+        )
     lines.append("")
     for r in data["results"]:
         needs = ", ".join(f"{k} {v:,.0f} s" for k, v in r["secondsNeededBy"].items())
-        lines.append(f"- {r['config']['name']}: {r['workerSecondsPerBatch']} s per batch "
-                     f"({r['rowsPerSecondPerWorker']:,} rows/s per worker); seconds needed by {needs}.")
+        lines.append(
+            f"- {r['config']['name']}: {r['workerSecondsPerBatch']} s per batch "
+            f"({r['rowsPerSecondPerWorker']:,} rows/s per worker); seconds needed by {needs}."
+        )
     return [*lines, ""]
 
 
 def main() -> None:
     worker, e2e, cold, cost, capacity, profile = (
-        _load(n) for n in ("worker_path", "e2e", "coldstart", "cost", "capacity", "profile_path"))
+        _load(n) for n in ("worker_path", "e2e", "coldstart", "cost", "capacity", "profile_path")
+    )
     machine: dict[str, Any] = next((d["machine"] for d in (worker, e2e, cold) if d), {})
     lines = [
         "# Benchmarks",
         "",
-        (f"Written by `python -m bench.report` at revision {git_revision()} from `bench/results/*.json`; measured on: "
-         f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('memoryGiB', '?')} GiB, Linux "
-         f"{machine.get('kernel', '?')}, Python {machine.get('python', '?')}. Each section names the command and date "
-         "that produced it. Shared, noisy machines: compare the ratios measured in one run, not absolute figures "
-         "across runs."),
+        (
+            f"Written by `python -m bench.report` at revision {git_revision()} from `bench/results/*.json`; measured on: "
+            f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {machine.get('memoryGiB', '?')} GiB, Linux "
+            f"{machine.get('kernel', '?')}, Python {machine.get('python', '?')}. Each section names the command and date "
+            "that produced it. Shared, noisy machines: compare the ratios measured in one run, not absolute figures "
+            "across runs."
+        ),
         "",
     ]
-    sections = ((worker, worker_section), (profile, profile_section), (e2e, e2e_section), (cold, coldstart_section), (cost, cost_section),
-                (capacity, capacity_section))
+    sections = (
+        (worker, worker_section),
+        (profile, profile_section),
+        (e2e, e2e_section),
+        (cold, coldstart_section),
+        (cost, cost_section),
+        (capacity, capacity_section),
+    )
     for data, section in sections:
         if data:
             lines += section(data)

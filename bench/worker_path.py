@@ -74,7 +74,8 @@ def populate(engine: Any) -> None:
             cur.executemany(
                 "INSERT IGNORE INTO user_stats (user_id, login_count, post_count, prev_login_count, prev_post_count,"
                 " last_execution_name, last_batch_index, updated_at) VALUES (%s,%s,%s,NULL,NULL,'seed',0,%s)",
-                [(u, 1, 1, now) for u in ids])
+                [(u, 1, 1, now) for u in ids],
+            )
             raw.commit()
     finally:
         raw.close()
@@ -84,28 +85,56 @@ def batches(size: int, rows: int, rng: random.Random, run: str) -> Iterator[Even
     index = 0
     for _ in range(max(1, rows // size)):
         ids = rng.sample(range(USERS), size)
-        items = [{"index": index + i, "row": {"ユーザーID": f"U{u:07d}", "ログイン回数": str(rng.randrange(1000)),
-                                               "投稿回数": str(rng.randrange(5000))}} for i, u in enumerate(ids)]
+        items = [
+            {
+                "index": index + i,
+                "row": {
+                    "ユーザーID": f"U{u:07d}",
+                    "ログイン回数": str(rng.randrange(1000)),
+                    "投稿回数": str(rng.randrange(5000)),
+                },
+            }
+            for i, u in enumerate(ids)
+        ]
         index += size
-        yield {"Items": items, "BatchInput": {"executionName": run, "executionStartTime": "2026-11-22T00:00:00Z",
-                                             "sourceKey": "bench.csv"}}
+        yield {
+            "Items": items,
+            "BatchInput": {
+                "executionName": run,
+                "executionStartTime": "2026-11-22T00:00:00Z",
+                "sourceKey": "bench.csv",
+            },
+        }
 
 
 def ceiling(engine: Any, events: Sequence[Event]) -> int:
     raw = engine.raw_connection()
-    sql = ("INSERT INTO user_stats (user_id, login_count, post_count, prev_login_count, prev_post_count,"
-           " last_execution_name, last_batch_index, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
-           " ON DUPLICATE KEY UPDATE login_count=VALUES(login_count), post_count=VALUES(post_count),"
-           " prev_login_count=VALUES(prev_login_count), prev_post_count=VALUES(prev_post_count),"
-           " last_execution_name=VALUES(last_execution_name), last_batch_index=VALUES(last_batch_index),"
-           " updated_at=VALUES(updated_at)")
+    sql = (
+        "INSERT INTO user_stats (user_id, login_count, post_count, prev_login_count, prev_post_count,"
+        " last_execution_name, last_batch_index, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+        " ON DUPLICATE KEY UPDATE login_count=VALUES(login_count), post_count=VALUES(post_count),"
+        " prev_login_count=VALUES(prev_login_count), prev_post_count=VALUES(prev_post_count),"
+        " last_execution_name=VALUES(last_execution_name), last_batch_index=VALUES(last_batch_index),"
+        " updated_at=VALUES(updated_at)"
+    )
     now = datetime.now(UTC).replace(tzinfo=None)
     n = 0
     try:
         cur = raw.cursor()
         for event in events:
-            rows = [(i["row"]["ユーザーID"], int(i["row"]["ログイン回数"]), int(i["row"]["投稿回数"]), None, None,
-                     "ceiling", event["Items"][0]["index"], now) for i in event["Items"]]
+            rows = [
+                (
+                    i["row"]["ユーザーID"],
+                    int(i["row"]["ログイン回数"]),
+                    int(i["row"]["投稿回数"]),
+                    None,
+                    None,
+                    "ceiling",
+                    event["Items"][0]["index"],
+                    now,
+                )
+                for i in event["Items"]
+            ]
             cur.executemany(sql, rows)
             raw.commit()
             n += len(rows)
@@ -144,8 +173,10 @@ def locking_repository(engine: Any) -> Any:
     repo = shipped_repository(engine)
     read = getattr(repo, "_read", None)
     if read is None or not hasattr(read, "with_for_update"):
-        raise SystemExit("the repository has no `_read` select to lock: pass --locked-repository module:function "
-                         "(the worker's own FOR UPDATE switch)")
+        raise SystemExit(
+            "the repository has no `_read` select to lock: pass --locked-repository module:function "
+            "(the worker's own FOR UPDATE switch)"
+        )
     if not reads_for_update(repo):
         repo._read = read.with_for_update()
     return repo
@@ -168,8 +199,9 @@ def project(engine: Any, events: Sequence[Event], audit: Any, repo: Any) -> int:
 def _construct(event: Event) -> Any:
     from csv_dmap.models import BatchInput, BatchItem, WorkerEvent
 
-    return WorkerEvent.model_construct(items=[BatchItem(**i) for i in event["Items"]],
-                                       batch_input=BatchInput.model_validate(event["BatchInput"]))
+    return WorkerEvent.model_construct(
+        items=[BatchItem(**i) for i in event["Items"]], batch_input=BatchInput.model_validate(event["BatchInput"])
+    )
 
 
 def baseline(engine: Any, events: Sequence[Event], ddb: Any, table: str) -> int:
@@ -182,14 +214,28 @@ def baseline(engine: Any, events: Sequence[Event], ddb: Any, table: str) -> int:
             row = item["row"]
             uid, login, post = row["ユーザーID"], int(row["ログイン回数"]), int(row["投稿回数"])
             with engine.begin() as conn:
-                old = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}).one()
-                conn.execute(text("UPDATE user_stats SET login_count=:l, post_count=:p, updated_at=NOW() WHERE user_id=:u"),
-                             {"l": login, "p": post, "u": uid})
-                new = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}).one()
-            ddb.put_item(TableName=table, Item={
-                "executionName": {"S": event["BatchInput"]["executionName"]}, "itemKey": {"S": f"{item['index']:010d}"},
-                "userId": {"S": uid}, "timestamp": {"S": datetime.now(UTC).isoformat()},
-                "status": {"S": "success"}, "oldValue": {"S": str(tuple(old))}, "newValue": {"S": str(tuple(new))}})
+                old = conn.execute(
+                    text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}
+                ).one()
+                conn.execute(
+                    text("UPDATE user_stats SET login_count=:l, post_count=:p, updated_at=NOW() WHERE user_id=:u"),
+                    {"l": login, "p": post, "u": uid},
+                )
+                new = conn.execute(
+                    text("SELECT login_count, post_count FROM user_stats WHERE user_id=:u"), {"u": uid}
+                ).one()
+            ddb.put_item(
+                TableName=table,
+                Item={
+                    "executionName": {"S": event["BatchInput"]["executionName"]},
+                    "itemKey": {"S": f"{item['index']:010d}"},
+                    "userId": {"S": uid},
+                    "timestamp": {"S": datetime.now(UTC).isoformat()},
+                    "status": {"S": "success"},
+                    "oldValue": {"S": str(tuple(old))},
+                    "newValue": {"S": str(tuple(new))},
+                },
+            )
             n += 1
     return n
 
@@ -213,8 +259,13 @@ def ratios(figures: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]],
-                 engine: Any) -> dict[str, Any]:
+def measure_size(
+    size: int,
+    rows: int,
+    rng: random.Random,
+    paths: dict[str, tuple[Callable[..., int], tuple[Any, ...], int]],
+    engine: Any,
+) -> dict[str, Any]:
     done = {name: [0, 0.0] for name in paths}
     names = list(paths)
     # Interleaved rounds, each path on fresh random users, so that drift on a
@@ -222,7 +273,7 @@ def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tupl
     # order rotates each round, so no path always follows the ceiling's burst
     # of writes (InnoDB flushes them while the next path runs).
     for round_no in range(ROUNDS):
-        for name in names[round_no % len(names):] + names[:round_no % len(names)]:
+        for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
             fn, extra, n_rows = paths[name]
             events = list(batches(size, max(size, n_rows // ROUNDS), rng, f"bench-{name}-{size}-{round_no}"))
             n, seconds = timed(fn, engine, events, *extra)
@@ -234,13 +285,21 @@ def measure_size(size: int, rows: int, rng: random.Random, paths: dict[str, tupl
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="The worker's data path against the driver's ceiling.")
-    parser.add_argument("--rows", type=int, default=20_000, help="rows per measurement (full: a quarter; baseline: a twentieth)")
+    parser.add_argument(
+        "--rows", type=int, default=20_000, help="rows per measurement (full: a quarter; baseline: a twentieth)"
+    )
     parser.add_argument("--sizes", default="25,100,500,1000")
     parser.add_argument("--paths", default=",".join(ALL_PATHS), help=f"a subset of {','.join(ALL_PATHS)}")
-    parser.add_argument("--repository", default="bench.worker_path:shipped_repository",
-                        help="module:function(engine) -> repository for project_db and project_full")
-    parser.add_argument("--locked-repository", default="bench.worker_path:locking_repository",
-                        help="module:function(engine) -> repository that locks the rows it reads (project_db_lock)")
+    parser.add_argument(
+        "--repository",
+        default="bench.worker_path:shipped_repository",
+        help="module:function(engine) -> repository for project_db and project_full",
+    )
+    parser.add_argument(
+        "--locked-repository",
+        default="bench.worker_path:locking_repository",
+        help="module:function(engine) -> repository that locks the rows it reads (project_db_lock)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.paths.split(",")) - set(ALL_PATHS)
     if unknown:
@@ -282,11 +341,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures = measure_size(size, rows, rng, {k: v for k, v in every.items() if k in wanted}, engine)
             results.append(figures)
             print(" ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
-    data = {"benchmark": "worker_path", "database": mariadb_version(url), "users": USERS, "rowsPerMeasurement": args.rows,
-            "unit": "rows/s", "paths": wanted, "repository": args.repository, "lockedRepository": args.locked_repository,
-            "shippedRepositoryLocks": reads_for_update(repo), "lockedRepositoryLocks": reads_for_update(locked),
-            "command": "python -m bench.worker_path " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "results": results}
+    data = {
+        "benchmark": "worker_path",
+        "database": mariadb_version(url),
+        "users": USERS,
+        "rowsPerMeasurement": args.rows,
+        "unit": "rows/s",
+        "paths": wanted,
+        "repository": args.repository,
+        "lockedRepository": args.locked_repository,
+        "shippedRepositoryLocks": reads_for_update(repo),
+        "lockedRepositoryLocks": reads_for_update(locked),
+        "command": "python -m bench.worker_path " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "results": results,
+    }
     save("worker_path", data)
     engine.dispose()
     return data

@@ -82,8 +82,9 @@ def keep_for_analysis(s3: Any, results_bucket: str, dynamodb: Any, audit_table: 
     ``csv-dmap --local`` read once moto has gone."""
     from csv_dmap_cli.localdata import export_local
 
-    export_local(s3=s3, bucket=results_bucket, execution_name=execution_name, dynamodb=dynamodb,
-                 audit_table=audit_table)
+    export_local(
+        s3=s3, bucket=results_bucket, execution_name=execution_name, dynamodb=dynamodb, audit_table=audit_table
+    )
 
 
 class MapProgress:

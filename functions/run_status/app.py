@@ -60,7 +60,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     ended.add_dimension(name="Status", value=summary.status)
     ended.add_metric(name="RunEnded", unit=MetricUnit.Count, value=1)
     ended.flush_metrics()
-    logger.info("run ended", extra={"executionName": change.name, "status": summary.status, "error": summary.error,
-                                    "summaryWritten": existing is None, "alertSent": not alerted})
-    return {"executionName": change.name, "status": summary.status, "summaryUri": uri,
-            "summaryWritten": existing is None, "alertSent": summary.alert_sent and not alerted}
+    logger.info(
+        "run ended",
+        extra={
+            "executionName": change.name,
+            "status": summary.status,
+            "error": summary.error,
+            "summaryWritten": existing is None,
+            "alertSent": not alerted,
+        },
+    )
+    return {
+        "executionName": change.name,
+        "status": summary.status,
+        "summaryUri": uri,
+        "summaryWritten": existing is None,
+        "alertSent": summary.alert_sent and not alerted,
+    }

@@ -32,7 +32,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="WorkerRowsFailed", unit=MetricUnit.Count, value=output.counts.failed)
     logger.info(
         "batch reconciled" if batch.failure else "batch applied",
-        extra={"firstIndex": output.first_index, **output.counts.to_dict(),
-               **({"batchError": batch.failure.error} if batch.failure else {})},
+        extra={
+            "firstIndex": output.first_index,
+            **output.counts.to_dict(),
+            **({"batchError": batch.failure.error} if batch.failure else {}),
+        },
     )
     return output.to_payload()

@@ -56,13 +56,16 @@ def mysql_error(code: int, message: str):
     return pymysql.err.OperationalError(code, message)
 
 
-@pytest.mark.parametrize(("code", "message"), [
-    (1205, "Lock wait timeout exceeded; try restarting transaction"),
-    (1213, "Deadlock found when trying to get lock; try restarting transaction"),
-    (2006, "MySQL server has gone away"),
-    (2013, "Lost connection to MySQL server during query"),
-    (1040, "Too many connections"),
-])
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (1205, "Lock wait timeout exceeded; try restarting transaction"),
+        (1213, "Deadlock found when trying to get lock; try restarting transaction"),
+        (2006, "MySQL server has gone away"),
+        (2013, "Lost connection to MySQL server during query"),
+        (1040, "Too many connections"),
+    ],
+)
 @pytest.mark.mariadb
 def test_driver_errors_that_clear_are_transient(mariadb_url, code, message):
     engine = build_engine(mariadb_url)
@@ -120,7 +123,9 @@ def test_a_very_long_driver_message_is_capped():
 @pytest.mark.mariadb
 def test_a_real_lock_wait_timeout_is_transient_and_changes_nothing(mariadb_url):
     holder, engine = build_engine(mariadb_url), build_engine(mariadb_url)
-    event.listen(engine, "connect", lambda dbapi, rec: dbapi.cursor().execute("SET SESSION innodb_lock_wait_timeout = 1"))
+    event.listen(
+        engine, "connect", lambda dbapi, rec: dbapi.cursor().execute("SET SESSION innodb_lock_wait_timeout = 1")
+    )
     create_schema(engine)
     seed_users(engine, ["L1", "L2"])
     with holder.connect() as other:
@@ -180,8 +185,10 @@ def test_a_real_deadlock_is_transient(mariadb_url):
         worker = threading.Thread(target=batch)
         worker.start()
         deadline = time.monotonic() + 60
-        query = text("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                     "WHERE db = DATABASE() AND info LIKE 'SELECT%FOR UPDATE' AND id <> CONNECTION_ID()")
+        query = text(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE db = DATABASE() AND info LIKE 'SELECT%FOR UPDATE' AND id <> CONNECTION_ID()"
+        )
         with other_engine.connect() as watch:
             while not watch.execute(query).scalar():
                 assert time.monotonic() < deadline, "the batch never reached its locking read"

@@ -147,7 +147,11 @@ def _url_from_secret(settings: Settings) -> URL:
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(settings.db_secret_arn or "", transform="json", max_age=300)
-    if not isinstance(secret, dict) or "username" not in secret or ("password" not in secret and not settings.db_iam_auth):
+    if (
+        not isinstance(secret, dict)
+        or "username" not in secret
+        or ("password" not in secret and not settings.db_iam_auth)
+    ):
         raise ConfigurationError(
             f"secret {settings.db_secret_arn} must be JSON with at least username and password "
             "(the format RDS and Secrets Manager rotation use)"
@@ -173,8 +177,12 @@ def database_url(settings: Settings) -> URL:
         return _url_from_secret(settings)
     if settings.db_iam_auth and settings.db_host and settings.db_user:
         return URL.create(
-            "mysql+pymysql", username=settings.db_user, host=settings.db_host, port=settings.db_port,
-            database=settings.db_name, query={"charset": "utf8mb4"},
+            "mysql+pymysql",
+            username=settings.db_user,
+            host=settings.db_host,
+            port=settings.db_port,
+            database=settings.db_name,
+            query={"charset": "utf8mb4"},
         )
     raise ConfigurationError(
         "no database configured: set DATABASE_URL (for example sqlite:///csv_dmap.db or "
@@ -342,7 +350,9 @@ def _upsert(dialect: str) -> Insert:
         from sqlalchemy.dialects import sqlite
 
         lite = sqlite.insert(user_stats)
-        return lite.on_conflict_do_update(index_elements=[user_stats.c.user_id], set_={c: lite.excluded[c] for c in _WRITTEN})
+        return lite.on_conflict_do_update(
+            index_elements=[user_stats.c.user_id], set_={c: lite.excluded[c] for c in _WRITTEN}
+        )
     raise ConfigurationError(f"database dialect {dialect!r} is not supported (use MySQL/MariaDB or SQLite)")
 
 
@@ -452,7 +462,8 @@ class UnitOfWork:
     def _row(self, write: StatsWrite) -> Row:
         before = self.snapshot[write.user_id]
         retry = before.last_execution_name == self.batch.execution_name and (
-            before.last_batch_index == self.batch.batch_index)
+            before.last_batch_index == self.batch.batch_index
+        )
         if retry:  # the values this batch replaced the first time
             return (write.user_id, write.login_count, write.post_count, before.prev_login_count, before.prev_post_count)
         return (write.user_id, write.login_count, write.post_count, before.login_count, before.post_count)
