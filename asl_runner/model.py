@@ -354,7 +354,7 @@ def _aws_only(parts: list[str], kind: str | None, field: str) -> bool:
         return field in model.AWS_ONLY
     owners: dict[str, type[_Model]] = {"ReaderConfig": ReaderConfigSpec, "ResultWriter": ResultWriterSpec}
     owner = owners.get(parts[-2] if len(parts) >= 2 else "")
-    return owner is not None and field in owner.AWS_ONLY or field == "Assign"
+    return (owner is not None and field in owner.AWS_ONLY) or field == "Assign"
 
 
 def _describe(error: Any) -> str:

@@ -27,8 +27,6 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from csv_dmap.logic.concurrency import Limits, audit_write_units_per_row, plan
-
 from bench.common import RESULTS
 from bench.cost import (
     AUDIT_DESIGNS,
@@ -41,6 +39,7 @@ from bench.cost import (
     seed_config,
     worker_seconds,
 )
+from csv_dmap.logic.concurrency import Limits, audit_write_units_per_row, plan
 from local_runner.template import load_template, parameter_defaults
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
 from csv_dmap.logic.daily_report import TABLE_COLUMNS as REPORT_COLUMNS
 from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION

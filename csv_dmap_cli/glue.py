@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 import yaml
+
 from csv_dmap.logic.daily_report import TABLE_COLUMNS as REPORT_COLUMNS
 from csv_dmap.reports import PREFIX as REPORTS_PREFIX
 from csv_dmap.row_results import COLUMNS as ROW_COLUMNS

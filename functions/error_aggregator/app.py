@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from csv_dmap.aws import s3_client, sns_client
 from csv_dmap.config import get_settings
 from csv_dmap.errors import ConfigurationError

@@ -4,6 +4,7 @@ machine, named after the object version; a repeated delivery of the event starts
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from csv_dmap.aws import stepfunctions_client
 from csv_dmap.config import get_settings
 from csv_dmap.errors import ConfigurationError

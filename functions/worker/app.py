@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from csv_dmap.audit import get_audit_writer
 from csv_dmap.config import get_settings
 from csv_dmap.db import get_repository

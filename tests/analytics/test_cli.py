@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
+
 from csv_dmap.logic.aggregate import summarise
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.summaries import write_summary
-from moto import mock_aws
-
 from csv_dmap_cli.backends import AwsBackend, CliError, StackResources, stack_outputs
 from csv_dmap_cli.cli import main
 from local_runner.template import load_template

@@ -10,7 +10,6 @@ from pathlib import Path
 from csv_dmap.logic.aggregate import summarise
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.summaries import write_summary
-
 from csv_dmap_cli.engine import connect, run_query
 
 from .conftest import BUCKET
@@ -38,8 +37,8 @@ def _summary(name: str, statuses: list[str]) -> object:
 
 
 def test_the_daily_report_function_writes_three_forms(s3, monkeypatch, tmp_path: Path):
-    from csv_dmap.runtime import reset as reset_clients
     from csv_dmap.config import get_settings
+    from csv_dmap.runtime import reset as reset_clients
 
     write_summary(s3, BUCKET, _summary("r1", ["APPLIED"] * 7 + ["SUPERSEDED", "SKIPPED", "FAILED"]))
     write_summary(s3, BUCKET, _summary("r2", ["APPLIED"] * 4))

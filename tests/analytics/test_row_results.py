@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from csv_dmap.results import tally_run
 from csv_dmap.row_results import COLUMNS, RowResultsWriter, hive_timestamp
 
@@ -258,8 +259,8 @@ class _Context:
 
 
 def test_aggregate_errors_writes_the_dataset_and_a_summary_that_agree(s3, monkeypatch):
-    from csv_dmap.runtime import reset as reset_clients
     from csv_dmap.config import get_settings
+    from csv_dmap.runtime import reset as reset_clients
 
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
     monkeypatch.setenv("REPORT_TIMEZONE", "Asia/Tokyo")

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
+
 from csv_dmap.audit import AuditLogWriter, audit_items
 from csv_dmap.errors import AuditWriteError, AuditWriteRejected
-
 from tests.audit.conftest import TABLE
 
 START = "2026-11-22T00:30:00Z"

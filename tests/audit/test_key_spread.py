@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from csv_dmap.audit import audit_items
 
+from csv_dmap.audit import audit_items
 from tests.audit.conftest import dynamodb_size, simulated_results
 
 ROWS = 100_000

@@ -9,10 +9,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from csv_dmap.audit import audit_items, item_record
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from csv_dmap.audit import audit_items, item_record
 from tests.audit.conftest import VALID_ID
 
 valid_ids = st.from_regex(VALID_ID, fullmatch=True)

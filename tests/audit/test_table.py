@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from csv_dmap.audit import FAILED_INDEX, FAILED_KEY, audit_items
 
+from csv_dmap.audit import FAILED_INDEX, FAILED_KEY, audit_items
 from local_runner.template import parameter_defaults
 from tests.audit.conftest import TABLE, dynamodb_size
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, event, inspect, text
+
 from csv_dmap import schema
 from csv_dmap.db import metadata
-from sqlalchemy import Engine, event, inspect, text
 
 APP_TABLES = {"users", "user_stats"}
 

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 import pytest
-from csv_dmap import custom_resource, schema
-from csv_dmap.db import metadata
 from sqlalchemy import create_engine, inspect, text
 
+from csv_dmap import custom_resource, schema
+from csv_dmap.db import metadata
 from local_runner.lambda_loader import LocalLambdaContext, load_function
 
 pytestmark = pytest.mark.mariadb

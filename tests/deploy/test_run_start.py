@@ -13,11 +13,11 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from csv_dmap import config, runtime
 from csv_dmap.errors import InvalidEvent
 from csv_dmap.logic.run_start import execution_name, run_start_of
-from moto import mock_aws
-
 from tests.deploy.functions import Context, handler_module
 
 ROOT = Path(__file__).resolve().parents[2]

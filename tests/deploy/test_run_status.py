@@ -11,12 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from csv_dmap import config, runtime
 from csv_dmap.logic.run_status import REJECTION_ERRORS, run_status
 from csv_dmap.models import RunSummary, Severity
 from csv_dmap.summaries import summary_key, write_summary
-from moto import mock_aws
-
 from tests.deploy.functions import Context, handler_module
 
 ROOT = Path(__file__).resolve().parents[2]

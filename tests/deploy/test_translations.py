@@ -53,7 +53,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 def test_the_matrix_covers_vpc_database_and_alert_email_on_and_off():
     axes = set(condition_parameters(TEMPLATE))
-    assert REQUIRED_AXES <= axes
+    assert axes >= REQUIRED_AXES
     for axis in axes:
         values = {json.dumps(p.get(axis)) for p in PARAMETER_SETS.values()}
         assert len(values) >= 2, f"{axis} takes one value only in the matrix"

@@ -10,13 +10,13 @@ import json
 from unittest import mock
 
 import pytest
+from hypothesis import event, example, given, settings
+from hypothesis import strategies as st
+
 from csv_dmap.errors import InputRejected
 from csv_dmap.input_files import validate_object
 from csv_dmap.logic import validation
 from csv_dmap.logic.validation import Limits, read_user_ids
-from hypothesis import event, example, given, settings
-from hypothesis import strategies as st
-
 from tests.hostile import oracle
 from tests.hostile.strategies import hostile_file
 

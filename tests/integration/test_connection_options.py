@@ -6,9 +6,10 @@ from __future__ import annotations
 import ssl
 
 import pytest
+from sqlalchemy import event
+
 from csv_dmap.config import Settings
 from csv_dmap.db import ConnectionOptions, build_engine, database_url
-from sqlalchemy import event
 
 
 class Stop(Exception):

@@ -11,12 +11,12 @@ import time
 from datetime import datetime
 
 import pytest
-from csv_dmap.db import BatchRef, StatsRepository, build_engine, classify, create_schema, seed_users
-from csv_dmap.errors import PermanentDatabaseError, TransientDatabaseError
-from csv_dmap.models import StatsWrite
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
+from csv_dmap.db import BatchRef, StatsRepository, build_engine, classify, create_schema, seed_users
+from csv_dmap.errors import PermanentDatabaseError, TransientDatabaseError
+from csv_dmap.models import StatsWrite
 from tests.conftest import table_rows
 
 T0 = datetime(2026, 11, 22)

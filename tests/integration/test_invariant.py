@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from csv_dmap.errors import AuditWriteError
 
+from csv_dmap.errors import AuditWriteError
 from local_runner.invoke import invoke
 from tests.conftest import table_rows
 from tests.integration.conftest import seed, stats
@@ -38,6 +38,7 @@ def audit(env):
     """Every stored audit item as readers see it (execution name, line... spelled out from the keys),
     in (execution, line) order."""
     from boto3.dynamodb.types import TypeDeserializer
+
     from csv_dmap.audit import item_record
 
     client, raw = env.client("dynamodb"), TypeDeserializer()

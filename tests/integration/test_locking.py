@@ -8,12 +8,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
+
 from csv_dmap.audit import audit_items, item_record
 from csv_dmap.db import StatsRepository, build_engine, create_schema, seed_users
 from csv_dmap.logic.apply_batch import apply_batch
 from csv_dmap.models import WorkerEvent
-from sqlalchemy import text
-
 from tests.integration.conftest import stats
 
 WAIT = 60  # seconds before a test gives up waiting for the other thread (a failure, never a pass)

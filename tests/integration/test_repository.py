@@ -3,11 +3,11 @@
 from datetime import datetime
 
 import pytest
+from sqlalchemy import text
+
 from csv_dmap.db import BatchRef, StatsRepository, build_engine, create_schema, seed_users
 from csv_dmap.errors import TransientDatabaseError
 from csv_dmap.models import StatsWrite
-from sqlalchemy import text
-
 from tests.conftest import count_statements, table_rows
 from tests.integration.conftest import stats
 

@@ -6,11 +6,11 @@ multi-row INSERTs), and SQLAlchemy's ``before_cursor_execute`` for the rest."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+
 from csv_dmap.db import build_engine, create_schema, seed_users
 from csv_dmap.logic.apply_batch import apply_batch
 from csv_dmap.models import MAX_ITEMS_PER_BATCH, USER_ID_MAX_LENGTH, WorkerEvent
-from sqlalchemy import event
-
 from tests.conftest import table_rows
 
 PINNING_LIMIT = 16_384

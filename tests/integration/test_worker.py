@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
+
 from csv_dmap.audit import AuditLogReader, item_record
 from csv_dmap.errors import TransientDatabaseError
-
 from local_runner.invoke import invoke
 from tests.conftest import table_rows
 from tests.integration.conftest import seed, stats

@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from csv_dmap.logic.aggregate import alert, needs_alert, severity_of, summarise
 from csv_dmap.logic.daily_report import build_report, render_html, table_line
 from csv_dmap.logic.tally import RunTally

@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from csv_dmap.audit import BATCH_WRITE_LIMIT, SHARDS, AuditLogReader, AuditLogWriter, audit_items
 from moto import mock_aws
 
+from csv_dmap.audit import BATCH_WRITE_LIMIT, SHARDS, AuditLogReader, AuditLogWriter, audit_items
 from local_runner.template import load_template, table_definition
 
 TABLE = "audit-test"

@@ -5,6 +5,9 @@ import math
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from csv_dmap.config import Settings
 from csv_dmap.logic.concurrency import (
     BATCH_INPUT_LIMIT,
@@ -17,8 +20,6 @@ from csv_dmap.logic.concurrency import (
     plan,
 )
 from csv_dmap.models import MAX_ITEMS_PER_BATCH, RunSummary
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # Nothing downstream binds: only the bound a case names does.
 WIDE = Limits(

@@ -1,4 +1,5 @@
 import pytest
+
 from csv_dmap.models import (
     COUNT_MAX,
     MAX_ITEMS_PER_BATCH,
@@ -82,6 +83,9 @@ def test_worker_event_rejects_batches_larger_than_the_output_budget():
 import json
 from datetime import datetime
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from csv_dmap.logic.decide import Execution, classify, decide, reconcile
 from csv_dmap.models import (
     LINE_MAX,
@@ -99,8 +103,6 @@ from csv_dmap.models import (
     row_line,
     superseded_by,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 def test_statuses_and_run_statuses_are_the_contracts_names():

@@ -6,6 +6,7 @@ tests in tests/hostile check the same against an independent oracle."""
 import io
 
 import pytest
+
 from csv_dmap.errors import EmptyFile, InvalidHeader, RecordTooLarge, UnsupportedEncoding
 from csv_dmap.logic.validation import CAUSE_MAX, COPY_HEADER, Limits, normalise, read_user_ids, scan
 
