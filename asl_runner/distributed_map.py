@@ -147,7 +147,7 @@ def _csv_items(text: IO[str], config: ReaderConfigSpec) -> Iterator[JSON]:
             continue  # blank line
         if len(row) < width:
             row = row + [""] * (width - len(row))
-        yield dict(zip(headers, row[:width]))
+        yield dict(zip(headers, row[:width], strict=True))
 
 
 class DistributedMapRun:

@@ -119,7 +119,7 @@ def _format(template: str, *args: JSON) -> str:
     if len(parts) - 1 != len(args):
         raise ValueError(f"{len(parts) - 1} placeholders but {len(args)} arguments")
     out = parts[0]
-    for arg, part in zip(args, parts[1:]):
+    for arg, part in zip(args, parts[1:], strict=True):
         out += (arg if isinstance(arg, str) else json.dumps(arg, separators=(",", ":"))) + part
     return out.replace("\\{", "{").replace("\\}", "}")
 

@@ -52,7 +52,7 @@ def write_parquet(path: Path, n: int, compression: str) -> None:
     # one row group per 100,000 rows, as the dataset writer would stream them
     rows = _rows(n)
     writer = None
-    while chunk := [r for _, r in zip(range(100_000), rows)]:
+    while chunk := [r for _, r in zip(range(100_000), rows, strict=False)]:
         table = pa.Table.from_pylist(chunk)
         writer = writer or pq.ParquetWriter(path, table.schema, compression=compression)
         writer.write_table(table)

@@ -85,7 +85,7 @@ def _empty(columns: Sequence[tuple[str, str]]) -> str:
 
 def _view_rows(data: Path) -> str:
     columns = [(name, duck) for name, _, duck in ROW_COLUMNS]
-    out = columns + [(ROW_PARTITION[0], ROW_PARTITION[2])]
+    out = [*columns, (ROW_PARTITION[0], ROW_PARTITION[2])]
     files = sorted(data.glob("rows/execution_date=*/*/*.json.gz"))
     if not files:
         return _empty(out)
@@ -111,7 +111,7 @@ def _view_summaries(data: Path) -> str:
 
 def _view_reports(data: Path) -> str:
     columns = [(name, duck) for name, _, duck, _ in REPORT_COLUMNS]
-    out = columns + [("report_date", "VARCHAR")]
+    out = [*columns, ("report_date", "VARCHAR")]
     if not any(data.glob("daily-reports/date=*/report.json")):
         return _empty(out)
     select = ", ".join(name for name, _ in columns)

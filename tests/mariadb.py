@@ -69,6 +69,7 @@ def _start_throwaway() -> str:
         check=True,
         capture_output=True,
     )
+    error_log = open(base / "error.log", "wb")  # noqa: SIM115 - mariadbd writes to it for its whole life; stop() closes it
     proc = subprocess.Popen(
         [
             mariadbd,
@@ -82,7 +83,7 @@ def _start_throwaway() -> str:
             *user,
         ],
         stdout=subprocess.DEVNULL,
-        stderr=open(base / "error.log", "wb"),
+        stderr=error_log,
     )
 
     def stop() -> None:
@@ -91,6 +92,7 @@ def _start_throwaway() -> str:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        error_log.close()
         shutil.rmtree(base, ignore_errors=True)
 
     atexit.register(stop)

@@ -338,22 +338,22 @@ def test_failures_and_history_from_the_audit_log(aws):
         now - timedelta(days=30),
     )
     base = ["--stack", "csv-dmap-dev", "--region", REGION]
-    code, out, _ = run(base + ["--json", "failures", "run-1"])
+    code, out, _ = run([*base, "--json", "failures", "run-1"])
     assert code == 0
     assert [(f.get("userId") or f.get("rawUserId"), f["errorType"]) for f in json.loads(out)] == [
         ("U 2", "InvalidUserId"),
         ("U3", "UserNotFound"),
     ]
-    code, out, _ = run(base + ["failures", "run-1", "--type", "UserNotFound"])
+    code, out, _ = run([*base, "failures", "run-1", "--type", "UserNotFound"])
     assert code == 0 and out.splitlines()[0].split() == ["line", "user", "error", "message"]
     assert len(out.splitlines()) == 2 and "U3" in out and "U 2" not in out
-    code, out, _ = run(base + ["--json", "history", "U1", "--days", "7"])
+    code, out, _ = run([*base, "--json", "history", "U1", "--days", "7"])
     history = json.loads(out)
     assert [(h["executionName"], h["oldLoginCount"], h["newLoginCount"]) for h in history] == [
         ("run-2", 3, 8),
         ("run-1", 1, 3),
     ]  # newest first; run-0 is older than 7 days
-    code, out, _ = run(base + ["history", "U1"])
+    code, out, _ = run([*base, "history", "U1"])
     assert "3 -> 8" in out and "1 -> 3" in out
 
 

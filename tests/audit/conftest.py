@@ -56,9 +56,9 @@ def simulated_results(rows: int, seed: int = 11) -> list[dict[str, Any]]:
     for _ in cells:
         lines.append(line)
         line += 1 + (rng.random() < 0.03) * rng.randrange(1, 4)
-    last_line = {cell: ln for cell, ln in zip(cells, lines) if VALID_ID.match(cell)}
+    last_line = {cell: ln for cell, ln in zip(cells, lines, strict=True) if VALID_ID.match(cell)}
     results = []
-    for index, (cell, ln) in enumerate(zip(cells, lines)):
+    for index, (cell, ln) in enumerate(zip(cells, lines, strict=True)):
         result: dict[str, Any] = {"index": index, "line": ln}
         if not VALID_ID.match(cell):
             result |= {

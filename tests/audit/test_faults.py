@@ -170,7 +170,7 @@ def test_unprocessed_items_are_retried_until_written(ddb):
 def test_unprocessed_items_that_never_clear_raise_audit_write_error(ddb):
     clock = Clock()
     partial = Unprocessing(ddb, n=10**6)
-    with pytest.raises(AuditWriteError, match="5 of 25 audit items not written after 3 .*UnprocessedItems"):
+    with pytest.raises(AuditWriteError, match=r"5 of 25 audit items not written after 3 .*UnprocessedItems"):
         writer(partial, clock, max_attempts=3).write_items(items(25))
     assert stored(ddb) == 20  # the processed part is written; the ASL's retry overwrites it
 

@@ -113,6 +113,7 @@ def test_exec_cli_runs_the_definition_and_prints_json(tmp_path):
         text=True,
         cwd=ROOT,
         timeout=120,
+        check=False,
         env={
             "PATH": "/usr/bin:/bin",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -143,6 +144,7 @@ def test_exec_cli_rejects_an_unsupported_definition_before_running(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "local_runner", "exec", "--definition", str(definition), "--json"],
         capture_output=True,
+        check=False,
         text=True,
         cwd=ROOT,
         timeout=60,
@@ -169,7 +171,7 @@ def test_make_run_with_aws_in_a_separate_moto_process(tmp_path):
         "--out",
         str(tmp_path / "out"),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "SUCCEEDED" and summary["rows"] == 1500

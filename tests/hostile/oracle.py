@@ -183,10 +183,10 @@ def _judge(records: list[Record], expected: Expected) -> None:
 
 def _expect_records(data: list[tuple[int, list[str]]], width: int, columns: dict[str, int], expected: Expected) -> None:
     ids = [(cells[columns["user_id"]].strip() if columns["user_id"] < len(cells) else "") for _, cells in data]
-    last = {uid: line for (line, _), uid in zip(data, ids) if valid_id(uid)}
+    last = {uid: line for (line, _), uid in zip(data, ids, strict=True) if valid_id(uid)}
     seen = Counter(uid for uid in ids if valid_id(uid))
     expected.user_ids = [uid for uid in ids if valid_id(uid)]
-    for (line, cells), uid in zip(data, ids):
+    for (line, cells), uid in zip(data, ids, strict=True):
         note = _note(line, cells, uid, last, seen, width, columns)
         values = [cells[columns[n]] if columns[n] < len(cells) else "" for n in ORDER]
         values = [v if size(v) <= FIELD_MAX else v[:CAP] + "…" for v in values]

@@ -151,7 +151,7 @@ def test_a_connection_killed_mid_batch_is_transient_and_commits_nothing(mariadb_
                 a.execute(text(f"KILL CONNECTION {cursor.connection.thread_id()}"))
 
     event.listen(engine, "after_cursor_execute", kill_after_read)
-    with pytest.raises(TransientDatabaseError, match="20(06|13)|connection"):
+    with pytest.raises(TransientDatabaseError, match=r"20(06|13)|connection"):
         apply(engine, {"K1": (5, 5), "K2": (6, 6)})
     event.remove(engine, "after_cursor_execute", kill_after_read)
     assert table_rows(admin, "user_stats") == []

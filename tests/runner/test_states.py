@@ -184,7 +184,8 @@ def test_retry_backoff_max_delay_and_jitter_without_sleeping():
     attempts["n"] = 0
     d["States"]["T"]["Retry"][1]["JitterStrategy"] = "FULL"
     run(d, {}, functions={FN: handler}, sleep=jittered.append)
-    assert all(0 <= j <= c for j, c in zip(jittered, [2, 6, 10])) and len(jittered) == 3
+    assert len(jittered) == 3
+    assert all(0 <= j <= c for j, c in zip(jittered, [2, 6, 10], strict=True))
 
 
 def test_retry_exhausted_then_catch_with_result_path():

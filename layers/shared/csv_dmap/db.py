@@ -134,7 +134,7 @@ def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int
     insert = _insert_users(engine.dialect.name)
     count = 0
     with engine.begin() as conn:
-        for ids in batched(user_ids, chunk):
+        for ids in batched(user_ids, chunk, strict=False):
             conn.execute(insert, [{"user_id": uid} for uid in ids])
             count += len(ids)
     return count
