@@ -40,8 +40,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer  # type: ignore[import-untyped]
-from botocore.exceptions import ClientError, HTTPClientError  # type: ignore[import-untyped]
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .errors import AuditWriteError, AuditWriteRejected
@@ -457,8 +457,8 @@ AUDIT_WRITE_BUDGET_SECONDS = 3.5
 
 @lru_cache(maxsize=1)
 def get_audit_writer() -> AuditLogWriter:
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config  # type: ignore[import-untyped]
+    import boto3
+    from botocore.config import Config
 
     from .config import get_settings
 

@@ -192,7 +192,7 @@ def database_url(settings: Settings) -> URL:
 
 
 try:  # PyMySQL is the MySQL driver; SQLite-only environments need not have it
-    from pymysql.cursors import Cursor as _PyMySQLCursor  # type: ignore[import-untyped]
+    from pymysql.cursors import Cursor as _PyMySQLCursor
 
     class BoundedCursor(_PyMySQLCursor):  # type: ignore[misc]
         """PyMySQL's executemany packs rows into multi-row INSERTs up to this many bytes."""
@@ -224,7 +224,7 @@ class ConnectionOptions:
 
 def iam_token(url: URL, region: str | None) -> str:
     """A 15-minute IAM authentication token for ``url``'s user (the password of a new connection)."""
-    import boto3  # type: ignore[import-untyped]
+    import boto3
 
     client = boto3.client("rds", region_name=region)
     token: str = client.generate_db_auth_token(
@@ -385,7 +385,7 @@ def _int(value: int | None) -> str:
 def mysql_upserts(rows: Iterable[Row], literals: str) -> Iterator[str]:
     """Multi-row upserts of ``rows`` (each followed by the batch's escaped constant
     ``literals``), every statement at most ``MAX_STATEMENT_BYTES`` bytes."""
-    from pymysql.converters import escape_string  # type: ignore[import-untyped]
+    from pymysql.converters import escape_string
 
     budget = MAX_STATEMENT_BYTES - len(_UPSERT_PREFIX) - len(_UPSERT_SUFFIX)
     tail = f",{literals})"

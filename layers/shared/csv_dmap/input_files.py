@@ -11,7 +11,7 @@ import tempfile
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError
 
 from .errors import EmptyFile, FileTooLarge, InputNotFound
 from .logic.validation import LIMITS, Limits, normalise, printable
@@ -74,13 +74,13 @@ def validate_object(
     return ValidationResult(
         bucket=bucket,
         key=target,
-        sourceKey=key,
-        byteSize=size,
+        source_key=key,
+        byte_size=size,
         encoding=result.encoding_label,
         header=result.header,
-        sourceRows=result.data_rows,
-        duplicateRows=result.duplicate_rows,
-        blankRows=result.blank_rows,
-        rowCount=result.data_rows,
+        source_rows=result.data_rows,
+        duplicate_rows=result.duplicate_rows,
+        blank_rows=result.blank_rows,
+        row_count=result.data_rows,
         normalized=True,
     )

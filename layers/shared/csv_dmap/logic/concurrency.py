@@ -183,11 +183,11 @@ def plan(
     source = "given" if runs < 0 else f"median of {runs} recent runs" if runs else "default (no usable history)"
     listed = ", ".join(f"{name} {value:,}" for name, value in caps.items())
     return RunConfig(
-        maxConcurrency=concurrency,
-        maxItemsPerBatch=batch,
-        toleratedFailurePercentage=tolerated_failure_percentage,
-        estimatedSeconds=round(estimate, 1),
-        boundBy=bound_by,
+        max_concurrency=concurrency,
+        max_items_per_batch=batch,
+        tolerated_failure_percentage=tolerated_failure_percentage,
+        estimated_seconds=round(estimate, 1),
+        bound_by=bound_by,
         basis=(
             f"{row_count} rows in {batches} batches of {batch}; {rate:.0f} rows/s per worker ({source}); "
             f"{concurrency} workers, bounded by the {bound_by}; target {target_seconds:.0f} s "
