@@ -39,7 +39,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -145,9 +145,18 @@ def ceiling(engine: Any, events: Sequence[Event]) -> int:
 
 
 class DropAudit:
-    """Audit sink that keeps nothing: isolates the database path."""
+    """Audit sink (``csv_dmap.logic.apply_batch.AuditSink``) that keeps nothing: isolates the
+    database path."""
 
-    def write(self, records: Sequence[Any]) -> int:
+    def write_results(
+        self,
+        results: Sequence[Mapping[str, Any]],
+        *,
+        execution_name: str,
+        execution_start: datetime | str,
+        source_key: str,
+        ttl_days: int,
+    ) -> int:
         return 0
 
 
@@ -313,7 +322,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     wanted = args.paths.split(",")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "ap-northeast-1"})
-    import boto3  # type: ignore[import-untyped]
+    import boto3
     from moto import mock_aws
 
     from csv_dmap.audit import AuditLogWriter
