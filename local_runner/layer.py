@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_LAYER = ROOT / "layers" / "shared"
@@ -67,7 +67,7 @@ def read_user_ids(path: Path) -> Iterator[str]:
     from csv_dmap.errors import InputRejected
     from csv_dmap.logic.validation import read_user_ids as layer_read
 
-    def open_stream() -> IO[bytes]:
+    def open_stream() -> BinaryIO:
         return open(path, "rb")
 
     try:
