@@ -20,7 +20,7 @@ STACK ?= csv-dmap-dev
 FN ?= worker
 EVENT ?= events/$(FN).json
 
-.PHONY: help install test unit validate lint-asl build deploy sync invoke run exec bench cost clean db-schema
+.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run exec bench cost clean db-schema
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,7 +48,15 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed ## create .venv with the pinned dev requirements
 
-test: validate unit ## validate the template and ASL, then run every test
+test: lint validate unit ## the gates, the template and ASL checks, then every test
+
+# Complexity ceiling: no function or module above radon grade C (cyclomatic complexity <= 20), average A.
+CODE := layers/shared/csv_dmap asl_runner local_runner functions csv_dmap_cli bench
+lint: $(VENV)/.installed ## ruff check + format check, mypy --strict, xenon (no block above grade C)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/xenon --max-absolute C --max-modules C --max-average A $(CODE)
 
 # tests/deploy translates the template with .venv-sam's aws-sam-translator and runs cfn-lint and
 # checkov on every translation: both virtualenvs come before the tests.

@@ -118,7 +118,8 @@ class Comparison(Rule):
             return bool(present == expected)
         if not present:
             raise runtime_error(
-                f"Invalid path {self.variable!r}: the choice state's condition path references an invalid value")
+                f"Invalid path {self.variable!r}: the choice state's condition path references an invalid value"
+            )
         if self.op in _TYPE_TESTS:
             return bool(_TYPE_TESTS[self.op](value) == expected)
         if self.op == "StringMatches":
@@ -133,7 +134,7 @@ class Comparison(Rule):
                 left, right = convert(value), convert(expected)
                 if left is None or right is None:
                     return False
-                return _COMPARISONS[self.op[len(prefix):]](left, right)
+                return _COMPARISONS[self.op[len(prefix) :]](left, right)
         raise runtime_error(f"unknown Choice comparison {self.op}")
 
 

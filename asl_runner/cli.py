@@ -85,8 +85,10 @@ def print_result(result: ExecutionResult, as_json: bool) -> int:
         if result.error:
             print(f"  error: {result.error}\n  cause: {result.cause}")
         for run in result.map_runs:
-            print(f"  map run {run['state']}: {run['itemsTotal']} items, {run['batches']} batches, "
-                  f"{run['failedBatches']} failed, peak {run['peakInFlight']}/{run['maxConcurrency']} in flight")
+            print(
+                f"  map run {run['state']}: {run['itemsTotal']} items, {run['batches']} batches, "
+                f"{run['failedBatches']} failed, peak {run['peakInFlight']}/{run['maxConcurrency']} in flight"
+            )
         print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
     return 0 if result.status == "SUCCEEDED" else 1
 
@@ -95,8 +97,17 @@ def cannot_run(message: str, as_json: bool) -> int:
     """Exit code 2: one line on stderr (and, with --json, the answer on stdout)."""
     line = " ".join(message.split())
     if as_json:
-        print(json.dumps({"status": "INVALID", "output": None, "error": "InvalidDefinition"
-                          if "definition" in message else "CannotRun", "cause": message}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "status": "INVALID",
+                    "output": None,
+                    "error": "InvalidDefinition" if "definition" in message else "CannotRun",
+                    "cause": message,
+                },
+                ensure_ascii=False,
+            )
+        )
     print(f"error: {line}", file=sys.stderr)
     return 2
 
@@ -136,15 +147,20 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m asl_runner", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m asl_runner", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     lint = sub.add_parser("lint", help="strict check of ASL definitions (fields, numbers, transitions, context)")
     lint.add_argument("files", nargs="+")
     ex = sub.add_parser("exec", help="run a definition; Lambda handlers in-process, AWS APIs through boto3")
     ex.add_argument("--definition", required=True, help="the ASL JSON file")
-    ex.add_argument("--function", action="append", help="NAME=path/to/file.py:handler (repeatable); NAME is a "
-                    "${NAME} placeholder of the definition, or the function name its ARNs use")
+    ex.add_argument(
+        "--function",
+        action="append",
+        help="NAME=path/to/file.py:handler (repeatable); NAME is a "
+        "${NAME} placeholder of the definition, or the function name its ARNs use",
+    )
     ex.add_argument("--input", default=None, help="execution input: JSON text or @file.json")
     ex.add_argument("--name", default=None, help="execution name (default: a UUID)")
     ex.add_argument("--region", default="us-east-1")

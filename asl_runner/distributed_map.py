@@ -147,12 +147,13 @@ def _csv_items(text: IO[str], config: ReaderConfigSpec) -> Iterator[JSON]:
             continue  # blank line
         if len(row) < width:
             row = row + [""] * (width - len(row))
-        yield dict(zip(headers, row[:width]))
+        yield dict(zip(headers, row[:width], strict=True))
 
 
 class DistributedMapRun:
-    def __init__(self, environment: MapEnvironment, state: Map, name: str, effective_input: JSON,
-                 context: Context) -> None:
+    def __init__(
+        self, environment: MapEnvironment, state: Map, name: str, effective_input: JSON, context: Context
+    ) -> None:
         self.env = environment
         self.state = state
         self.name = name
@@ -161,8 +162,10 @@ class DistributedMapRun:
         self.map_run_id = str(uuid.uuid4())
         label = state.Label or name.replace(" ", "")[:40]
         self.child_state_machine = f"{environment.state_machine_name}/{label}"
-        self.map_run_arn = (f"arn:aws:states:{environment.region}:{environment.account}:mapRun:"
-                            f"{self.child_state_machine}:{self.map_run_id}")
+        self.map_run_arn = (
+            f"arn:aws:states:{environment.region}:{environment.account}:mapRun:"
+            f"{self.child_state_machine}:{self.map_run_id}"
+        )
         self._lock = threading.Lock()
         self.in_flight = self.peak_in_flight = 0
         self.items_total = self.items_failed = 0
@@ -181,8 +184,7 @@ class DistributedMapRun:
     def _settings(self) -> None:
         state = self.state
         self.max_concurrency = max_concurrency(state, self.input, self.context, self.env.max_threads)
-        self.tolerated_pct = float(self._number(state.ToleratedFailurePercentage,
-                                                state.ToleratedFailurePercentagePath))
+        self.tolerated_pct = float(self._number(state.ToleratedFailurePercentage, state.ToleratedFailurePercentagePath))
         self.tolerated_count = int(self._number(state.ToleratedFailureCount, state.ToleratedFailureCountPath))
         if not 0 <= self.tolerated_pct <= 100:
             raise runtime_error(f"ToleratedFailurePercentage must be 0..100, got {self.tolerated_pct}")
@@ -190,10 +192,12 @@ class DistributedMapRun:
         self.pct_tolerance = state.has("ToleratedFailurePercentage") or state.has("ToleratedFailurePercentagePath")
         batcher = state.ItemBatcher
         if batcher is not None:
-            self.max_items = self._batcher_number(batcher.MaxItemsPerBatch, batcher.MaxItemsPerBatchPath,
-                                                  "MaxItemsPerBatch")
-            self.max_bytes = self._batcher_number(batcher.MaxInputBytesPerBatch, batcher.MaxInputBytesPerBatchPath,
-                                                  "MaxInputBytesPerBatch")
+            self.max_items = self._batcher_number(
+                batcher.MaxItemsPerBatch, batcher.MaxItemsPerBatchPath, "MaxItemsPerBatch"
+            )
+            self.max_bytes = self._batcher_number(
+                batcher.MaxInputBytesPerBatch, batcher.MaxInputBytesPerBatchPath, "MaxInputBytesPerBatch"
+            )
             if self.max_bytes is not None and self.max_bytes > 256 * 1024:
                 raise runtime_error("MaxInputBytesPerBatch cannot exceed 262144 bytes")
             self.batch_input = render(batcher.BatchInput or {}, self.input, self.context)
@@ -222,8 +226,9 @@ class DistributedMapRun:
         try:
             body = self.env.services.open_object(params["Bucket"], params["Key"], params.get("VersionId"))
         except Exception as exc:  # noqa: BLE001 - any read failure is the reader's failure
-            raise StatesError("States.ItemReaderFailed",
-                              f"cannot read s3://{params.get('Bucket')}/{params.get('Key')}: {exc}") from None
+            raise StatesError(
+                "States.ItemReaderFailed", f"cannot read s3://{params.get('Bucket')}/{params.get('Key')}: {exc}"
+            ) from None
         produced = 0
         try:
             for item in parse_items(cast(IO[str], codecs.getreader("utf-8")(body)), config):
@@ -250,8 +255,9 @@ class DistributedMapRun:
             for index, item in self._selected_items():
                 yield index, 1, item
             return
-        envelope = len(_json({"Items": [], "BatchInput": self.batch_input})) if self.batch_input else len(
-            '{"Items":[]}')
+        envelope = (
+            len(_json({"Items": [], "BatchInput": self.batch_input})) if self.batch_input else len('{"Items":[]}')
+        )
         items: list[JSON] = []
         first, size = 0, envelope
         for index, item in self._selected_items():
@@ -285,11 +291,21 @@ class DistributedMapRun:
         arn = f"arn:aws:states:{self.env.region}:{self.env.account}:execution:{self.child_state_machine}:{name}"
         started = _now()
         machine_arn = f"{self.env.state_machine_arn}/{self.child_state_machine.split('/', 1)[1]}"
-        record: dict[str, Any] = {"ExecutionArn": arn, "Input": _json(child_input),
-                                  "InputDetails": {"Included": True}, "Name": name}
+        record: dict[str, Any] = {
+            "ExecutionArn": arn,
+            "Input": _json(child_input),
+            "InputDetails": {"Included": True},
+            "Name": name,
+        }
         context = {
-            "Execution": {"Id": arn, "Input": child_input, "Name": name, "StartTime": started,
-                          "RoleArn": self.context["Execution"].get("RoleArn"), "RedriveCount": 0},
+            "Execution": {
+                "Id": arn,
+                "Input": child_input,
+                "Name": name,
+                "StartTime": started,
+                "RoleArn": self.context["Execution"].get("RoleArn"),
+                "RedriveCount": 0,
+            },
             "StateMachine": {"Id": machine_arn, "Name": self.child_state_machine},
         }
         processor = self.state.processor
@@ -299,18 +315,33 @@ class DistributedMapRun:
             output = self.env.run_child(processor, child_input, context, execution_type)
             check_payload(output, "the child execution's output")
         except StatesError as err:
-            record.update({
-                "Error": err.error, "Cause": err.cause,
-                "RedriveCount": 0, "RedriveStatus": "REDRIVABLE", "RedriveStatusReason": "",
-                "StartDate": started, "StateMachineArn": machine_arn, "Status": "FAILED", "StopDate": _now(),
-            })
+            record.update(
+                {
+                    "Error": err.error,
+                    "Cause": err.cause,
+                    "RedriveCount": 0,
+                    "RedriveStatus": "REDRIVABLE",
+                    "RedriveStatusReason": "",
+                    "StartDate": started,
+                    "StateMachineArn": machine_arn,
+                    "Status": "FAILED",
+                    "StopDate": _now(),
+                }
+            )
             return record, False, None
-        record.update({
-            "Output": _json(output), "OutputDetails": {"Included": True},
-            "RedriveCount": 0, "RedriveStatus": "NOT_REDRIVABLE",
-            "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
-            "StartDate": started, "StateMachineArn": machine_arn, "Status": "SUCCEEDED", "StopDate": _now(),
-        })
+        record.update(
+            {
+                "Output": _json(output),
+                "OutputDetails": {"Included": True},
+                "RedriveCount": 0,
+                "RedriveStatus": "NOT_REDRIVABLE",
+                "RedriveStatusReason": "Execution is SUCCEEDED and cannot be redriven",
+                "StartDate": started,
+                "StateMachineArn": machine_arn,
+                "Status": "SUCCEEDED",
+                "StopDate": _now(),
+            }
+        )
         return record, True, output
 
     def _threshold_exceeded(self, final: bool) -> bool:
@@ -318,8 +349,12 @@ class DistributedMapRun:
             return self.items_failed > 0
         if self.count_tolerance and self.items_failed > self.tolerated_count:
             return True
-        return bool(self.pct_tolerance and final and self.items_total
-                    and 100.0 * self.items_failed / self.items_total > self.tolerated_pct)
+        return bool(
+            self.pct_tolerance
+            and final
+            and self.items_total
+            and 100.0 * self.items_failed / self.items_total > self.tolerated_pct
+        )
 
     # -------------------------------------------------------------- run
     def run(self) -> JSON:
@@ -330,12 +365,17 @@ class DistributedMapRun:
         try:
             errors = self._dispatch(files)
         finally:
-            self.stats.update({
-                "itemsTotal": self.items_total, "itemsFailed": self.items_failed,
-                "batches": self.batches, "failedBatches": self.failed_batches,
-                "maxConcurrency": self.max_concurrency, "peakInFlight": self.peak_in_flight,
-                "durationSeconds": round(time.monotonic() - started, 3),
-            })
+            self.stats.update(
+                {
+                    "itemsTotal": self.items_total,
+                    "itemsFailed": self.items_failed,
+                    "batches": self.batches,
+                    "failedBatches": self.failed_batches,
+                    "maxConcurrency": self.max_concurrency,
+                    "peakInFlight": self.peak_in_flight,
+                    "durationSeconds": round(time.monotonic() - started, 3),
+                }
+            )
         for exc in errors:
             raise exc
         exceeded = self._threshold_exceeded(final=True)
@@ -354,8 +394,9 @@ class DistributedMapRun:
         workdir = tempfile.mkdtemp(prefix="map-run-")
         return {s: _ResultFiles(s, workdir) for s in ("SUCCEEDED", "FAILED", "PENDING")}
 
-    def _finished(self, first: int, count: int, future: Future[tuple[dict[str, Any], bool, JSON]],
-                  files: dict[str, _ResultFiles]) -> None:
+    def _finished(
+        self, first: int, count: int, future: Future[tuple[dict[str, Any], bool, JSON]], files: dict[str, _ResultFiles]
+    ) -> None:
         record, ok, output = future.result()
         with self._lock:
             self.in_flight -= 1
@@ -412,8 +453,11 @@ class DistributedMapRun:
         bucket = params["Bucket"]
         prefix = params.get("Prefix", "").strip("/")
         base = f"{prefix}/{self.map_run_id}" if prefix else self.map_run_id
-        manifest: dict[str, Any] = {"DestinationBucket": bucket, "MapRunArn": self.map_run_arn,
-                                    "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": []}}
+        manifest: dict[str, Any] = {
+            "DestinationBucket": bucket,
+            "MapRunArn": self.map_run_arn,
+            "ResultFiles": {"FAILED": [], "PENDING": [], "SUCCEEDED": []},
+        }
         manifest_key = f"{base}/manifest.json"
         try:
             for status, result_files in files.items():
@@ -427,12 +471,11 @@ class DistributedMapRun:
             self.env.services.put_file(fh.name, bucket, manifest_key)
             os.remove(fh.name)
         except Exception as exc:  # noqa: BLE001 - the writer's failure fails the map
-            raise StatesError("States.ResultWriterFailed",
-                              f"cannot write results to s3://{bucket}/{base}: {exc}") from None
+            raise StatesError(
+                "States.ResultWriterFailed", f"cannot write results to s3://{bucket}/{base}: {exc}"
+            ) from None
         return {"MapRunArn": self.map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}
 
 
 class _Stop(Exception):
     """The tolerated failure threshold was exceeded: dispatch no more children."""
-
-

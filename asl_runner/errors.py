@@ -58,7 +58,9 @@ def matches(error_equals: list[str], err: StatesError) -> bool:
         if name == "States.ALL" and err.error not in ("States.Runtime", "States.DataLimitExceeded"):
             return True
         if name == "States.TaskFailed" and err.error not in (
-            "States.Timeout", "States.Runtime", "States.DataLimitExceeded"
+            "States.Timeout",
+            "States.Runtime",
+            "States.DataLimitExceeded",
         ):
             return True
     return False

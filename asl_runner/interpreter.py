@@ -96,8 +96,15 @@ def prepare(definition: JSON | Definition) -> Definition:
 
 
 class Execution:
-    def __init__(self, definition: JSON | Definition, services: Services, *, name: str | None = None,
-                 state_machine_name: str = "local", options: RunOptions | None = None) -> None:
+    def __init__(
+        self,
+        definition: JSON | Definition,
+        services: Services,
+        *,
+        name: str | None = None,
+        state_machine_name: str = "local",
+        options: RunOptions | None = None,
+    ) -> None:
         self.definition = prepare(definition)
         self.services = services
         self.options = options or RunOptions()
@@ -113,8 +120,11 @@ class Execution:
     def run(self, input: JSON) -> ExecutionResult:
         context: Context = {
             "Execution": {
-                "Id": self.arn, "Input": input, "Name": self.name,
-                "RoleArn": f"arn:aws:iam::{self.options.account}:role/local", "StartTime": now_iso(),
+                "Id": self.arn,
+                "Input": input,
+                "Name": self.name,
+                "RoleArn": f"arn:aws:iam::{self.options.account}:role/local",
+                "StartTime": now_iso(),
                 "RedriveCount": 0,
             },
             "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name},
@@ -231,8 +241,9 @@ class MachineRun:
                 if retrier.JitterStrategy == "FULL":
                     delay = self.options.rng.uniform(0, delay)
                 attempts[index] += 1
-                self.execution.record_retry({"state": name, "error": err.error, "attempt": attempts[index],
-                                             "delay": delay})
+                self.execution.record_retry(
+                    {"state": name, "error": err.error, "attempt": attempts[index], "delay": delay}
+                )
                 self.options.sleep(delay)
                 ctx = {**ctx, "State": {**ctx["State"], "RetryCount": sum(attempts)}}
 
@@ -266,9 +277,11 @@ class MachineRun:
                 raise runtime_error("lambda:invoke needs Parameters.FunctionName")
             payload = self.services.invoke_function(parameters["FunctionName"], parameters.get("Payload", {}))
             return {
-                "ExecutedVersion": "$LATEST", "Payload": payload,
+                "ExecutedVersion": "$LATEST",
+                "Payload": payload,
                 "SdkHttpMetadata": {"HttpStatusCode": 200},
-                "SdkResponseMetadata": {"RequestId": str(uuid.uuid4())}, "StatusCode": 200,
+                "SdkResponseMetadata": {"RequestId": str(uuid.uuid4())},
+                "StatusCode": 200,
             }
         if resource == SNS_PUBLISH:
             return self.services.publish(parameters)
@@ -278,11 +291,15 @@ class MachineRun:
         if state.distributed:
             self.history.add(2, name)  # MapRunStarted, MapRunSucceeded
             environment = MapEnvironment(
-                services=self.services, run_child=self.execution.run_child,
+                services=self.services,
+                run_child=self.execution.run_child,
                 state_machine_arn=self.execution.state_machine_arn,
                 state_machine_name=self.execution.state_machine_name,
-                region=self.options.region, account=self.options.account, max_threads=self.options.local_max_threads,
-                on_batch_done=self.options.on_batch_done, on_items_read=self.options.on_items_read,
+                region=self.options.region,
+                account=self.options.account,
+                max_threads=self.options.local_max_threads,
+                on_batch_done=self.options.on_batch_done,
+                on_items_read=self.options.on_items_read,
             )
             map_run = DistributedMapRun(environment, state, name, effective, ctx)
             try:

@@ -57,13 +57,13 @@ def _parse_args(text: str, pos: int, data: JSON, context: dict[str, Any]) -> tup
     """The arguments after ``(``, up to and including the closing ``)``."""
     args: list[JSON] = []
     pos = _skip_spaces(text, pos)
-    if text[pos:pos + 1] == ")":
+    if text[pos : pos + 1] == ")":
         return args, pos + 1
     while True:
         value, pos = _parse_arg(text, _skip_spaces(text, pos), data, context)
         args.append(value)
         pos = _skip_spaces(text, pos)
-        separator = text[pos:pos + 1]
+        separator = text[pos : pos + 1]
         if separator not in (",", ")"):
             raise runtime_error(f"malformed intrinsic function call {text!r}")
         pos += 1
@@ -119,7 +119,7 @@ def _format(template: str, *args: JSON) -> str:
     if len(parts) - 1 != len(args):
         raise ValueError(f"{len(parts) - 1} placeholders but {len(args)} arguments")
     out = parts[0]
-    for arg, part in zip(args, parts[1:]):
+    for arg, part in zip(args, parts[1:], strict=True):
         out += (arg if isinstance(arg, str) else json.dumps(arg, separators=(",", ":"))) + part
     return out.replace("\\{", "{").replace("\\}", "}")
 

@@ -123,8 +123,10 @@ def _string_errors(text: str, where: list[Any], in_item_selector: bool, runnable
         if name not in SUPPORTED_INTRINSICS:
             yield f"{_where(where)}: intrinsic States.{name} is not supported by the runner"
     for placeholder in _PLACEHOLDER.findall(text) if runnable else ():
-        yield (f"{_where(where)}: unresolved DefinitionSubstitutions placeholder ${{{placeholder}}} "
-               "(give the template, or a --function for it)")
+        yield (
+            f"{_where(where)}: unresolved DefinitionSubstitutions placeholder ${{{placeholder}}} "
+            "(give the template, or a --function for it)"
+        )
 
 
 def _value_errors(node: Any, where: list[Any], runnable: bool, in_item_selector: bool = False) -> Iterator[str]:

@@ -79,8 +79,18 @@ class ResultState(_Transition):
 
 
 class Task(ResultState):
-    AWS_ONLY = frozenset({"Assign", "QueryLanguage", "HeartbeatSeconds", "HeartbeatSecondsPath",
-                          "TimeoutSecondsPath", "Credentials", "Arguments", "Output"})
+    AWS_ONLY = frozenset(
+        {
+            "Assign",
+            "QueryLanguage",
+            "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+            "TimeoutSecondsPath",
+            "Credentials",
+            "Arguments",
+            "Output",
+        }
+    )
     Type: Literal["Task"]
     Resource: str
     TimeoutSeconds: int | None = Field(None, ge=1)
@@ -93,8 +103,10 @@ class Task(ResultState):
             raise ValueError(f"unresolved DefinitionSubstitutions placeholder ${{{name}}}")
         if value in (LAMBDA_INVOKE, SNS_PUBLISH) or (value.startswith("arn:aws:lambda:") and ":function:" in value):
             return value
-        raise ValueError(f"Resource {value!r} is not supported by the runner "
-                         f"(supported: {LAMBDA_INVOKE}, a Lambda function ARN, {SNS_PUBLISH})")
+        raise ValueError(
+            f"Resource {value!r} is not supported by the runner "
+            f"(supported: {LAMBDA_INVOKE}, a Lambda function ARN, {SNS_PUBLISH})"
+        )
 
 
 class Pass(_Transition):
@@ -216,8 +228,10 @@ class ItemBatcherSpec(_Model):
 
     @model_validator(mode="after")
     def _some_limit(self) -> ItemBatcherSpec:
-        if not any(self.has(f) for f in ("MaxItemsPerBatch", "MaxItemsPerBatchPath",
-                                         "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath")):
+        if not any(
+            self.has(f)
+            for f in ("MaxItemsPerBatch", "MaxItemsPerBatchPath", "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath")
+        ):
             raise ValueError("an ItemBatcher needs MaxItemsPerBatch(Path) or MaxInputBytesPerBatch(Path)")
         return self
 
@@ -267,8 +281,16 @@ class Map(ResultState):
 
 
 State = Annotated[Task | Pass | Choice | Wait | Succeed | Fail | Parallel | Map, Field(discriminator="Type")]
-STATE_TYPES: dict[str, type[_Model]] = {"Task": Task, "Pass": Pass, "Choice": Choice, "Wait": Wait, "Succeed": Succeed, "Fail": Fail,
-               "Parallel": Parallel, "Map": Map}
+STATE_TYPES: dict[str, type[_Model]] = {
+    "Task": Task,
+    "Pass": Pass,
+    "Choice": Choice,
+    "Wait": Wait,
+    "Succeed": Succeed,
+    "Fail": Fail,
+    "Parallel": Parallel,
+    "Map": Map,
+}
 
 
 class Definition(Machine):
@@ -332,7 +354,7 @@ def _aws_only(parts: list[str], kind: str | None, field: str) -> bool:
         return field in model.AWS_ONLY
     owners: dict[str, type[_Model]] = {"ReaderConfig": ReaderConfigSpec, "ResultWriter": ResultWriterSpec}
     owner = owners.get(parts[-2] if len(parts) >= 2 else "")
-    return owner is not None and field in owner.AWS_ONLY or field == "Assign"
+    return (owner is not None and field in owner.AWS_ONLY) or field == "Assign"
 
 
 def _describe(error: Any) -> str:

@@ -69,8 +69,9 @@ class HandlerLoadError(ImportError):
     pass
 
 
-def load_handler(module_path: Path | str, function_name: str = "lambda_handler",
-                 module_name: str | None = None) -> Handler:
+def load_handler(
+    module_path: Path | str, function_name: str = "lambda_handler", module_name: str | None = None
+) -> Handler:
     """Import a handler file under a unique module name; ``HandlerLoadError`` says why it cannot."""
     path = Path(module_path).resolve()
     if not path.is_file():
@@ -97,17 +98,26 @@ def load_handler(module_path: Path | str, function_name: str = "lambda_handler",
 def function_error(exc: BaseException, request_id: str) -> StatesError:
     """A Lambda function's exception as Step Functions reports it: Error = the type's name."""
     name = type(exc).__name__
-    return StatesError(name, json.dumps({
-        "errorMessage": str(exc), "errorType": name, "requestId": request_id,
-        "stackTrace": traceback.format_exception(exc)[-6:],
-    }, ensure_ascii=False))
+    return StatesError(
+        name,
+        json.dumps(
+            {
+                "errorMessage": str(exc),
+                "errorType": name,
+                "requestId": request_id,
+                "stackTrace": traceback.format_exception(exc)[-6:],
+            },
+            ensure_ascii=False,
+        ),
+    )
 
 
 class LocalServices:
     """Lambda handlers registered by name or ARN and called in-process; S3 and SNS through boto3."""
 
-    def __init__(self, functions: dict[str, Handler] | None = None, *, region: str = "us-east-1",
-                 account: str = "123456789012") -> None:
+    def __init__(
+        self, functions: dict[str, Handler] | None = None, *, region: str = "us-east-1", account: str = "123456789012"
+    ) -> None:
         self.functions = dict(functions or {})
         self.region, self.account = region, account
 

@@ -27,8 +27,6 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from csv_dmap.logic.concurrency import Limits, audit_write_units_per_row, plan
-
 from bench.common import RESULTS
 from bench.cost import (
     AUDIT_DESIGNS,
@@ -41,6 +39,7 @@ from bench.cost import (
     seed_config,
     worker_seconds,
 )
+from csv_dmap.logic.concurrency import Limits, audit_write_units_per_row, plan
 from local_runner.template import load_template, parameter_defaults
 
 
@@ -73,17 +72,21 @@ def default_environment() -> Environment:
     warm = int(defaults.get("AuditWarmWriteUnits") or 0) or int(assumed("newTableWarmWriteUnitsPerSecond"))
     reserved = int(defaults.get("WorkerReservedConcurrency") or 0)
     return Environment(
-        max_concurrency=int(defaults["MaxConcurrency"]), target_seconds=float(defaults["TargetDurationSeconds"]),
-        tolerated_failure_percentage=float(defaults["ToleratedFailurePercentage"]), warm_write_units=warm,
+        max_concurrency=int(defaults["MaxConcurrency"]),
+        target_seconds=float(defaults["TargetDurationSeconds"]),
+        tolerated_failure_percentage=float(defaults["ToleratedFailurePercentage"]),
+        warm_write_units=warm,
         partition_write_units=float(assumed("partitionWriteUnitsPerSecond")),
         db_connections=int(defaults.get("DbConnectionBudget") or assumed("dbConnectionBudget")),
         db_connections_per_worker=int(assumed("dbConnectionsPerWorker")),
         db_write_rows_per_second=float(defaults.get("DbWriteRowsPerSecond") or assumed("dbWriteRowsPerSecond")),
-        lambda_concurrency=reserved or int(assumed("lambdaAccountConcurrency")), lambda_reserved=bool(reserved),
+        lambda_concurrency=reserved or int(assumed("lambdaAccountConcurrency")),
+        lambda_reserved=bool(reserved),
         map_max_children=int(assumed("mapMaxConcurrentChildren")),
         express_starts_per_second=float(assumed("expressStartExecutionsPerSecond")),
         standard_starts_per_second=float(assumed("standardStartExecutionsPerSecond")),
-        execution_shards=int(assumed("executionShards")), failed_shards=int(assumed("failedIndexShards")),
+        execution_shards=int(assumed("executionShards")),
+        failed_shards=int(assumed("failedIndexShards")),
         user_key_writes_per_run=int(assumed("userKeyWritesPerRun")),
         invalid_id_rate=float(assumed("invalidIdRatePercent")),
     )
@@ -99,33 +102,52 @@ def hottest_key(config: Config, env: Environment) -> tuple[str, float]:
     failed_units = counts["failed"] * _units("failed")
     if AUDIT_DESIGNS[config.audit_design].execution_keyed:
         every = sum(n * _units(status) for status, n in counts.items())
-        keys = {"executionName (table)": every, "failedExecution (FailedItemsIndex)": failed_units,
-                "userId (UserIdIndex)": env.user_key_writes_per_run * _units("applied")}
+        keys = {
+            "executionName (table)": every,
+            "failedExecution (FailedItemsIndex)": failed_units,
+            "userId (UserIdIndex)": env.user_key_writes_per_run * _units("applied"),
+        }
     else:
-        unkeyed = counts["superseded"] * _units("superseded") + config.rows * env.invalid_id_rate / 100 * _units("failed")
-        keys = {"user key": env.user_key_writes_per_run * _units("applied"),
-                f"execution shard (1 of {env.execution_shards})": unkeyed / env.execution_shards,
-                f"failed-rows index shard (1 of {env.failed_shards})": failed_units / env.failed_shards}
+        unkeyed = counts["superseded"] * _units("superseded") + config.rows * env.invalid_id_rate / 100 * _units(
+            "failed"
+        )
+        keys = {
+            "user key": env.user_key_writes_per_run * _units("applied"),
+            f"execution shard (1 of {env.execution_shards})": unkeyed / env.execution_shards,
+            f"failed-rows index shard (1 of {env.failed_shards})": failed_units / env.failed_shards,
+        }
     name = max(keys, key=lambda k: keys[k])
     return name, keys[name]
 
 
 def limits(env: Environment) -> Limits:
-    return Limits(max_concurrency=env.max_concurrency, db_connections=env.db_connections,
-                  db_connections_per_worker=env.db_connections_per_worker,
-                  db_write_rows_per_second=env.db_write_rows_per_second or None,
-                  audit_write_units_per_second=env.warm_write_units,
-                  audit_write_units_per_row=audit_write_units_per_row(env.tolerated_failure_percentage),
-                  lambda_concurrency=env.lambda_concurrency, lambda_reserved=env.lambda_reserved,
-                  map_max_children=env.map_max_children, child_starts_per_second=env.express_starts_per_second)
+    return Limits(
+        max_concurrency=env.max_concurrency,
+        db_connections=env.db_connections,
+        db_connections_per_worker=env.db_connections_per_worker,
+        db_write_rows_per_second=env.db_write_rows_per_second or None,
+        audit_write_units_per_second=env.warm_write_units,
+        audit_write_units_per_row=audit_write_units_per_row(env.tolerated_failure_percentage),
+        lambda_concurrency=env.lambda_concurrency,
+        lambda_reserved=env.lambda_reserved,
+        map_max_children=env.map_max_children,
+        child_starts_per_second=env.express_starts_per_second,
+    )
 
 
 def concurrency(config: Config, env: Environment, seconds: float) -> tuple[int, str]:
     """What DetermineConcurrency chooses once its history holds this configuration's worker rate."""
     if not env.planned:
         return config.concurrency, "fixed MaxConcurrency"
-    chosen = plan(config.rows, config.rows * 21, limits=limits(env), tolerated_failure_percentage=5,
-                  target_seconds=env.target_seconds, max_items=config.batch, rate=config.batch / seconds)
+    chosen = plan(
+        config.rows,
+        config.rows * 21,
+        limits=limits(env),
+        tolerated_failure_percentage=5,
+        target_seconds=env.target_seconds,
+        max_items=config.batch,
+        rate=config.batch / seconds,
+    )
     return chosen.max_concurrency, chosen.bound_by or "?"
 
 
@@ -150,16 +172,24 @@ def model(config: Config, env: Environment, seconds: float | None = None) -> dic
     if binding == "workers" and bound_by not in ("target duration", "number of batches", "fixed MaxConcurrency"):
         binding = f"{bound_by} (caps the workers)"
     return {
-        "config": asdict(config), "environment": asdict(env),
-        "concurrency": workers, "concurrencyBoundBy": bound_by, "batches": batches,
-        "workerSecondsPerBatch": round(seconds, 4), "rowsPerSecondPerWorker": round(config.batch / seconds),
+        "config": asdict(config),
+        "environment": asdict(env),
+        "concurrency": workers,
+        "concurrencyBoundBy": bound_by,
+        "batches": batches,
+        "workerSecondsPerBatch": round(seconds, 4),
+        "rowsPerSecondPerWorker": round(config.batch / seconds),
         "secondsNeededBy": {k: round(v, 1) for k, v in needs.items()},
-        "mapSeconds": round(duration, 1), "bindingResource": binding,
-        "hottestKey": key, "hottestKeyWriteUnits": round(key_units, 1),
+        "mapSeconds": round(duration, 1),
+        "bindingResource": binding,
+        "hottestKey": key,
+        "hottestKeyWriteUnits": round(key_units, 1),
         "hottestKeyWriteUnitsPerSecond": round(key_units / duration, 2),
         "tableWriteUnitsPerSecond": round(cost["auditWriteUnits"] / duration, 1),
         "proxyConnections": workers * env.db_connections_per_worker,
-        "costPerRun": cost["perRun"], "costPerMillionRows": cost["perMillionRows"], "costPerMonth": cost["perMonth"],
+        "costPerRun": cost["perRun"],
+        "costPerMillionRows": cost["perMillionRows"],
+        "costPerMonth": cost["perMonth"],
     }
 
 
@@ -174,8 +204,10 @@ def scenarios(rows: int, env: Environment, config: Config | None = None) -> list
 
 
 def render(results: list[dict[str, Any]]) -> str:
-    head = ("| configuration | workers (bound) | map duration | binding resource | hottest key: write units/s "
-            "(units per run) | table WCU/s | proxy connections | cost per run |")
+    head = (
+        "| configuration | workers (bound) | map duration | binding resource | hottest key: write units/s "
+        "(units per run) | table WCU/s | proxy connections | cost per run |"
+    )
     out = [head, "|---|---|---:|---|---|---:|---:|---:|"]
     for r in results:
         c = r["config"]
@@ -183,11 +215,14 @@ def render(results: list[dict[str, Any]]) -> str:
             f"| {c['name']} (batch {c['batch']}, {c['children']}, audit {c['audit_design']}) | {r['concurrency']} "
             f"({r['concurrencyBoundBy']}) | {r['mapSeconds'] / 60:.1f} min | {r['bindingResource']} | "
             f"{r['hottestKeyWriteUnitsPerSecond']:,} on {r['hottestKey']} ({r['hottestKeyWriteUnits']:,.0f}) | "
-            f"{r['tableWriteUnitsPerSecond']:,} | {r['proxyConnections']} | ${r['costPerRun']:.4f} |")
+            f"{r['tableWriteUnitsPerSecond']:,} | {r['proxyConnections']} | ${r['costPerRun']:.4f} |"
+        )
     out.append("")
     for r in results:
         needs = ", ".join(f"{k} {v:,.0f} s" for k, v in r["secondsNeededBy"].items())
-        out.append(f"{r['config']['name']}: {r['rowsPerSecondPerWorker']:,} rows/s per worker; seconds needed by {needs}")
+        out.append(
+            f"{r['config']['name']}: {r['rowsPerSecondPerWorker']:,} rows/s per worker; seconds needed by {needs}"
+        )
     return "\n".join(out)
 
 
@@ -210,19 +245,39 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     args = parser().parse_args(argv)
     env = default_environment()
-    env = replace(env, **{k: v for k, v in {
-        "warm_write_units": args.warm_write_units, "db_connections": args.db_connections,
-        "db_write_rows_per_second": args.db_write_rows, "max_concurrency": args.max_concurrency,
-        "execution_shards": args.execution_shards, "failed_shards": args.failed_shards}.items() if v is not None})
+    env = replace(
+        env,
+        **{
+            k: v
+            for k, v in {
+                "warm_write_units": args.warm_write_units,
+                "db_connections": args.db_connections,
+                "db_write_rows_per_second": args.db_write_rows,
+                "max_concurrency": args.max_concurrency,
+                "execution_shards": args.execution_shards,
+                "failed_shards": args.failed_shards,
+            }.items()
+            if v is not None
+        },
+    )
     if args.reserved:
         env = replace(env, lambda_concurrency=args.reserved, lambda_reserved=True)
     default = project_default(args.rows)
-    default = replace(default, **{k: v for k, v in {"failed_rate": args.failed_rate,
-                                                     "superseded_rate": args.superseded_rate}.items() if v is not None})
+    default = replace(
+        default,
+        **{
+            k: v
+            for k, v in {"failed_rate": args.failed_rate, "superseded_rate": args.superseded_rate}.items()
+            if v is not None
+        },
+    )
     results = scenarios(args.rows, env, default)
-    print(json.dumps(results, indent=2) if args.json else
-          f"Capacity model, {args.rows:,} rows (assumptions: bench/assumptions.json; prices: bench/prices.json)\n\n"
-          + render(results))
+    print(
+        json.dumps(results, indent=2)
+        if args.json
+        else f"Capacity model, {args.rows:,} rows (assumptions: bench/assumptions.json; prices: bench/prices.json)\n\n"
+        + render(results)
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "capacity.json").write_text(json.dumps({"rows": args.rows, "results": results}, indent=2))
     return results

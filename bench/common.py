@@ -17,12 +17,27 @@ sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0")
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    mem = next(
+        (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0"
+    )
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "memoryGiB": round(int(mem) / 1024 / 1024, 1),
-        "kernel": platform.release(), "python": platform.python_version(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memoryGiB": round(int(mem) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
     }
 
 
@@ -69,8 +84,10 @@ def fresh_database(name: str, *, drop: bool = True) -> str:
                 conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
             conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
     except OperationalError as exc:
-        raise SystemExit(f"no MariaDB/MySQL server answers at {make_url(server).render_as_string()} "
-                         f"(set BENCH_DATABASE_URL): {exc.orig}") from None
+        raise SystemExit(
+            f"no MariaDB/MySQL server answers at {make_url(server).render_as_string()} "
+            f"(set BENCH_DATABASE_URL): {exc.orig}"
+        ) from None
     finally:
         engine.dispose()
     return make_url(server).set(database=name).render_as_string(hide_password=False)
@@ -78,6 +95,8 @@ def fresh_database(name: str, *, drop: bool = True) -> str:
 
 def git_revision() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
     except OSError:
         return "unknown"

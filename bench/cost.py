@@ -109,15 +109,19 @@ def row_counts(config: Config) -> dict[str, float]:
 
 
 def audit_item_bytes() -> dict[str, int]:
-    return {"applied": int(assumed("auditItemBytesApplied")), "failed": int(assumed("auditItemBytesFailed")),
-            "superseded": int(assumed("auditItemBytesApplied"))}
+    return {
+        "applied": int(assumed("auditItemBytesApplied")),
+        "failed": int(assumed("auditItemBytesFailed")),
+        "superseded": int(assumed("auditItemBytesApplied")),
+    }
 
 
 def audit_write_units(config: Config) -> float:
     """Write units of a run's audit records: entries x ceil(item size / 1 KB)."""
     design, sizes, unit = AUDIT_DESIGNS[config.audit_design], audit_item_bytes(), PRICES["dynamodb"]["writeUnitBytes"]
-    return float(sum(n * getattr(design, status) * math.ceil(sizes[status] / unit)
-                     for status, n in row_counts(config).items()))
+    return float(
+        sum(n * getattr(design, status) * math.ceil(sizes[status] / unit) for status, n in row_counts(config).items())
+    )
 
 
 def audit_stored_gb(config: Config) -> tuple[float, float]:
@@ -146,7 +150,9 @@ def audit_lines(config: Config) -> dict[str, float]:
 
 def orchestration_lines(config: Config, batches: int, seconds: float) -> dict[str, float]:
     sf, gb_second = PRICES["stepFunctions"], PRICES["lambda"]["perGbSecondArm64"]
-    lines: dict[str, float] = {"Step Functions parent (Standard)": PARENT_TRANSITIONS * sf["standardPerStateTransition"]}
+    lines: dict[str, float] = {
+        "Step Functions parent (Standard)": PARENT_TRANSITIONS * sf["standardPerStateTransition"]
+    }
     if config.children == "STANDARD":
         # one Task state per child: one transition each (retries add more)
         lines["Map children (STANDARD transitions)"] = batches * sf["standardPerStateTransition"]
@@ -154,12 +160,15 @@ def orchestration_lines(config: Config, batches: int, seconds: float) -> dict[st
         billed = math.ceil(seconds / sf["expressDurationRoundingSeconds"]) * sf["expressDurationRoundingSeconds"]
         gb = sf["expressMemoryChunkMb"] / 1024
         lines["Map children (EXPRESS requests + duration)"] = batches * (
-            sf["expressPerRequest"] + billed * gb * sf["expressPerGbSecond"])
+            sf["expressPerRequest"] + billed * gb * sf["expressPerGbSecond"]
+        )
     lines["Lambda worker (requests + arm64 duration)"] = batches * (
-        PRICES["lambda"]["perRequest"] + seconds * config.memory_mb / 1024 * gb_second)
+        PRICES["lambda"]["perRequest"] + seconds * config.memory_mb / 1024 * gb_second
+    )
     scan_seconds = config.rows / 150_000  # ValidateInput streams ~150k rows/s; the aggregator reads results faster
-    lines["Lambda other steps (validate, plan, aggregate)"] = 3 * PRICES["lambda"]["perRequest"] + (
-        2 * scan_seconds * 2048 / 1024 + scan_seconds * 1024 / 1024) * gb_second
+    lines["Lambda other steps (validate, plan, aggregate)"] = (
+        3 * PRICES["lambda"]["perRequest"] + (2 * scan_seconds * 2048 / 1024 + scan_seconds * 1024 / 1024) * gb_second
+    )
     return lines
 
 
@@ -171,8 +180,8 @@ def storage_lines(config: Config, batches: int) -> dict[str, float]:
     log_gb = batches * 1500 / 1024**3  # ~1.5 KB of logs and EMF per worker invocation
     return {
         "S3 requests": put_requests * s3["standardPerPutRequest"] + get_requests * s3["standardPerGetRequest"],
-        "S3 results storage (first year: 3 months Standard, then IA)": result_gb * (
-            3 * s3["standardStoragePerGbMonth"] + 9 * s3["standardIaStoragePerGbMonth"]),
+        "S3 results storage (first year: 3 months Standard, then IA)": result_gb
+        * (3 * s3["standardStoragePerGbMonth"] + 9 * s3["standardIaStoragePerGbMonth"]),
         "CloudWatch Logs ingestion": log_gb * PRICES["cloudwatch"]["logsIngestionPerGb"],
     }
 
@@ -201,8 +210,9 @@ def estimate(config: Config) -> dict[str, Any]:
 def ia_break_even_days(config: Config) -> float:
     """Audit TTL above which Standard-IA costs less than Standard for this configuration."""
     d = PRICES["dynamodb"]
-    extra_writes = audit_write_units(config) * (d["standardIaOnDemandPerWriteRequestUnit"]
-                                                - d["onDemandPerWriteRequestUnit"])
+    extra_writes = audit_write_units(config) * (
+        d["standardIaOnDemandPerWriteRequestUnit"] - d["onDemandPerWriteRequestUnit"]
+    )
     stored, _ = audit_stored_gb(config)
     saved_per_day = stored * (d["storagePerGbMonth"] - d["standardIaStoragePerGbMonth"]) / 30
     return float(extra_writes / saved_per_day)
@@ -213,15 +223,38 @@ def project_default(rows: int) -> Config:
     definition = json.loads((ROOT / "statemachine" / "definition.asl.json").read_text())
     children = definition["States"]["ProcessUserStats"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"]
     table_class = defaults.get("AuditTableClass") or STANDARD  # the template's default, once it has one
-    return Config("project default", rows, int(defaults["MaxItemsPerBatch"]), children, int(defaults["MaxConcurrency"]),
-                  int(defaults["WorkerMemorySize"]), float(assumed("failedRatePercent")), int(defaults["AuditTtlDays"]),
-                  4, 30, table_class=str(table_class), superseded_rate=float(assumed("supersededRatePercent")))
+    return Config(
+        "project default",
+        rows,
+        int(defaults["MaxItemsPerBatch"]),
+        children,
+        int(defaults["MaxConcurrency"]),
+        int(defaults["WorkerMemorySize"]),
+        float(assumed("failedRatePercent")),
+        int(defaults["AuditTtlDays"]),
+        4,
+        30,
+        table_class=str(table_class),
+        superseded_rate=float(assumed("supersededRatePercent")),
+    )
 
 
 def seed_config(rows: int) -> Config:
-    return Config("seed design", rows, 25, "STANDARD", 5, 512, float(assumed("failedRatePercent")), 180, 1, 30,
-                  data_path="seed", audit_design="execution-key",
-                  superseded_rate=float(assumed("supersededRatePercent")))
+    return Config(
+        "seed design",
+        rows,
+        25,
+        "STANDARD",
+        5,
+        512,
+        float(assumed("failedRatePercent")),
+        180,
+        1,
+        30,
+        data_path="seed",
+        audit_design="execution-key",
+        superseded_rate=float(assumed("supersededRatePercent")),
+    )
 
 
 def render(estimates: list[dict[str, Any]]) -> str:
@@ -231,31 +264,52 @@ def render(estimates: list[dict[str, Any]]) -> str:
     keys = list(dict.fromkeys(k for e in estimates for k in e["lines"]))
     for key in keys:
         out.append(f"{key:<56}" + "".join(f"{e['lines'].get(key, 0):>22.4f}" for e in estimates))
-    for label, field in (("per run", "perRun"), ("per million rows", "perMillionRows"),
-                         ("per million rows without the audit log", "perMillionRowsWithoutAudit"),
-                         ("per month (runs per month as configured)", "perMonth")):
+    for label, field in (
+        ("per run", "perRun"),
+        ("per million rows", "perMillionRows"),
+        ("per million rows without the audit log", "perMillionRowsWithoutAudit"),
+        ("per month (runs per month as configured)", "perMonth"),
+    ):
         out.append(f"{label:<56}" + "".join(f"{e[field]:>22.4f}" for e in estimates))
     out.append("")
     for e in estimates:
         c = e["config"]
-        out.append(f"{c['name']}: {c['rows']:,} rows, batch {c['batch']}, {c['children']} children, concurrency "
-                   f"{c['concurrency']}, worker {c['memory_mb']} MB, {e['batches']:,} batches of "
-                   f"{e['workerSecondsPerBatch']} s; audit {c['audit_design']} ({e['auditWriteUnits']:,} write units), "
-                   f"table class {c['table_class']}, TTL {c['audit_ttl_days']} days")
+        out.append(
+            f"{c['name']}: {c['rows']:,} rows, batch {c['batch']}, {c['children']} children, concurrency "
+            f"{c['concurrency']}, worker {c['memory_mb']} MB, {e['batches']:,} batches of "
+            f"{e['workerSecondsPerBatch']} s; audit {c['audit_design']} ({e['auditWriteUnits']:,} write units), "
+            f"table class {c['table_class']}, TTL {c['audit_ttl_days']} days"
+        )
     return "\n".join(out)
 
 
 def configurations(args: argparse.Namespace) -> list[Config]:
     default = project_default(args.rows)
     other_class = STANDARD_IA if default.table_class == STANDARD else STANDARD
-    configs = [seed_config(args.rows), default,
-               replace(default, name=f"default, {'Standard-IA' if other_class == STANDARD_IA else 'Standard'}",
-                       table_class=other_class)]
-    overrides = {k: v for k, v in {"batch": args.batch, "children": args.children, "concurrency": args.concurrency,
-                                   "memory_mb": args.memory, "failed_rate": args.failed_rate,
-                                   "superseded_rate": args.superseded_rate, "audit_ttl_days": args.audit_ttl_days,
-                                   "table_class": args.table_class, "runs_per_month": args.runs_per_month}.items()
-                 if v is not None}
+    configs = [
+        seed_config(args.rows),
+        default,
+        replace(
+            default,
+            name=f"default, {'Standard-IA' if other_class == STANDARD_IA else 'Standard'}",
+            table_class=other_class,
+        ),
+    ]
+    overrides = {
+        k: v
+        for k, v in {
+            "batch": args.batch,
+            "children": args.children,
+            "concurrency": args.concurrency,
+            "memory_mb": args.memory,
+            "failed_rate": args.failed_rate,
+            "superseded_rate": args.superseded_rate,
+            "audit_ttl_days": args.audit_ttl_days,
+            "table_class": args.table_class,
+            "runs_per_month": args.runs_per_month,
+        }.items()
+        if v is not None
+    }
     if overrides:
         configs.append(replace(default, name="your settings", **overrides))
     return configs
@@ -282,12 +336,23 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     configs = configurations(args)
     estimates = [estimate(c) for c in configs]
     break_even = ia_break_even_days(configs[1])
-    print(json.dumps(estimates, indent=2) if args.json else render(estimates)
-          + f"\n\nStandard-IA costs less than Standard for the audit table when its TTL exceeds {break_even:.0f} days.")
+    print(
+        json.dumps(estimates, indent=2)
+        if args.json
+        else render(estimates)
+        + f"\n\nStandard-IA costs less than Standard for the audit table when its TTL exceeds {break_even:.0f} days."
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cost.json").write_text(json.dumps({
-        "prices": {"region": PRICES["region"], "asOf": PRICES["asOf"]}, "estimates": estimates,
-        "standardIaBreakEvenDays": round(break_even, 1)}, indent=2))
+    (RESULTS / "cost.json").write_text(
+        json.dumps(
+            {
+                "prices": {"region": PRICES["region"], "asOf": PRICES["asOf"]},
+                "estimates": estimates,
+                "standardIaBreakEvenDays": round(break_even, 1),
+            },
+            indent=2,
+        )
+    )
     return estimates
 
 

@@ -33,19 +33,42 @@ def database_url(kind: str, rows: int) -> str:
 
 def run_once(kind: str, rows: int) -> dict[str, Any]:
     url = database_url(kind, rows)
-    cmd = [sys.executable, "-m", "local_runner", "run", "--rows", str(rows), "--moto-server", "--no-export",
-           "--no-progress", "--json", "--database-url", url, "--out", str(LOCAL / f"bench-out-{kind}-{rows}")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "local_runner",
+        "run",
+        "--rows",
+        str(rows),
+        "--moto-server",
+        "--no-export",
+        "--no-progress",
+        "--json",
+        "--database-url",
+        url,
+        "--out",
+        str(LOCAL / f"bench-out-{kind}-{rows}"),
+    ]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.run(
+        cmd, check=False, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     return {
-        "database": kind, "rows": rows, "status": summary["status"], "applied": summary["applied"],
-        "failed": summary["failed"], "batches": summary["batches"], "maxConcurrency": summary["maxConcurrency"],
-        "mapSeconds": summary["durationSeconds"], "rowsPerSecond": summary["rowsPerSecond"],
-        "wallSeconds": round(wall, 1), "runnerPeakRssMiB": summary["peakRssMiB"],
+        "database": kind,
+        "rows": rows,
+        "status": summary["status"],
+        "applied": summary["applied"],
+        "failed": summary["failed"],
+        "batches": summary["batches"],
+        "maxConcurrency": summary["maxConcurrency"],
+        "mapSeconds": summary["durationSeconds"],
+        "rowsPerSecond": summary["rowsPerSecond"],
+        "wallSeconds": round(wall, 1),
+        "runnerPeakRssMiB": summary["peakRssMiB"],
         "awsStandInPeakRssMiB": summary["awsStandInRssMiB"],
     }
 

@@ -55,8 +55,9 @@ RepositoryFactory = Callable[[Any], Any]
 
 def populate(engine: Any) -> None:
     """users and user_stats with USERS rows each (kept between runs)."""
-    from csv_dmap.db import create_schema
     from sqlalchemy import text
+
+    from csv_dmap.db import create_schema
 
     create_schema(engine)
     with engine.connect() as conn:
@@ -158,7 +159,8 @@ def ceiling(engine: Any, events: Sequence[Event]) -> int:
 
 
 class DropAudit:
-    """Audit sink that keeps nothing: isolates the database path."""
+    """Audit sink (``csv_dmap.logic.apply_batch.AuditSink``) that keeps nothing: isolates the
+    database path."""
 
     def write_results(
         self, results: Sequence[Any], *, execution_name: str, execution_start: Any, source_key: str, ttl_days: int
@@ -343,11 +345,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     wanted = args.paths.split(",")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "ap-northeast-1"})
-    import boto3  # type: ignore[import-untyped]
-    from csv_dmap.audit import AuditLogWriter
-    from csv_dmap.db import build_engine
+    import boto3
     from moto import mock_aws
 
+    from csv_dmap.audit import AuditLogWriter
+    from csv_dmap.db import build_engine
     from local_runner.template import load_template, table_definition
 
     url = fresh_database("csv_dmap_bench", drop=False)

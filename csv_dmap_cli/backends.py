@@ -92,8 +92,11 @@ class LocalBackend:
         summary = self.summary(execution)
         running = read_map_progress(execution, self.data_dir) if summary is None else None
         if running is not None:
-            return {"execution": execution, "state": "RUNNING",
-                    "progress": map_progress(running, self.clock()).to_dict()}
+            return {
+                "execution": execution,
+                "state": "RUNNING",
+                "progress": map_progress(running, self.clock()).to_dict(),
+            }
         if summary is None:
             raise CliError(f"no run summary for {execution!r} in {self.data_dir} (is it still running, or mistyped?)")
         return _summary_status(summary)
@@ -117,8 +120,11 @@ class LocalBackend:
         return report
 
     def redrive(self, execution: str) -> dict[str, Any]:
-        raise CliError("redrive is not available locally yet: re-run the file with `make run CSV=...` "
-                       "(rows already applied are applied again idempotently)", USAGE)
+        raise CliError(
+            "redrive is not available locally yet: re-run the file with `make run CSV=...` "
+            "(rows already applied are applied again idempotently)",
+            USAGE,
+        )
 
 
 # ------------------------------------------------------------------ AWS
@@ -132,8 +138,11 @@ class StackResources:
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, str], stack: str) -> StackResources:
-        wanted = {"ResultsBucketName": "results_bucket", "AuditTableName": "audit_table",
-                  "StateMachineArn": "state_machine_arn"}
+        wanted = {
+            "ResultsBucketName": "results_bucket",
+            "AuditTableName": "audit_table",
+            "StateMachineArn": "state_machine_arn",
+        }
         missing = [k for k in wanted if not outputs.get(k)]
         if missing:
             raise CliError(f"stack {stack} has no output {', '.join(missing)}: is it a csv-dmap stack?", USAGE)
@@ -151,8 +160,7 @@ def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
 
 
 class AwsBackend:
-    def __init__(self, resources: StackResources, *, s3: Any, dynamodb: Any, states: Any,
-                 clock: Any = None):
+    def __init__(self, resources: StackResources, *, s3: Any, dynamodb: Any, states: Any, clock: Any = None):
         self.resources = resources
         self.s3, self.dynamodb, self.states = s3, dynamodb, states
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -178,8 +186,9 @@ class AwsBackend:
         for offset in (0, -1, 1):  # the summary's day is the start's day in the report time zone
             day = (when + timedelta(days=offset)).date().isoformat()
             try:
-                body = self.s3.get_object(Bucket=self.resources.results_bucket,
-                                          Key=f"{SUMMARIES_PREFIX}date={day}/{execution}.json")["Body"].read()
+                body = self.s3.get_object(
+                    Bucket=self.resources.results_bucket, Key=f"{SUMMARIES_PREFIX}date={day}/{execution}.json"
+                )["Body"].read()
             except ClientError:
                 continue
             return RunSummary.model_validate(json.loads(body))
@@ -193,12 +202,16 @@ class AwsBackend:
             if not runs:
                 return {"execution": execution, "state": state, "progress": None}
             map_run = self.states.describe_map_run(mapRunArn=runs[0]["mapRunArn"])
-            return {"execution": execution, "state": state,
-                    "progress": map_progress(map_run, self.clock()).to_dict()}
+            return {"execution": execution, "state": state, "progress": map_progress(map_run, self.clock()).to_dict()}
         summary = self.summary(execution, described.get("startDate"))
         if summary is None:
-            return {"execution": execution, "state": state, "summary": None,
-                    "error": described.get("error"), "cause": described.get("cause")}
+            return {
+                "execution": execution,
+                "state": state,
+                "summary": None,
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+            }
         return _summary_status(summary)
 
     def failures(self, execution: str) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ def write_parquet(path: Path, n: int, compression: str) -> None:
     # one row group per 100,000 rows, as the dataset writer would stream them
     rows = _rows(n)
     writer = None
-    while chunk := [r for _, r in zip(range(100_000), rows)]:
+    while chunk := [r for _, r in zip(range(100_000), rows, strict=False)]:
         table = pa.Table.from_pylist(chunk)
         writer = writer or pq.ParquetWriter(path, table.schema, compression=compression)
         writer.write_table(table)
@@ -84,15 +84,25 @@ def main() -> None:
     con = duckdb.connect()
     con.execute("SET threads=1")
     for name, path in files.items():
-        src = f"read_parquet('{path}')" if "parquet" in name else (
-            f"read_json('{path}', format='newline_delimited', columns={{'user_id':'VARCHAR','status':'VARCHAR',"
-            f"'old_login_count':'BIGINT','new_login_count':'BIGINT','old_post_count':'BIGINT','new_post_count':'BIGINT',"
-            f"'update_timestamp':'TIMESTAMP','line':'BIGINT','execution_name':'VARCHAR','raw_user_id':'VARCHAR',"
-            f"'error_type':'VARCHAR','error_message':'VARCHAR','superseded_by':'BIGINT','source_key':'VARCHAR'}})")
+        src = (
+            f"read_parquet('{path}')"
+            if "parquet" in name
+            else (
+                f"read_json('{path}', format='newline_delimited', columns={{'user_id':'VARCHAR','status':'VARCHAR',"
+                f"'old_login_count':'BIGINT','new_login_count':'BIGINT','old_post_count':'BIGINT','new_post_count':'BIGINT',"
+                f"'update_timestamp':'TIMESTAMP','line':'BIGINT','execution_name':'VARCHAR','raw_user_id':'VARCHAR',"
+                f"'error_type':'VARCHAR','error_message':'VARCHAR','superseded_by':'BIGINT','source_key':'VARCHAR'}})"
+            )
+        )
         for label, sql in (
             ("scan", f"SELECT count(*), sum(line), count(DISTINCT user_id), max(error_message) FROM {src}"),
-            ("monthly", (f"SELECT date_trunc('month', CAST(update_timestamp AS TIMESTAMP)), "
-                         f"sum(new_login_count - old_login_count), count(*) FROM {src} WHERE status='APPLIED' GROUP BY 1")),
+            (
+                "monthly",
+                (
+                    f"SELECT date_trunc('month', CAST(update_timestamp AS TIMESTAMP)), "
+                    f"sum(new_login_count - old_login_count), count(*) FROM {src} WHERE status='APPLIED' GROUP BY 1"
+                ),
+            ),
         ):
             best = min(_timed(con, sql) for _ in range(3))
             print(f"{name:16} {label:9} {best:6.3f} s (best of 3, 1 thread)")

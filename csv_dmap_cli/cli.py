@@ -116,9 +116,26 @@ def _emit(args: argparse.Namespace, out: TextIO, data: Any, show: Callable[[], N
 # ------------------------------------------------------------------ commands
 
 
-SUMMARY_FIELDS = ("executionName", "status", "error", "cause", "startTime", "durationSeconds", "sourceKey", "rows",
-                  "applied", "failed", "superseded", "skipped", "pending", "blankRows", "errorRate", "severity",
-                  "errorsByType", "rowsPrefix")
+SUMMARY_FIELDS = (
+    "executionName",
+    "status",
+    "error",
+    "cause",
+    "startTime",
+    "durationSeconds",
+    "sourceKey",
+    "rows",
+    "applied",
+    "failed",
+    "superseded",
+    "skipped",
+    "pending",
+    "blankRows",
+    "errorRate",
+    "severity",
+    "errorsByType",
+    "rowsPrefix",
+)
 
 
 def cmd_status(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
@@ -129,8 +146,11 @@ def cmd_status(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
         print(f"{answer['execution']}  {answer['state']}", file=out)
         if progress:
             eta = progress["eta_seconds"]
-            print(f"progress  {progress['done']:,} of {progress['total']:,} rows ({progress['percent']:.1f}%), "
-                  f"{progress['failed']:,} failed, {progress['running']:,} running", file=out)
+            print(
+                f"progress  {progress['done']:,} of {progress['total']:,} rows ({progress['percent']:.1f}%), "
+                f"{progress['failed']:,} failed, {progress['running']:,} running",
+                file=out,
+            )
             rate = progress["rows_per_second"]
             print(f"rate      {rate:,.1f} rows/s" if rate else "rate      -", file=out)
             print(f"eta       {timedelta(seconds=round(eta))}" if eta is not None else "eta       -", file=out)
@@ -147,8 +167,15 @@ def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int
     items = backend.failures(args.execution)
     if args.error_type:
         items = [i for i in items if i.get("errorType") == args.error_type]
-    rows = [{"line": i.get("line"), "user": i.get("userId") or i.get("rawUserId"), "error": i.get("errorType"),
-             "message": i.get("errorMessage")} for i in items]
+    rows = [
+        {
+            "line": i.get("line"),
+            "user": i.get("userId") or i.get("rawUserId"),
+            "error": i.get("errorType"),
+            "message": i.get("errorMessage"),
+        }
+        for i in items
+    ]
     _emit(args, out, items, lambda: table(rows, ["line", "user", "error", "message"], out))
     return OK
 
@@ -158,12 +185,21 @@ def cmd_history(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
         raise CliError("--days must be at least 1", USAGE)
     since = datetime.now(UTC) - timedelta(days=args.days)
     items = backend.history(args.user, since)
-    rows = [{"time": i.get("timestamp"), "execution": i.get("executionName"), "line": i.get("line"),
-             "status": i.get("status"),
-             "login": _change(i.get("oldLoginCount"), i.get("newLoginCount")),
-             "posts": _change(i.get("oldPostCount"), i.get("newPostCount")),
-             "error": i.get("errorType")} for i in items]
-    _emit(args, out, items, lambda: table(rows, ["time", "execution", "line", "status", "login", "posts", "error"], out))
+    rows = [
+        {
+            "time": i.get("timestamp"),
+            "execution": i.get("executionName"),
+            "line": i.get("line"),
+            "status": i.get("status"),
+            "login": _change(i.get("oldLoginCount"), i.get("newLoginCount")),
+            "posts": _change(i.get("oldPostCount"), i.get("newPostCount")),
+            "error": i.get("errorType"),
+        }
+        for i in items
+    ]
+    _emit(
+        args, out, items, lambda: table(rows, ["time", "execution", "line", "status", "login", "posts", "error"], out)
+    )
     return OK
 
 
@@ -176,8 +212,19 @@ def _change(old: Any, new: Any) -> str:
 def cmd_runs(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
     day = args.date or datetime.now(ZoneInfo(args.timezone)).date()
     runs = [s.to_payload() for s in backend.runs(day)]
-    columns = ["executionName", "status", "rows", "applied", "failed", "superseded", "skipped", "pending",
-               "errorRate", "severity", "durationSeconds"]
+    columns = [
+        "executionName",
+        "status",
+        "rows",
+        "applied",
+        "failed",
+        "superseded",
+        "skipped",
+        "pending",
+        "errorRate",
+        "severity",
+        "durationSeconds",
+    ]
     _emit(args, out, runs, lambda: table(runs, columns, out))
     return OK
 
@@ -213,7 +260,7 @@ def cmd_query(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
     else:
         sql = args.sql
     if not sql or not sql.strip():
-        raise CliError("no SQL given: make query SQL=\"SELECT ...\" or FILE=path.sql", USAGE)
+        raise CliError('no SQL given: make query SQL="SELECT ..." or FILE=path.sql', USAGE)
     try:
         result = run_query(backend.con, sql, args.param)
     except Exception as exc:  # noqa: BLE001 - DuckDB raises many kinds; the operator needs its first line
@@ -232,8 +279,14 @@ def cmd_queries(backend: Backend | None, args: argparse.Namespace, out: TextIO) 
 
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
-    "status": cmd_status, "failures": cmd_failures, "history": cmd_history, "runs": cmd_runs,
-    "report": cmd_report, "redrive": cmd_redrive, "query": cmd_query, "queries": cmd_queries,
+    "status": cmd_status,
+    "failures": cmd_failures,
+    "history": cmd_history,
+    "runs": cmd_runs,
+    "report": cmd_report,
+    "redrive": cmd_redrive,
+    "query": cmd_query,
+    "queries": cmd_queries,
 }
 
 
@@ -245,22 +298,26 @@ def aws_backend(stack: str, region: str | None) -> AwsBackend:
         session = boto3.session.Session(region_name=region)
         outputs = stack_outputs(session.client("cloudformation"), stack)
         resources = StackResources.from_outputs(outputs, stack)
-        return AwsBackend(resources, s3=session.client("s3"), dynamodb=session.client("dynamodb"),
-                          states=session.client("stepfunctions"))
+        return AwsBackend(
+            resources,
+            s3=session.client("s3"),
+            dynamodb=session.client("dynamodb"),
+            states=session.client("stepfunctions"),
+        )
     except BotoCoreError as exc:  # no credentials, no region, endpoint unreachable
         raise CliError(f"cannot reach AWS for stack {stack}: {exc}", USAGE) from None
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
-         backend: Backend | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, backend: Backend | None = None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
         if args.command == "queries":
             return cmd_queries(None, args, out)
         if backend is None:
-            backend = aws_backend(args.stack, args.region) if args.stack else \
-                LocalBackend(args.data_dir or local_data_dir())
+            backend = (
+                aws_backend(args.stack, args.region) if args.stack else LocalBackend(args.data_dir or local_data_dir())
+            )
         return COMMANDS[args.command](backend, args, out)
     except CliError as exc:
         print(f"csv-dmap: {exc.message}", file=sys.stderr)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
 from csv_dmap.logic.daily_report import TABLE_COLUMNS as REPORT_COLUMNS
 from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION
@@ -84,14 +85,16 @@ def _empty(columns: Sequence[tuple[str, str]]) -> str:
 
 def _view_rows(data: Path) -> str:
     columns = [(name, duck) for name, _, duck in ROW_COLUMNS]
-    out = columns + [(ROW_PARTITION[0], ROW_PARTITION[2])]
+    out = [*columns, (ROW_PARTITION[0], ROW_PARTITION[2])]
     files = sorted(data.glob("rows/execution_date=*/*/*.json.gz"))
     if not files:
         return _empty(out)
     names = ", ".join(name for name, _ in out)
-    return (f"SELECT {names} FROM read_json({_quote(str(data / 'rows/execution_date=*/*/*.json.gz'))}, "
-            f"format='newline_delimited', columns={_struct(columns)}, hive_partitioning=true, "
-            f"hive_types={{'execution_date': 'VARCHAR'}})")
+    return (
+        f"SELECT {names} FROM read_json({_quote(str(data / 'rows/execution_date=*/*/*.json.gz'))}, "
+        f"format='newline_delimited', columns={_struct(columns)}, hive_partitioning=true, "
+        f"hive_types={{'execution_date': 'VARCHAR'}})"
+    )
 
 
 def _view_summaries(data: Path) -> str:
@@ -100,19 +103,23 @@ def _view_summaries(data: Path) -> str:
         return _empty(out)
     keys = [(key, duck) for _, _, duck, key in SUMMARY_COLUMNS] + [("date", "VARCHAR")]
     select = ", ".join(f'"{key}" AS {name}' for (name, _), (key, _) in zip(out, keys, strict=True))
-    return (f"SELECT {select} FROM read_json({_quote(str(data / 'summaries/date=*/*.json'))}, "
-            f"format='newline_delimited', columns={_struct(keys)}, hive_partitioning=false)")
+    return (
+        f"SELECT {select} FROM read_json({_quote(str(data / 'summaries/date=*/*.json'))}, "
+        f"format='newline_delimited', columns={_struct(keys)}, hive_partitioning=false)"
+    )
 
 
 def _view_reports(data: Path) -> str:
     columns = [(name, duck) for name, _, duck, _ in REPORT_COLUMNS]
-    out = columns + [("report_date", "VARCHAR")]
+    out = [*columns, ("report_date", "VARCHAR")]
     if not any(data.glob("daily-reports/date=*/report.json")):
         return _empty(out)
     select = ", ".join(name for name, _ in columns)
-    return (f"SELECT {select}, \"date\" AS report_date FROM read_json("
-            f"{_quote(str(data / 'daily-reports/date=*/report.json'))}, format='newline_delimited', "
-            f"columns={_struct(columns)}, hive_partitioning=true, hive_types={{'date': 'VARCHAR'}})")
+    return (
+        f'SELECT {select}, "date" AS report_date FROM read_json('
+        f"{_quote(str(data / 'daily-reports/date=*/report.json'))}, format='newline_delimited', "
+        f"columns={_struct(columns)}, hive_partitioning=true, hive_types={{'date': 'VARCHAR'}})"
+    )
 
 
 def _view_audit(data: Path) -> str:
@@ -121,8 +128,10 @@ def _view_audit(data: Path) -> str:
         return _empty(out)
     keys = [(key, duck) for _, duck, key in AUDIT_COLUMNS]
     select = ", ".join(f'"{key}" AS {name}' for name, _, key in AUDIT_COLUMNS)
-    return (f"SELECT {select} FROM read_json({_quote(str(data / 'audit/*.jsonl'))}, "
-            f"format='newline_delimited', columns={_struct(keys)})")
+    return (
+        f"SELECT {select} FROM read_json({_quote(str(data / 'audit/*.jsonl'))}, "
+        f"format='newline_delimited', columns={_struct(keys)})"
+    )
 
 
 VIEWS = {
@@ -165,13 +174,16 @@ class LocalAuditReader:
         self.con = con
 
     def _select(self, where: str, order: str, parameters: Sequence[Any]) -> list[dict[str, Any]]:
-        select = ", ".join(f"{name} AS \"{key}\"" for name, _, key in AUDIT_COLUMNS)
+        select = ", ".join(f'{name} AS "{key}"' for name, _, key in AUDIT_COLUMNS)
         result = run_query(self.con, f"SELECT {select} FROM audit_log WHERE {where} ORDER BY {order}", parameters)
         return [{k: v for k, v in r.items() if v is not None} for r in result.records()]
 
     def user_history(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
-        return self._select("user_id = ? AND timestamp >= ?", "timestamp DESC, execution_name DESC, line DESC",
-                            [user_id, since.isoformat()])
+        return self._select(
+            "user_id = ? AND timestamp >= ?",
+            "timestamp DESC, execution_name DESC, line DESC",
+            [user_id, since.isoformat()],
+        )
 
     def failed_items(self, execution_name: str) -> list[dict[str, Any]]:
         return self._select("execution_name = ? AND status = 'FAILED'", "line, row_index", [execution_name])

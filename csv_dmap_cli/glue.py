@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 import yaml
+
 from csv_dmap.logic.daily_report import TABLE_COLUMNS as REPORT_COLUMNS
 from csv_dmap.reports import PREFIX as REPORTS_PREFIX
 from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
@@ -68,8 +69,9 @@ def _projection(column: str, base: str, directory: str) -> dict[str, Any]:
     }
 
 
-def _table(name: str, description: str, columns: list[tuple[str, str]], partition: tuple[str, str, str],
-           serde: dict[str, Any]) -> dict[str, Any]:
+def _table(
+    name: str, description: str, columns: list[tuple[str, str]], partition: tuple[str, str, str], serde: dict[str, Any]
+) -> dict[str, Any]:
     """``partition`` = (column, base prefix, directory name before ``=``)."""
     column, base, directory = partition
     return {
@@ -105,24 +107,39 @@ def resources() -> dict[str, Any]:
             "Type": "AWS::Glue::Database",
             "Properties": {
                 "CatalogId": _ref("AWS::AccountId"),
-                "DatabaseInput": {"Name": _sub("csv_dmap_${Stage}"),
-                                  "Description": "csv-dmap per-row results, run summaries and daily reports"},
+                "DatabaseInput": {
+                    "Name": _sub("csv_dmap_${Stage}"),
+                    "Description": "csv-dmap per-row results, run summaries and daily reports",
+                },
             },
         },
         "UserUpdateResultsTable": _table(
-            ROWS_TABLE, "One record per CSV row of every run (gzip JSON Lines written by AggregateErrors)",
-            [(c, t) for c, t, _ in ROW_COLUMNS], (ROW_PARTITION[0], ROWS_PREFIX, ROW_PARTITION[0]),
-            {"SerializationLibrary": HIVE_JSON}),
+            ROWS_TABLE,
+            "One record per CSV row of every run (gzip JSON Lines written by AggregateErrors)",
+            [(c, t) for c, t, _ in ROW_COLUMNS],
+            (ROW_PARTITION[0], ROWS_PREFIX, ROW_PARTITION[0]),
+            {"SerializationLibrary": HIVE_JSON},
+        ),
         "RunSummariesTable": _table(
-            SUMMARIES_TABLE, "One line per run (summaries/date=YYYY-MM-DD/<execution>.json)",
-            [(c, t) for c, t, _, _ in SUMMARY_COLUMNS], ("execution_date", SUMMARIES_PREFIX, "date"),
-            {"SerializationLibrary": OPENX_JSON,
-             "Parameters": {"case.insensitive": "false",
-                            **{f"mapping.{c}": key for c, _, _, key in SUMMARY_COLUMNS if c != key}}}),
+            SUMMARIES_TABLE,
+            "One line per run (summaries/date=YYYY-MM-DD/<execution>.json)",
+            [(c, t) for c, t, _, _ in SUMMARY_COLUMNS],
+            ("execution_date", SUMMARIES_PREFIX, "date"),
+            {
+                "SerializationLibrary": OPENX_JSON,
+                "Parameters": {
+                    "case.insensitive": "false",
+                    **{f"mapping.{c}": key for c, _, _, key in SUMMARY_COLUMNS if c != key},
+                },
+            },
+        ),
         "DailyReportsTable": _table(
-            REPORTS_TABLE, "One line per day (daily-reports/date=YYYY-MM-DD/report.json)",
-            [(c, t) for c, t, _, _ in REPORT_COLUMNS], ("report_date", REPORTS_PREFIX, "date"),
-            {"SerializationLibrary": HIVE_JSON}),
+            REPORTS_TABLE,
+            "One line per day (daily-reports/date=YYYY-MM-DD/report.json)",
+            [(c, t) for c, t, _, _ in REPORT_COLUMNS],
+            ("report_date", REPORTS_PREFIX, "date"),
+            {"SerializationLibrary": HIVE_JSON},
+        ),
         "AnalyticsWorkGroup": {
             "Type": "AWS::Athena::WorkGroup",
             "Properties": {
@@ -159,10 +176,14 @@ def resources() -> dict[str, Any]:
 
 def outputs() -> dict[str, Any]:
     return {
-        "AnalyticsDatabaseName": {"Description": "Glue database of user_update_results, run_summaries, daily_reports",
-                                  "Value": _ref("AnalyticsDatabase")},
-        "AnalyticsWorkGroupName": {"Description": "Athena workgroup with the named queries (engine v3, SSE-S3 results)",
-                                   "Value": _ref("AnalyticsWorkGroup")},
+        "AnalyticsDatabaseName": {
+            "Description": "Glue database of user_update_results, run_summaries, daily_reports",
+            "Value": _ref("AnalyticsDatabase"),
+        },
+        "AnalyticsWorkGroupName": {
+            "Description": "Athena workgroup with the named queries (engine v3, SSE-S3 results)",
+            "Value": _ref("AnalyticsWorkGroup"),
+        },
     }
 
 
@@ -225,4 +246,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-

@@ -89,8 +89,15 @@ def _audit_items(dynamodb: Any, table: str, execution_name: str) -> Iterator[dic
                 yield record
 
 
-def export_local(*, s3: Any, bucket: str, execution_name: str, dynamodb: Any | None = None,
-                 audit_table: str | None = None, data_dir: Path | None = None) -> dict[str, int]:
+def export_local(
+    *,
+    s3: Any,
+    bucket: str,
+    execution_name: str,
+    dynamodb: Any | None = None,
+    audit_table: str | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, int]:
     """Copy one run's rows, summary, the daily reports and its audit items into the
     local data directory. Re-exporting the same run overwrites its files (idempotent).
     Returns how many files / audit items were written, by kind."""
@@ -120,16 +127,34 @@ def progress_path(execution_name: str, data_dir: Path | None = None) -> Path:
     return (data_dir or local_data_dir()) / "running" / f"{execution_name}.json"
 
 
-def write_map_progress(execution_name: str, *, total: int, succeeded: int, failed: int, started: datetime,
-                       running: int = 0, data_dir: Path | None = None) -> None:
+def write_map_progress(
+    execution_name: str,
+    *,
+    total: int,
+    succeeded: int,
+    failed: int,
+    started: datetime,
+    running: int = 0,
+    data_dir: Path | None = None,
+) -> None:
     """A running local map's counts, shaped like DescribeMapRun (atomically replaced)."""
     path = progress_path(execution_name, data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = succeeded + failed
-    body = {"status": "RUNNING", "startDate": started.isoformat(),
-            "itemCounts": {"total": total, "succeeded": succeeded, "failed": failed, "running": running,
-                           "pending": max(0, total - done - running), "timedOut": 0, "aborted": 0,
-                           "resultsWritten": done}}
+    body = {
+        "status": "RUNNING",
+        "startDate": started.isoformat(),
+        "itemCounts": {
+            "total": total,
+            "succeeded": succeeded,
+            "failed": failed,
+            "running": running,
+            "pending": max(0, total - done - running),
+            "timedOut": 0,
+            "aborted": 0,
+            "resultsWritten": done,
+        },
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(body), encoding="utf-8")
     tmp.replace(path)

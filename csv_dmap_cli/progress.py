@@ -47,8 +47,15 @@ def map_progress(described: dict[str, Any], now: datetime) -> MapProgress:
     rate = done / elapsed if elapsed > 0 and done > 0 else None
     eta = (total - done) / rate if rate and total >= done else None
     return MapProgress(
-        status=str(described.get("status") or "UNKNOWN"), total=total, done=done, succeeded=counts["succeeded"],
-        failed=counts["failed"], running=counts["running"], pending=counts["pending"],
-        results_written=counts["resultsWritten"], elapsed_seconds=round(elapsed, 3),
-        rows_per_second=round(rate, 3) if rate else None, eta_seconds=None if eta is None else round(eta, 1),
+        status=str(described.get("status") or "UNKNOWN"),
+        total=total,
+        done=done,
+        succeeded=counts["succeeded"],
+        failed=counts["failed"],
+        running=counts["running"],
+        pending=counts["pending"],
+        results_written=counts["resultsWritten"],
+        elapsed_seconds=round(elapsed, 3),
+        rows_per_second=round(rate, 3) if rate else None,
+        eta_seconds=None if eta is None else round(eta, 1),
     )

@@ -13,21 +13,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     # Options several commands share.
     database = argparse.ArgumentParser(add_help=False)
-    database.add_argument("--database-url", default=None,
-                          help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)")
+    database.add_argument(
+        "--database-url", default=None, help="SQLAlchemy URL (default: DATABASE_URL or .local SQLite)"
+    )
     objects = argparse.ArgumentParser(add_help=False)
-    objects.add_argument("--s3-object", action="append",
-                         help="s3://bucket/key=LOCAL_FILE to upload first (repeatable)")
+    objects.add_argument("--s3-object", action="append", help="s3://bucket/key=LOCAL_FILE to upload first (repeatable)")
 
-    inv = sub.add_parser("invoke", parents=[database, objects],
-                         help="run one function with an event file (Docker-free sam local invoke)")
+    inv = sub.add_parser(
+        "invoke", parents=[database, objects], help="run one function with an event file (Docker-free sam local invoke)"
+    )
     inv.add_argument("--function", "-f", required=True, help="logical id (WorkerFunction) or folder (worker)")
     inv.add_argument("--event", "-e", required=True, help="event JSON file")
     inv.add_argument("--template", default=None, help="template.yaml (default: the project's)")
     inv.add_argument("--seed-users", default=None, help="file of user ids to insert into `users` first")
 
-    ex = sub.add_parser("exec", parents=[database, objects],
-                        help="run an ASL definition with in-process Lambda handlers and moto")
+    ex = sub.add_parser(
+        "exec", parents=[database, objects], help="run an ASL definition with in-process Lambda handlers and moto"
+    )
     ex.add_argument("--definition", required=True, help="the ASL JSON file")
     ex.add_argument("--template", default=None, help="SAM template giving DefinitionSubstitutions and functions")
     ex.add_argument("--state-machine", default=None, help="logical id, when the template has several")
@@ -40,17 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
     rn = sub.add_parser("run", parents=[database], help="the whole pipeline on a sample (or your) CSV: make run")
     rn.add_argument("--csv", default=None, help="your CSV (default: generate a sample)")
     rn.add_argument("--rows", type=int, default=10_000, help="rows of the generated sample")
-    rn.add_argument("--seed", choices=["csv", "none"], default="csv",
-                    help="with --csv: seed the valid user ids of the file into `users` (csv) or not (none)")
+    rn.add_argument(
+        "--seed",
+        choices=["csv", "none"],
+        default="csv",
+        help="with --csv: seed the valid user ids of the file into `users` (csv) or not (none)",
+    )
     rn.add_argument("--out", default=None, help="output folder (default: .local/out)")
     rn.add_argument("--json", action="store_true", help="print the summary as JSON")
     rn.add_argument("--no-progress", action="store_true", help="no progress bar")
     rn.add_argument("--verbose", action="store_true", help="show the functions' logs and metrics")
-    rn.add_argument("--moto-server", action="store_true",
-                    help="serve AWS from a separate moto process (the runner's memory is then its own)")
+    rn.add_argument(
+        "--moto-server",
+        action="store_true",
+        help="serve AWS from a separate moto process (the runner's memory is then its own)",
+    )
     rn.add_argument("--no-export", action="store_true", help="skip exporting S3 and the audit table (large runs)")
-    rn.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a template parameter, e.g. --parameter MaxConcurrency=4 (repeatable)")
+    rn.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a template parameter, e.g. --parameter MaxConcurrency=4 (repeatable)",
+    )
 
     lint = sub.add_parser("lint", help="strict check of ASL definitions (fields, numbers, transitions, context object)")
     lint.add_argument("files", nargs="+")

@@ -24,8 +24,9 @@ from contextlib import contextmanager
 
 
 class FunctionContainers:
-    def __init__(self, environments: dict[str, dict[str, str]], harness: dict[str, str],
-                 reset: Callable[[], None]) -> None:
+    def __init__(
+        self, environments: dict[str, dict[str, str]], harness: dict[str, str], reset: Callable[[], None]
+    ) -> None:
         self.environments = environments
         self.harness = harness  # the values the harness put in os.environ for every function variable
         self.reset = reset

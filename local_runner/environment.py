@@ -52,7 +52,9 @@ class LocalEnvironment:
         create_schema: bool | None = None,
     ):
         # template_path=None: the project's template; "" : none (moto only, no database).
-        self.template_path = ROOT / "template.yaml" if template_path is None else Path(template_path) if template_path else None
+        self.template_path = (
+            ROOT / "template.yaml" if template_path is None else Path(template_path) if template_path else None
+        )
         self.template = load_template(self.template_path) if self.template_path else {"Resources": {}, "Parameters": {}}
         self.stack_name = stack_name
         # Locally the database is always an existing one (SQLite or DATABASE_URL): the template's
@@ -246,7 +248,9 @@ class LocalEnvironment:
             self._set_env({"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"})
         self.containers = FunctionContainers(
             {logical_id: self.function_environment(logical_id) for logical_id in self.functions},
-            harness, self._reset_caches if self.functions else (lambda: None))
+            harness,
+            self._reset_caches if self.functions else (lambda: None),
+        )
         self.containers.reset()
         self.provision()
         if self.create_schema:
@@ -262,8 +266,11 @@ class LocalEnvironment:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        self._server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         endpoint = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:

@@ -33,8 +33,9 @@ from .s3util import put_local_file
 from .services import TemplateServices
 
 
-def prepare(env: LocalEnvironment, definition_path: str | Path, function_specs: list[str],
-            state_machine: str | None) -> tuple[Definition, TemplateServices, str]:
+def prepare(
+    env: LocalEnvironment, definition_path: str | Path, function_specs: list[str], state_machine: str | None
+) -> tuple[Definition, TemplateServices, str]:
     """The checked definition (substitutions applied), the services that serve it, the machine's name."""
     try:
         text = json.dumps(load_definition(definition_path))
@@ -65,9 +66,16 @@ def _from_template(env: LocalEnvironment, text: str, state_machine: str | None) 
     return substitute(text, env.definition_substitutions(sm)), env.physical_name(sm).rsplit(":", 1)[-1]
 
 
-def run_definition(env: LocalEnvironment, definition_path: str | Path, *, functions: Any = (),
-                   state_machine: str | None = None, input: Any = None, name: str | None = None,
-                   options: RunOptions | None = None) -> ExecutionResult:
+def run_definition(
+    env: LocalEnvironment,
+    definition_path: str | Path,
+    *,
+    functions: Any = (),
+    state_machine: str | None = None,
+    input: Any = None,
+    name: str | None = None,
+    options: RunOptions | None = None,
+) -> ExecutionResult:
     definition, services, sm_name = prepare(env, definition_path, list(functions), state_machine)
     options = dataclasses.replace(options or RunOptions(), region=REGION, account=ACCOUNT)
     try:
@@ -86,8 +94,14 @@ def main(args: Any) -> int:
             for spec in args.s3_object or []:
                 put_local_file(env, spec)
             try:
-                result = run_definition(env, args.definition, functions=args.function or [],
-                                        state_machine=args.state_machine, input=data, name=args.name)
+                result = run_definition(
+                    env,
+                    args.definition,
+                    functions=args.function or [],
+                    state_machine=args.state_machine,
+                    input=data,
+                    name=args.name,
+                )
             finally:
                 if args.export_s3:
                     env.export_s3(args.export_s3)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_LAYER = ROOT / "layers" / "shared"
@@ -67,7 +67,7 @@ def read_user_ids(path: Path) -> Iterator[str]:
     from csv_dmap.errors import InputRejected
     from csv_dmap.logic.validation import read_user_ids as layer_read
 
-    def open_stream() -> IO[bytes]:
+    def open_stream() -> BinaryIO:
         return open(path, "rb")
 
     try:
@@ -82,8 +82,9 @@ def keep_for_analysis(s3: Any, results_bucket: str, dynamodb: Any, audit_table: 
     ``csv-dmap --local`` read once moto has gone."""
     from csv_dmap_cli.localdata import export_local
 
-    export_local(s3=s3, bucket=results_bucket, execution_name=execution_name, dynamodb=dynamodb,
-                 audit_table=audit_table)
+    export_local(
+        s3=s3, bucket=results_bucket, execution_name=execution_name, dynamodb=dynamodb, audit_table=audit_table
+    )
 
 
 class MapProgress:

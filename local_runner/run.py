@@ -34,8 +34,9 @@ DEFINITION = ROOT / "statemachine" / "definition.asl.json"
 HEADER = "ユーザーID,ログイン回数,投稿回数\n"
 
 
-def generate_sample(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01,
-                    unknown_ratio: float = 0.01) -> list[str]:
+def generate_sample(
+    path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01, unknown_ratio: float = 0.01
+) -> list[str]:
     """Write a sample export; return the user ids that exist (to be seeded).
 
     About ``bad_ratio`` of the rows are malformed (non-numeric, negative or
@@ -45,8 +46,9 @@ def generate_sample(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.
     return list(_generate(path, rows, seed, bad_ratio, unknown_ratio))
 
 
-def _generate(path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01,
-              unknown_ratio: float = 0.01) -> Iterator[str]:
+def _generate(
+    path: Path, rows: int, seed: int = 42, bad_ratio: float = 0.01, unknown_ratio: float = 0.01
+) -> Iterator[str]:
     """Write the sample as it goes and yield the ids that exist, so that a
     million-row sample is seeded without holding its ids in memory."""
     rng = random.Random(seed)
@@ -117,8 +119,9 @@ def main(args: Any) -> int:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     overrides = dict(p.split("=", 1) for p in args.parameter)
-    with LocalEnvironment(database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server,
-                          parameters=overrides) as env:
+    with LocalEnvironment(
+        database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server, parameters=overrides
+    ) as env:
         _seed(args, csv_path)
         total_rows = count_rows(csv_path)
         name = execution_name()
@@ -143,8 +146,9 @@ def _seed(args: Any, csv_path: Path) -> None:
         layer.seed_users(ids_in_csv(csv_path))
 
 
-def _execute(env: LocalEnvironment, args: Any, csv_path: Path, total_rows: int,
-             name: str) -> tuple[ExecutionResult, float]:
+def _execute(
+    env: LocalEnvironment, args: Any, csv_path: Path, total_rows: int, name: str
+) -> tuple[ExecutionResult, float]:
     bucket = env.physical_name("InputBucket")
     key = f"incoming/{csv_path.name}"
     env.client("s3").upload_file(str(csv_path), bucket, key)
@@ -168,21 +172,30 @@ def _execute(env: LocalEnvironment, args: Any, csv_path: Path, total_rows: int,
         progress.close()
         if bar:
             bar.close()
-    layer.keep_for_analysis(env.client("s3"), env.physical_name("ResultsBucket"), env.client("dynamodb"),
-                            env.physical_name("AuditTable"), name)
+    layer.keep_for_analysis(
+        env.client("s3"),
+        env.physical_name("ResultsBucket"),
+        env.client("dynamodb"),
+        env.physical_name("AuditTable"),
+        name,
+    )
     return result, time.monotonic() - run_started
 
 
-def _summary(env: LocalEnvironment, args: Any, out_dir: Path, name: str, result: ExecutionResult,
-             run_seconds: float) -> dict[str, Any]:
+def _summary(
+    env: LocalEnvironment, args: Any, out_dir: Path, name: str, result: ExecutionResult, run_seconds: float
+) -> dict[str, Any]:
     from csv_dmap.results import manifest_keys, tally_run
 
     s3 = env.client("s3")
     results_bucket = env.physical_name("ResultsBucket")
     manifests = manifest_keys(s3, results_bucket, name)
     tally = tally_run(s3, results_bucket, manifests)
-    summaries = [o["Key"] for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
-                 if o["Key"].endswith(f"/{name}.json")]
+    summaries = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
+        if o["Key"].endswith(f"/{name}.json")
+    ]
     audit_count = None
     if not args.no_export:
         env.export_s3(out_dir / "s3")

@@ -30,9 +30,11 @@ class TemplateServices(LocalServices):
             if logical_id:
                 spec = self.env.functions[logical_id]
                 self._logical[function] = logical_id
-                context = LocalLambdaContext(function_name=self.env.physical_name(logical_id),
-                                             timeout_seconds=spec.timeout,
-                                             memory_limit_in_mb=int(self.env.resolve(spec.memory_size)))
+                context = LocalLambdaContext(
+                    function_name=self.env.physical_name(logical_id),
+                    timeout_seconds=spec.timeout,
+                    memory_limit_in_mb=int(self.env.resolve(spec.memory_size)),
+                )
                 return _lazy(spec.module_path, spec.function_name), context
         return super().find_handler(function)
 
@@ -46,6 +48,7 @@ class TemplateServices(LocalServices):
 
 def _lazy(module_path: Any, function_name: str) -> Handler:
     """The handler, imported on first call (inside its function's environment, as Lambda's init phase)."""
+
     def call(event: Any, context: Any) -> Any:
         return load_handler(module_path, function_name)(event, context)
 

@@ -18,10 +18,10 @@ os.environ.update(
     }
 )
 
-import pytest  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+import pytest
+from sqlalchemy import text
 
-from tests import mariadb  # noqa: E402
+from tests import mariadb
 
 
 @pytest.fixture(scope="session")

@@ -58,15 +58,32 @@ def _start_throwaway() -> str:
     datadir, sock, port = base / "data", base / "mysqld.sock", _free_port()
     user = ["--user=root"] if os.geteuid() == 0 else []
     subprocess.run(
-        [install, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=normal",
-         "--skip-test-db", *user],
-        check=True, capture_output=True,
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            *user,
+        ],
+        check=True,
+        capture_output=True,
     )
+    error_log = open(base / "error.log", "wb")  # noqa: SIM115 - mariadbd writes to it for its whole life; stop() closes it
     proc = subprocess.Popen(
-        [mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
-         "--bind-address=127.0.0.1", "--skip-name-resolve",
-         f"--pid-file={base / 'mysqld.pid'}", *user],
-        stdout=subprocess.DEVNULL, stderr=open(base / "error.log", "wb"),
+        [
+            mariadbd,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--socket={sock}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            f"--pid-file={base / 'mysqld.pid'}",
+            *user,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=error_log,
     )
 
     def stop() -> None:
@@ -75,6 +92,7 @@ def _start_throwaway() -> str:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        error_log.close()
         shutil.rmtree(base, ignore_errors=True)
 
     atexit.register(stop)

@@ -5,6 +5,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from csv_dmap.aws import s3_client
 from csv_dmap.config import get_settings
 from csv_dmap.logic.concurrency import limits_from, plan

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from csv_dmap.aws import s3_client, sns_client
 from csv_dmap.config import get_settings
 from csv_dmap.errors import ConfigurationError
@@ -30,11 +31,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     now = datetime.now(UTC)
     day = request.report_date or (now.astimezone(ZoneInfo(settings.report_timezone)).date() - timedelta(days=1))
     s3 = s3_client()
-    report = build_report(day.isoformat(), settings.report_timezone, summaries_of(s3, settings.results_bucket, day), now)
+    report = build_report(
+        day.isoformat(), settings.report_timezone, summaries_of(s3, settings.results_bucket, day), now
+    )
     keys = write_report(s3, settings.results_bucket, day.isoformat(), report)
     links = {"json": f"s3://{settings.results_bucket}/{keys[0]}", "html": f"s3://{settings.results_bucket}/{keys[1]}"}
     if settings.alert_topic_arn:
-        sns_client().publish(TopicArn=settings.alert_topic_arn, Subject=f"[csv-dmap] daily report {day.isoformat()}",
-                             Message=render_text(report, links))
+        sns_client().publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject=f"[csv-dmap] daily report {day.isoformat()}",
+            Message=render_text(report, links),
+        )
     logger.info("daily report written", extra={"date": day.isoformat(), "executions": report["executions"]})
     return {"date": day.isoformat(), "executions": report["executions"], "reportKeys": keys}

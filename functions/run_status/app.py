@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+
 from csv_dmap.aws import s3_client, sns_client, stepfunctions_client
 from csv_dmap.config import get_settings
 from csv_dmap.errors import ConfigurationError
@@ -60,7 +61,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     ended.add_dimension(name="Status", value=summary.status)
     ended.add_metric(name="RunEnded", unit=MetricUnit.Count, value=1)
     ended.flush_metrics()
-    logger.info("run ended", extra={"executionName": change.name, "status": summary.status, "error": summary.error,
-                                    "summaryWritten": existing is None, "alertSent": not alerted})
-    return {"executionName": change.name, "status": summary.status, "summaryUri": uri,
-            "summaryWritten": existing is None, "alertSent": summary.alert_sent and not alerted}
+    logger.info(
+        "run ended",
+        extra={
+            "executionName": change.name,
+            "status": summary.status,
+            "error": summary.error,
+            "summaryWritten": existing is None,
+            "alertSent": not alerted,
+        },
+    )
+    return {
+        "executionName": change.name,
+        "status": summary.status,
+        "summaryUri": uri,
+        "summaryWritten": existing is None,
+        "alertSent": summary.alert_sent and not alerted,
+    }

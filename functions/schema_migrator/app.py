@@ -24,9 +24,10 @@ CONNECT_PAUSE_SECONDS = 5.0
 
 
 def migrate(request: Request) -> Mapping[str, str]:
+    from sqlalchemy.exc import OperationalError
+
     from csv_dmap.db import get_engine
     from csv_dmap.schema import current, upgrade
-    from sqlalchemy.exc import OperationalError
 
     engine = get_engine()
     for attempt in range(1, CONNECT_ATTEMPTS + 1):

@@ -4,6 +4,7 @@ machine, named after the object version; a repeated delivery of the event starts
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from csv_dmap.aws import stepfunctions_client
 from csv_dmap.config import get_settings
 from csv_dmap.errors import ConfigurationError
@@ -21,10 +22,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     sfn = stepfunctions_client()
     try:
         response = sfn.start_execution(
-            stateMachineArn=settings.state_machine_arn, name=start.name, input=start.execution_input())
+            stateMachineArn=settings.state_machine_arn, name=start.name, input=start.execution_input()
+        )
     except sfn.exceptions.ExecutionAlreadyExists:
-        logger.info("run already started for this object version", extra={"executionName": start.name,
-                                                                            "key": start.key})
+        logger.info(
+            "run already started for this object version", extra={"executionName": start.name, "key": start.key}
+        )
         return {"executionName": start.name, "started": False}
     logger.info("run started", extra={"executionName": start.name, "key": start.key, "version": start.version})
     return {"executionName": start.name, "executionArn": response["executionArn"], "started": True}

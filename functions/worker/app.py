@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from csv_dmap.audit import get_audit_writer
 from csv_dmap.config import get_settings
 from csv_dmap.db import get_repository
@@ -32,7 +33,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="WorkerRowsFailed", unit=MetricUnit.Count, value=output.counts.failed)
     logger.info(
         "batch reconciled" if batch.failure else "batch applied",
-        extra={"firstIndex": output.first_index, **output.counts.to_dict(),
-               **({"batchError": batch.failure.error} if batch.failure else {})},
+        extra={
+            "firstIndex": output.first_index,
+            **output.counts.to_dict(),
+            **({"batchError": batch.failure.error} if batch.failure else {}),
+        },
     )
     return output.to_payload()

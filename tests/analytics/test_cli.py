@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
+
 from csv_dmap.logic.aggregate import summarise
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.summaries import write_summary
-from moto import mock_aws
-
 from csv_dmap_cli.backends import AwsBackend, CliError, StackResources, stack_outputs
 from csv_dmap_cli.cli import main
 from local_runner.template import load_template
@@ -44,15 +44,15 @@ class FakeStates:
     """DescribeExecution / ListMapRuns / DescribeMapRun / RedriveExecution as AWS documents them;
     ``map_runs`` is the sequence of DescribeMapRun answers, one per call."""
 
-    def __init__(self, status: str = "RUNNING", map_runs: list[dict[str, Any]] | None = None,
-                 redrivable: bool = True):
+    def __init__(self, status: str = "RUNNING", map_runs: list[dict[str, Any]] | None = None, redrivable: bool = True):
         self.status, self.map_runs, self.redrivable = status, list(map_runs or []), redrivable
         self.redriven: list[str] = []
 
     def describe_execution(self, executionArn: str) -> dict[str, Any]:
         if not executionArn.endswith(":run-1"):
-            raise ClientError({"Error": {"Code": "ExecutionDoesNotExist", "Message": "Execution Does Not Exist"}},
-                              "DescribeExecution")
+            raise ClientError(
+                {"Error": {"Code": "ExecutionDoesNotExist", "Message": "Execution Does Not Exist"}}, "DescribeExecution"
+            )
         return {"executionArn": executionArn, "status": self.status, "startDate": START}
 
     def list_map_runs(self, executionArn: str) -> dict[str, Any]:
@@ -63,8 +63,10 @@ class FakeStates:
 
     def redrive_execution(self, executionArn: str) -> dict[str, Any]:
         if not self.redrivable:
-            raise ClientError({"Error": {"Code": "ExecutionNotRedrivable",
-                                         "Message": "Execution is RUNNING and cannot be redriven"}}, "RedriveExecution")
+            raise ClientError(
+                {"Error": {"Code": "ExecutionNotRedrivable", "Message": "Execution is RUNNING and cannot be redriven"}},
+                "RedriveExecution",
+            )
         self.redriven.append(executionArn)
         return {"redriveDate": START + timedelta(hours=1)}
 
@@ -78,9 +80,20 @@ class Clock:
 
 
 def map_run(done: int, failed: int, total: int) -> dict[str, Any]:
-    return {"status": "RUNNING", "startDate": START,
-            "itemCounts": {"pending": total - done - failed - 500, "running": 500, "succeeded": done, "failed": failed,
-                           "timedOut": 0, "aborted": 0, "total": total, "resultsWritten": done + failed}}
+    return {
+        "status": "RUNNING",
+        "startDate": START,
+        "itemCounts": {
+            "pending": total - done - failed - 500,
+            "running": 500,
+            "succeeded": done,
+            "failed": failed,
+            "timedOut": 0,
+            "aborted": 0,
+            "total": total,
+            "resultsWritten": done + failed,
+        },
+    }
 
 
 # ------------------------------------------------------------------ tests
@@ -100,20 +113,39 @@ def test_status_of_a_running_map_shows_progress_that_increases_and_an_eta():
 
 def test_status_prints_progress_for_people():
     states = FakeStates(map_runs=[map_run(1_800, 200, 10_000)])
-    backend = AwsBackend(StackResources("results", "audit", SM_ARN), s3=None, dynamodb=None, states=states,
-                         clock=Clock(START + timedelta(seconds=10)))
+    backend = AwsBackend(
+        StackResources("results", "audit", SM_ARN),
+        s3=None,
+        dynamodb=None,
+        states=states,
+        clock=Clock(START + timedelta(seconds=10)),
+    )
     code, out, _ = run(["--stack", "s", "status", "run-1"], backend)
     assert code == 0
-    assert out.splitlines() == ["run-1  RUNNING", "progress  2,000 of 10,000 rows (20.0%), 200 failed, 500 running",
-                                "rate      200.0 rows/s", "eta       0:00:40"]
+    assert out.splitlines() == [
+        "run-1  RUNNING",
+        "progress  2,000 of 10,000 rows (20.0%), 200 failed, 500 running",
+        "rate      200.0 rows/s",
+        "eta       0:00:40",
+    ]
 
 
 def summary_of(name: str, applied: int, failed: int) -> Any:
     results = [{"status": "APPLIED"}] * applied + [{"status": "FAILED", "errorType": "UserNotFound"}] * failed
     tally = RunTally().add("SUCCEEDED", [{"Output": json.dumps({"results": results})}])
-    return summarise(execution_name=name, start_time=START.isoformat(), now=START + timedelta(seconds=30), tally=tally,
-                     source_bucket="in", source_key=f"incoming/{name}.csv", validation=None, config=None,
-                     map_result={}, tolerated_failure_percentage=5, timezone="Asia/Tokyo")
+    return summarise(
+        execution_name=name,
+        start_time=START.isoformat(),
+        now=START + timedelta(seconds=30),
+        tally=tally,
+        source_bucket="in",
+        source_key=f"incoming/{name}.csv",
+        validation=None,
+        config=None,
+        map_result={},
+        tolerated_failure_percentage=5,
+        timezone="Asia/Tokyo",
+    )
 
 
 @pytest.fixture
@@ -125,15 +157,30 @@ def aws():
         s3.create_bucket(Bucket="results", CreateBucketConfiguration={"LocationConstraint": REGION})
         table = load_template(ROOT / "template.yaml")["Resources"]["AuditTable"]["Properties"]
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName="audit", BillingMode="PAY_PER_REQUEST", KeySchema=table["KeySchema"],
-                         AttributeDefinitions=table["AttributeDefinitions"],
-                         GlobalSecondaryIndexes=[{k: v for k, v in g.items() if k in ("IndexName", "KeySchema", "Projection")}
-                                                 for g in table["GlobalSecondaryIndexes"]])
+        ddb.create_table(
+            TableName="audit",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=table["KeySchema"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            GlobalSecondaryIndexes=[
+                {k: v for k, v in g.items() if k in ("IndexName", "KeySchema", "Projection")}
+                for g in table["GlobalSecondaryIndexes"]
+            ],
+        )
         cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack(StackName="csv-dmap-dev", TemplateBody=json.dumps({
-            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-            "Outputs": {"ResultsBucketName": {"Value": "results"}, "AuditTableName": {"Value": "audit"},
-                        "StateMachineArn": {"Value": SM_ARN}}}))
+        cfn.create_stack(
+            StackName="csv-dmap-dev",
+            TemplateBody=json.dumps(
+                {
+                    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                    "Outputs": {
+                        "ResultsBucketName": {"Value": "results"},
+                        "AuditTableName": {"Value": "audit"},
+                        "StateMachineArn": {"Value": SM_ARN},
+                    },
+                }
+            ),
+        )
         yield {"s3": s3, "dynamodb": ddb, "cloudformation": cfn}
 
 
@@ -153,13 +200,24 @@ def test_runs_and_status_after_the_run_read_the_summaries(aws):
     code, out, _ = run(["--stack", "csv-dmap-dev", "--region", REGION, "--json", "runs", "--date", "2026-11-23"])
     assert code == 0
     assert [(r["executionName"], r["rows"], r["failed"], r["status"]) for r in json.loads(out)] == [
-        ("run-1", 100, 3, "SUCCEEDED"), ("run-2", 20, 10, "FAILED")]
-    backend = AwsBackend(StackResources("results", "audit", SM_ARN), s3=aws["s3"], dynamodb=aws["dynamodb"],
-                         states=FakeStates(status="SUCCEEDED"))
+        ("run-1", 100, 3, "SUCCEEDED"),
+        ("run-2", 20, 10, "FAILED"),
+    ]
+    backend = AwsBackend(
+        StackResources("results", "audit", SM_ARN),
+        s3=aws["s3"],
+        dynamodb=aws["dynamodb"],
+        states=FakeStates(status="SUCCEEDED"),
+    )
     code, out, _ = run(["--stack", "x", "status", "run-1"], backend)
     fields = dict(line.split(None, 1) for line in out.splitlines()[1:])
     assert code == 0 and out.splitlines()[0] == "run-1  SUCCEEDED"
-    assert (fields["executionName"], fields["rows"], fields["failed"], fields["severity"]) == ("run-1", "100", "3", "MEDIUM")
+    assert (fields["executionName"], fields["rows"], fields["failed"], fields["severity"]) == (
+        "run-1",
+        "100",
+        "3",
+        "MEDIUM",
+    )
     code, _, err = run(["--stack", "x", "status", "run-9"], backend)
     assert code == 1 and "no execution 'run-9'" in err
 
@@ -169,8 +227,11 @@ def test_report_is_regenerated_on_demand(aws):
     code, out, _ = run(["--stack", "csv-dmap-dev", "--region", REGION, "report", "2026-11-23"])
     assert code == 0 and out.startswith("1 run(s) on 2026-11-23: 97 of 100 rows applied (97.00%)")
     keys = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket="results", Prefix="daily-reports/")["Contents"]}
-    assert keys == {"daily-reports/2026-11-23.json", "daily-reports/2026-11-23.html",
-                    "daily-reports/date=2026-11-23/report.json"}
+    assert keys == {
+        "daily-reports/2026-11-23.json",
+        "daily-reports/2026-11-23.html",
+        "daily-reports/date=2026-11-23/report.json",
+    }
 
 
 def _write_audit(ddb: Any, results: list[dict[str, Any]], execution: str, start: datetime) -> None:
@@ -178,50 +239,121 @@ def _write_audit(ddb: Any, results: list[dict[str, Any]], execution: str, start:
     from csv_dmap import audit
 
     if hasattr(audit, "audit_items"):  # contract 9 (W2)
-        items = audit.audit_items(results, execution_name=execution, execution_start=start, source_key="k",
-                                  ttl_days=180)
+        items = audit.audit_items(
+            results, execution_name=execution, execution_start=start, source_key="k", ttl_days=180
+        )
         audit.AuditLogWriter(ddb, "audit").write_items(items)
         return
     from csv_dmap.models import AuditRecord, ttl_epoch
 
-    records = [AuditRecord(execution_name=execution, index=r["index"], status=r["status"], timestamp=start.isoformat(),
-                           ttl=ttl_epoch(start, 180), source_key="k", user_id=r.get("userId"),
-                           raw_user_id=r.get("rawUserId"), old_login_count=r.get("oldLoginCount"),
-                           new_login_count=r.get("newLoginCount"), old_post_count=r.get("oldPostCount"),
-                           new_post_count=r.get("newPostCount"), error_type=r.get("errorType"),
-                           error_message=r.get("errorMessage")) for r in results]
+    records = [
+        AuditRecord(
+            execution_name=execution,
+            index=r["index"],
+            status=r["status"],
+            timestamp=start.isoformat(),
+            ttl=ttl_epoch(start, 180),
+            source_key="k",
+            user_id=r.get("userId"),
+            raw_user_id=r.get("rawUserId"),
+            old_login_count=r.get("oldLoginCount"),
+            new_login_count=r.get("newLoginCount"),
+            old_post_count=r.get("oldPostCount"),
+            new_post_count=r.get("newPostCount"),
+            error_type=r.get("errorType"),
+            error_message=r.get("errorMessage"),
+        )
+        for r in results
+    ]
     audit.AuditLogWriter(ddb, "audit", concurrency=1).write(records)
 
 
 def test_failures_and_history_from_the_audit_log(aws):
     now = datetime.now(UTC)
-    _write_audit(aws["dynamodb"], [
-        {"index": 0, "line": 2, "userId": "U1", "status": "APPLIED", "oldLoginCount": 1, "newLoginCount": 3,
-         "oldPostCount": 0, "newPostCount": 2},
-        {"index": 1, "line": 3, "rawUserId": "U 2", "status": "FAILED", "errorType": "InvalidUserId",
-         "errorMessage": "bad id"},
-        {"index": 2, "line": 4, "userId": "U3", "status": "FAILED", "errorType": "UserNotFound",
-         "errorMessage": "U3 is not in users"},
-    ], "run-1", now - timedelta(days=2))
-    _write_audit(aws["dynamodb"], [
-        {"index": 0, "line": 2, "userId": "U1", "status": "APPLIED", "oldLoginCount": 3, "newLoginCount": 8,
-         "oldPostCount": 2, "newPostCount": 2}], "run-2", now - timedelta(hours=1))
-    _write_audit(aws["dynamodb"], [
-        {"index": 0, "line": 2, "userId": "U1", "status": "APPLIED", "oldLoginCount": 0, "newLoginCount": 1,
-         "oldPostCount": 0, "newPostCount": 0}], "run-0", now - timedelta(days=30))
+    _write_audit(
+        aws["dynamodb"],
+        [
+            {
+                "index": 0,
+                "line": 2,
+                "userId": "U1",
+                "status": "APPLIED",
+                "oldLoginCount": 1,
+                "newLoginCount": 3,
+                "oldPostCount": 0,
+                "newPostCount": 2,
+            },
+            {
+                "index": 1,
+                "line": 3,
+                "rawUserId": "U 2",
+                "status": "FAILED",
+                "errorType": "InvalidUserId",
+                "errorMessage": "bad id",
+            },
+            {
+                "index": 2,
+                "line": 4,
+                "userId": "U3",
+                "status": "FAILED",
+                "errorType": "UserNotFound",
+                "errorMessage": "U3 is not in users",
+            },
+        ],
+        "run-1",
+        now - timedelta(days=2),
+    )
+    _write_audit(
+        aws["dynamodb"],
+        [
+            {
+                "index": 0,
+                "line": 2,
+                "userId": "U1",
+                "status": "APPLIED",
+                "oldLoginCount": 3,
+                "newLoginCount": 8,
+                "oldPostCount": 2,
+                "newPostCount": 2,
+            }
+        ],
+        "run-2",
+        now - timedelta(hours=1),
+    )
+    _write_audit(
+        aws["dynamodb"],
+        [
+            {
+                "index": 0,
+                "line": 2,
+                "userId": "U1",
+                "status": "APPLIED",
+                "oldLoginCount": 0,
+                "newLoginCount": 1,
+                "oldPostCount": 0,
+                "newPostCount": 0,
+            }
+        ],
+        "run-0",
+        now - timedelta(days=30),
+    )
     base = ["--stack", "csv-dmap-dev", "--region", REGION]
-    code, out, _ = run(base + ["--json", "failures", "run-1"])
+    code, out, _ = run([*base, "--json", "failures", "run-1"])
     assert code == 0
     assert [(f.get("userId") or f.get("rawUserId"), f["errorType"]) for f in json.loads(out)] == [
-        ("U 2", "InvalidUserId"), ("U3", "UserNotFound")]
-    code, out, _ = run(base + ["failures", "run-1", "--type", "UserNotFound"])
+        ("U 2", "InvalidUserId"),
+        ("U3", "UserNotFound"),
+    ]
+    code, out, _ = run([*base, "failures", "run-1", "--type", "UserNotFound"])
     assert code == 0 and out.splitlines()[0].split() == ["line", "user", "error", "message"]
     assert len(out.splitlines()) == 2 and "U3" in out and "U 2" not in out
-    code, out, _ = run(base + ["--json", "history", "U1", "--days", "7"])
+    code, out, _ = run([*base, "--json", "history", "U1", "--days", "7"])
     history = json.loads(out)
     assert [(h["executionName"], h["oldLoginCount"], h["newLoginCount"]) for h in history] == [
-        ("run-2", 3, 8), ("run-1", 1, 3)]  # newest first; run-0 is older than 7 days
-    code, out, _ = run(base + ["history", "U1"])
+        ("run-2", 3, 8),
+        ("run-1", 1, 3),
+    ]  # newest first; run-0 is older than 7 days
+    code, out, _ = run([*base, "history", "U1"])
     assert "3 -> 8" in out and "1 -> 3" in out
 
 
@@ -233,8 +365,9 @@ def test_redrive_on_aws_and_its_errors():
     assert states.redriven == [SM_ARN.replace(":stateMachine:", ":execution:") + ":run-1"]
     backend.states = FakeStates(redrivable=False)
     code, _, err = run(["--stack", "x", "redrive", "run-1"], backend)
-    assert code == 1 and err.strip() == ("csv-dmap: cannot redrive run-1: ExecutionNotRedrivable: "
-                                         "Execution is RUNNING and cannot be redriven")
+    assert code == 1 and err.strip() == (
+        "csv-dmap: cannot redrive run-1: ExecutionNotRedrivable: Execution is RUNNING and cannot be redriven"
+    )
 
 
 def test_local_mode_errors_are_one_line_with_exit_codes(tmp_path):
@@ -265,9 +398,15 @@ def test_status_of_a_running_local_map_shows_progress_that_increases_and_an_eta(
     # 1,000 rows in 4 s: 250 rows/s, 9,000 left -> 36 s; 4,000 in 8 s: 500 rows/s, 6,000 left -> 12 s
     assert first["state"] == second["state"] == "RUNNING"
     assert (first["progress"]["percent"], first["progress"]["rows_per_second"], first["progress"]["eta_seconds"]) == (
-        10.0, 250.0, 36.0)
-    assert (second["progress"]["percent"], second["progress"]["rows_per_second"],
-            second["progress"]["eta_seconds"]) == (40.0, 500.0, 12.0)
+        10.0,
+        250.0,
+        36.0,
+    )
+    assert (
+        second["progress"]["percent"],
+        second["progress"]["rows_per_second"],
+        second["progress"]["eta_seconds"],
+    ) == (40.0, 500.0, 12.0)
     clear_map_progress("local-1", tmp_path)
     with pytest.raises(CliError):
         backend.status("local-1")

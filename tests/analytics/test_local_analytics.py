@@ -21,8 +21,11 @@ from local_runner.exec_cli import run_definition
 from local_runner.run import DEFINITION
 
 SEEDED = [f"U{i:04d}" for i in range(1, 51)]
-FILE_1 = "user_id,login_count,post_count\n" + "".join(f"U{i:04d},{i},{2 * i}\n" for i in range(1, 51)) + \
-    "U0051,abc,3\nN0001,5,5\n"
+FILE_1 = (
+    "user_id,login_count,post_count\n"
+    + "".join(f"U{i:04d},{i},{2 * i}\n" for i in range(1, 51))
+    + "U0051,abc,3\nN0001,5,5\n"
+)
 FILE_2 = "user_id,login_count,post_count\n" + "".join(f"U{i:04d},{i + 5},{2 * i + 1}\n" for i in range(1, 31))
 
 
@@ -45,8 +48,16 @@ def oracle(files: list[str]) -> dict[str, Any]:
                 last[uid] = (int(lc), int(pc))
             else:
                 # a row is checked before the database is asked: bad counts first, then unknown users
-                bad.append((uid, "InvalidLoginCount" if not lc.isdigit() else
-                            "InvalidPostCount" if not pc.isdigit() else "UserNotFound"))
+                bad.append(
+                    (
+                        uid,
+                        "InvalidLoginCount"
+                        if not lc.isdigit()
+                        else "InvalidPostCount"
+                        if not pc.isdigit()
+                        else "UserNotFound",
+                    )
+                )
         failed.append(bad)
     return {"login": login, "post": post, "applied": applied, "failed": failed, "last": last}
 
@@ -61,9 +72,14 @@ def _run(env: Any, text: str, name: str, data_dir: Path) -> dict[str, Any]:
 
 
 def _export(env: Any, text: str, name: str, data_dir: Path) -> None:
-    counts = export_local(s3=env.client("s3"), bucket=env.physical_name("ResultsBucket"), execution_name=name,
-                          dynamodb=env.client("dynamodb"), audit_table=env.physical_name("AuditTable"),
-                          data_dir=data_dir)
+    counts = export_local(
+        s3=env.client("s3"),
+        bucket=env.physical_name("ResultsBucket"),
+        execution_name=name,
+        dynamodb=env.client("dynamodb"),
+        audit_table=env.physical_name("AuditTable"),
+        data_dir=data_dir,
+    )
     assert counts["summaries"] == 1 and counts["rows"] >= 1 and counts["audit"] == text.count("\n") - 1
 
 
@@ -106,8 +122,10 @@ def test_the_database_holds_what_the_files_imply(two_runs):
     from csv_dmap.db import get_engine
 
     with get_engine().connect() as conn:
-        stored = {uid: (login, post) for uid, login, post in
-                  conn.execute(text("SELECT user_id, login_count, post_count FROM user_stats"))}
+        stored = {
+            uid: (login, post)
+            for uid, login, post in conn.execute(text("SELECT user_id, login_count, post_count FROM user_stats"))
+        }
     for uid, values in oracle([FILE_1, FILE_2])["last"].items():
         assert stored[uid] == values, uid
 
@@ -126,9 +144,12 @@ def test_failures_are_exactly_the_rows_the_file_implies(two_runs):
 def test_history_shows_a_users_changes_across_runs_newest_first(two_runs):
     history = cli_json(two_runs, "history", "U0007", "--days", "7")
     assert [(h["executionName"], h.get("oldLoginCount"), h["newLoginCount"], h["newPostCount"]) for h in history] == [
-        ("an-2", 7, 12, 15), ("an-1", None, 7, 14)]
-    assert [h["execution_name"] for h in cli_json(two_runs, "query", "--named", "user-history", "--param", "U0040")] \
-        == ["an-1"]
+        ("an-2", 7, 12, 15),
+        ("an-1", None, 7, 14),
+    ]
+    assert [
+        h["execution_name"] for h in cli_json(two_runs, "query", "--named", "user-history", "--param", "U0040")
+    ] == ["an-1"]
 
 
 def test_every_named_query_runs_on_the_local_data(two_runs):
@@ -136,8 +157,9 @@ def test_every_named_query_runs_on_the_local_data(two_runs):
     for query in named_queries():
         result = run_query(con, query.sql, ["an-1"] * query.parameters)
         assert result.columns, query.name
-    patterns = {r[0]: r[1] for r in run_query(con, "SELECT error_type, row_count FROM ("
-                                                   + named_queries()[0].sql + ")").rows}
+    patterns = {
+        r[0]: r[1] for r in run_query(con, "SELECT error_type, row_count FROM (" + named_queries()[0].sql + ")").rows
+    }
     assert patterns == {"UserNotFound": 1, "InvalidLoginCount": 1}
     runs = cli_json(two_runs, "runs")
     assert sorted((r["executionName"], r["rows"], r["applied"]) for r in runs) == [("an-1", 52, 50), ("an-2", 30, 30)]

@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+
 from csv_dmap.logic.daily_report import table_key
 from csv_dmap.row_results import COLUMNS, part_key, rows_prefix
 from csv_dmap.summaries import TABLE_COLUMNS
-
 from csv_dmap_cli.engine import connect, named_queries, run_query
 from csv_dmap_cli.glue import outputs, resources, splice
 from local_runner.template import load_template
@@ -34,8 +34,11 @@ def test_glue_database_tables_workgroup_and_a_named_query_per_file():
     for resource in TEMPLATE["Resources"].values():
         kinds[resource["Type"]] = kinds.get(resource["Type"], 0) + 1
     assert (kinds["AWS::Glue::Database"], kinds["AWS::Glue::Table"], kinds["AWS::Athena::WorkGroup"]) == (1, 3, 1)
-    queries = {r["Properties"]["Name"]: r["Properties"]["QueryString"] for r in TEMPLATE["Resources"].values()
-               if r["Type"] == "AWS::Athena::NamedQuery"}
+    queries = {
+        r["Properties"]["Name"]: r["Properties"]["QueryString"]
+        for r in TEMPLATE["Resources"].values()
+        if r["Type"] == "AWS::Athena::NamedQuery"
+    }
     files = {q.name: q.sql for q in named_queries()}
     assert {name: sql.strip() for name, sql in queries.items()} == files
     assert {"monthly-increase", "error-patterns", "user-history", "failed-rows"} <= set(files)
@@ -54,11 +57,14 @@ def _location(table: str, day: str) -> str:
     return template.replace("${ResultsBucket}", "bucket").replace(f"${{!{column}}}", day).removeprefix("s3://bucket/")
 
 
-@pytest.mark.parametrize(("table", "written"), [
-    ("UserUpdateResultsTable", part_key(rows_prefix("2026-11-23", "run-1"), 0)),
-    ("RunSummariesTable", "summaries/date=2026-11-23/run-1.json"),
-    ("DailyReportsTable", table_key("2026-11-23")),
-])
+@pytest.mark.parametrize(
+    ("table", "written"),
+    [
+        ("UserUpdateResultsTable", part_key(rows_prefix("2026-11-23", "run-1"), 0)),
+        ("RunSummariesTable", "summaries/date=2026-11-23/run-1.json"),
+        ("DailyReportsTable", table_key("2026-11-23")),
+    ],
+)
 def test_partition_templates_match_the_keys_the_code_writes(table, written):
     assert written.startswith(_location(table, "2026-11-23"))
 

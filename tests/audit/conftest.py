@@ -56,13 +56,17 @@ def simulated_results(rows: int, seed: int = 11) -> list[dict[str, Any]]:
     for _ in cells:
         lines.append(line)
         line += 1 + (rng.random() < 0.03) * rng.randrange(1, 4)
-    last_line = {cell: ln for cell, ln in zip(cells, lines) if VALID_ID.match(cell)}
+    last_line = {cell: ln for cell, ln in zip(cells, lines, strict=True) if VALID_ID.match(cell)}
     results = []
-    for index, (cell, ln) in enumerate(zip(cells, lines)):
+    for index, (cell, ln) in enumerate(zip(cells, lines, strict=True)):
         result: dict[str, Any] = {"index": index, "line": ln}
         if not VALID_ID.match(cell):
-            result |= {"rawUserId": cell, "status": "FAILED", "errorType": "InvalidUserId",
-                       "errorMessage": "user id has characters outside A-Z a-z 0-9 _ . : @ -"}
+            result |= {
+                "rawUserId": cell,
+                "status": "FAILED",
+                "errorType": "InvalidUserId",
+                "errorMessage": "user id has characters outside A-Z a-z 0-9 _ . : @ -",
+            }
         elif last_line[cell] != ln:
             result |= {"userId": cell, "status": "SUPERSEDED", "supersededBy": last_line[cell]}
         else:
@@ -75,13 +79,23 @@ def deciding(user: str, rng: random.Random) -> dict[str, Any]:
     draw = rng.random()
     if draw < 0.85:
         old, new = rng.randrange(1000), rng.randrange(1000)
-        return {"userId": user, "status": "APPLIED", "oldLoginCount": old, "newLoginCount": new,
-                "oldPostCount": old * 3, "newPostCount": new * 3}
+        return {
+            "userId": user,
+            "status": "APPLIED",
+            "oldLoginCount": old,
+            "newLoginCount": new,
+            "oldPostCount": old * 3,
+            "newPostCount": new * 3,
+        }
     if draw < 0.92:
         kind = rng.choice(["UserNotFound", "InvalidLoginCount"])
         return {"userId": user, "status": "FAILED", "errorType": kind, "errorMessage": f"{kind} on this row"}
-    return {"userId": user, "status": "SKIPPED", "errorType": "NewerExecutionApplied",
-            "errorMessage": "execution csv-dmap-newer already applied this user"}
+    return {
+        "userId": user,
+        "status": "SKIPPED",
+        "errorType": "NewerExecutionApplied",
+        "errorMessage": "execution csv-dmap-newer already applied this user",
+    }
 
 
 def dynamodb_size(item: dict[str, Any]) -> int:

@@ -14,23 +14,36 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
+
 from csv_dmap.audit import AuditLogWriter, audit_items
 from csv_dmap.errors import AuditWriteError, AuditWriteRejected
-
 from tests.audit.conftest import TABLE
 
 START = "2026-11-22T00:30:00Z"
 
 
 def items(n: int) -> list[dict[str, Any]]:
-    results = [{"index": i, "line": i + 2, "userId": f"U{i:05d}", "status": "APPLIED", "oldLoginCount": 0,
-                "newLoginCount": i, "oldPostCount": 0, "newPostCount": i} for i in range(n)]
+    results = [
+        {
+            "index": i,
+            "line": i + 2,
+            "userId": f"U{i:05d}",
+            "status": "APPLIED",
+            "oldLoginCount": 0,
+            "newLoginCount": i,
+            "oldPostCount": 0,
+            "newPostCount": i,
+        }
+        for i in range(n)
+    ]
     return audit_items(results, execution_name="exec-1", execution_start=START, source_key="k.csv", ttl_days=180)
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} injected"},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, "BatchWriteItem")
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"{code} injected"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "BatchWriteItem",
+    )
 
 
 class Clock:
@@ -157,7 +170,7 @@ def test_unprocessed_items_are_retried_until_written(ddb):
 def test_unprocessed_items_that_never_clear_raise_audit_write_error(ddb):
     clock = Clock()
     partial = Unprocessing(ddb, n=10**6)
-    with pytest.raises(AuditWriteError, match="5 of 25 audit items not written after 3 .*UnprocessedItems"):
+    with pytest.raises(AuditWriteError, match=r"5 of 25 audit items not written after 3 .*UnprocessedItems"):
         writer(partial, clock, max_attempts=3).write_items(items(25))
     assert stored(ddb) == 20  # the processed part is written; the ASL's retry overwrites it
 
@@ -175,8 +188,12 @@ def test_a_refused_request_is_not_retried_and_names_the_error(code):
     client = boto3.client("dynamodb", region_name="ap-northeast-1")
     clock = Clock()
     with Stubber(client) as stub:
-        stub.add_client_error("batch_write_item", service_error_code=code, service_message="One or more parameter "
-                              "values were invalid: " + "x" * 5000, http_status_code=400)
+        stub.add_client_error(
+            "batch_write_item",
+            service_error_code=code,
+            service_message="One or more parameter values were invalid: " + "x" * 5000,
+            http_status_code=400,
+        )
         with pytest.raises(AuditWriteRejected) as caught:
             writer(client, clock).write_items(items(3))
         stub.assert_no_pending_responses()
@@ -191,9 +208,12 @@ def test_throttling_then_success_through_botocore_stubber():
     clock = Clock()
     with Stubber(client) as stub:
         for _ in range(2):
-            stub.add_client_error("batch_write_item", service_error_code="ThrottlingException",
-                                  service_message="Rate of requests exceeds the allowed throughput.",
-                                  http_status_code=400)
+            stub.add_client_error(
+                "batch_write_item",
+                service_error_code="ThrottlingException",
+                service_message="Rate of requests exceeds the allowed throughput.",
+                http_status_code=400,
+            )
         stub.add_response("batch_write_item", {"UnprocessedItems": {}})
         assert writer(client, clock).write_items(items(10)) == 3
         stub.assert_no_pending_responses()

@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from csv_dmap.audit import audit_items
 
+from csv_dmap.audit import audit_items
 from tests.audit.conftest import dynamodb_size, simulated_results
 
 ROWS = 100_000
@@ -25,8 +25,12 @@ EXECUTION = "csv-dmap-20261122T003000-3f1c2a"
 def table_keys(template: dict[str, Any]) -> tuple[str, list[str]]:
     props = template["Resources"]["AuditTable"]["Properties"]
     (hash_key,) = [k["AttributeName"] for k in props["KeySchema"] if k["KeyType"] == "HASH"]
-    gsi_keys = [k["AttributeName"] for g in props.get("GlobalSecondaryIndexes", []) for k in g["KeySchema"]
-                if k["KeyType"] == "HASH"]
+    gsi_keys = [
+        k["AttributeName"]
+        for g in props.get("GlobalSecondaryIndexes", [])
+        for k in g["KeySchema"]
+        if k["KeyType"] == "HASH"
+    ]
     return hash_key, gsi_keys
 
 
@@ -34,8 +38,13 @@ def table_keys(template: dict[str, Any]) -> tuple[str, list[str]]:
 def run() -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     results = simulated_results(ROWS)
     batches = [
-        audit_items(results[i : i + BATCH], execution_name=EXECUTION, execution_start=START,
-                    source_key="incoming/2026-11-22/users.csv", ttl_days=180)
+        audit_items(
+            results[i : i + BATCH],
+            execution_name=EXECUTION,
+            execution_start=START,
+            source_key="incoming/2026-11-22/users.csv",
+            ttl_days=180,
+        )
         for i in range(0, ROWS, BATCH)
     ]
     return results, batches
@@ -103,9 +112,16 @@ def test_even_the_largest_applied_item_is_under_one_kilobyte(template):
     # 80-character execution name (Step Functions' maximum) in 4-byte characters,
     # a 64-character id, a 1,024-byte S3 key, counts at their maximum.
     name = "𝔘" * 80
-    result = {"index": 9_999_999_999, "line": 9_999_999_999, "userId": "U" * 64, "status": "APPLIED",
-              "oldLoginCount": 2_147_483_647, "newLoginCount": 2_147_483_646,
-              "oldPostCount": 2_147_483_645, "newPostCount": 2_147_483_644}
+    result = {
+        "index": 9_999_999_999,
+        "line": 9_999_999_999,
+        "userId": "U" * 64,
+        "status": "APPLIED",
+        "oldLoginCount": 2_147_483_647,
+        "newLoginCount": 2_147_483_646,
+        "oldPostCount": 2_147_483_645,
+        "newPostCount": 2_147_483_644,
+    }
     (item,) = audit_items([result], execution_name=name, execution_start=START, source_key="k" * 1024, ttl_days=180)
     _, gsi_keys = table_keys(template)
     assert not set(gsi_keys) & set(item)
@@ -123,14 +139,25 @@ def test_failed_rows_enter_the_failed_index_and_nothing_else_does(run, template)
 
 def test_a_retried_batch_builds_the_same_keys_even_when_its_outcome_changed(run):
     results, batches = run
-    again = audit_items(results[:BATCH], execution_name=EXECUTION, execution_start=START,
-                        source_key="incoming/2026-11-22/users.csv", ttl_days=180)
+    again = audit_items(
+        results[:BATCH],
+        execution_name=EXECUTION,
+        execution_start=START,
+        source_key="incoming/2026-11-22/users.csv",
+        ttl_days=180,
+    )
     assert again == batches[0]
     # reconciliation of a failed batch: the same rows, now FAILED with the batch's error
-    reconciled = [{k: v for k, v in r.items() if k not in ("oldLoginCount", "newLoginCount", "oldPostCount",
-                                                           "newPostCount")}
-                  | ({"status": "FAILED", "errorType": "TransientDatabaseError"} if r["status"] == "APPLIED" else {})
-                  for r in results[:BATCH]]
-    rebuilt = audit_items(reconciled, execution_name=EXECUTION, execution_start=START,
-                          source_key="incoming/2026-11-22/users.csv", ttl_days=180)
+    reconciled = [
+        {k: v for k, v in r.items() if k not in ("oldLoginCount", "newLoginCount", "oldPostCount", "newPostCount")}
+        | ({"status": "FAILED", "errorType": "TransientDatabaseError"} if r["status"] == "APPLIED" else {})
+        for r in results[:BATCH]
+    ]
+    rebuilt = audit_items(
+        reconciled,
+        execution_name=EXECUTION,
+        execution_start=START,
+        source_key="incoming/2026-11-22/users.csv",
+        ttl_days=180,
+    )
     assert [(i["pk"], i["sk"]) for i in rebuilt] == [(i["pk"], i["sk"]) for i in batches[0]]

@@ -9,17 +9,20 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from csv_dmap.audit import audit_items, item_record
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from csv_dmap.audit import audit_items, item_record
 from tests.audit.conftest import VALID_ID
 
 valid_ids = st.from_regex(VALID_ID, fullmatch=True)
 invalid_ids = st.one_of(st.just(""), st.text(min_size=1, max_size=80).filter(lambda s: not VALID_ID.match(s)))
 # Step Functions execution names: 1-80 characters, no whitespace, brackets, wildcards or # % \ ^ | ~ ` $ & , ; : /
-execution_names = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp"),
-                                        blacklist_characters=" <>{}[]?*\"#%\\^|~`$&,;:/"), min_size=1, max_size=80)
+execution_names = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp"), blacklist_characters=' <>{}[]?*"#%\\^|~`$&,;:/'),
+    min_size=1,
+    max_size=80,
+)
 counts = st.integers(min_value=0, max_value=2_147_483_647)
 
 
@@ -38,16 +41,24 @@ def batches(draw: Any) -> tuple[list[dict[str, Any]], str, datetime]:
         if kind != "invalid" and kind != "superseded" and user in deciders:
             kind = "superseded"  # a user decides once per file: contract 1
         if kind == "invalid":
-            result |= {"rawUserId": draw(invalid_ids), "status": "FAILED", "errorType": "InvalidUserId",
-                       "errorMessage": draw(st.text(min_size=1, max_size=700))}
+            result |= {
+                "rawUserId": draw(invalid_ids),
+                "status": "FAILED",
+                "errorType": "InvalidUserId",
+                "errorMessage": draw(st.text(min_size=1, max_size=700)),
+            }
         elif kind == "superseded":
             result |= {"userId": user, "status": "SUPERSEDED", "supersededBy": line + 1}
         else:
             deciders.add(user)
             result |= {"userId": user, "status": {"applied": "APPLIED", "failed": "FAILED", "skipped": "SKIPPED"}[kind]}
             if kind == "applied":
-                result |= {"oldLoginCount": draw(counts), "newLoginCount": draw(counts),
-                           "oldPostCount": draw(counts), "newPostCount": draw(counts)}
+                result |= {
+                    "oldLoginCount": draw(counts),
+                    "newLoginCount": draw(counts),
+                    "oldPostCount": draw(counts),
+                    "newPostCount": draw(counts),
+                }
             else:
                 result |= {"errorType": "UserNotFound", "errorMessage": "not in users"}
         results.append(result)
@@ -79,8 +90,15 @@ def test_readers_get_back_what_the_result_said(batch, source_key):
         assert record["line"] == result["line"] and record["rowIndex"] == result["index"]
         assert datetime.fromisoformat(record["timestamp"]) == start
         assert record.get("userId") == result.get("userId")
-        for field in ("status", "oldLoginCount", "newLoginCount", "oldPostCount", "newPostCount", "errorType",
-                      "supersededBy"):
+        for field in (
+            "status",
+            "oldLoginCount",
+            "newLoginCount",
+            "oldPostCount",
+            "newPostCount",
+            "errorType",
+            "supersededBy",
+        ):
             assert record.get(field) == result.get(field)
         for field, limit in (("rawUserId", 128), ("errorMessage", 512), ("sourceKey", 400)):
             said = result.get(field, source_key if field == "sourceKey" else None)

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, event, inspect, text
+
 from csv_dmap import schema
 from csv_dmap.db import metadata
-from sqlalchemy import Engine, event, inspect, text
 
 APP_TABLES = {"users", "user_stats"}
 
@@ -112,9 +113,12 @@ def test_a_database_made_by_create_all_is_adopted_with_its_data(empty_engine: En
     metadata.create_all(empty_engine)
     with empty_engine.begin() as conn:
         conn.execute(text("INSERT INTO users (user_id) VALUES ('U00001'), ('U00002')"))
-        conn.execute(text(
-            "INSERT INTO user_stats (user_id, login_count, post_count, last_execution_name, last_batch_index,"
-            " updated_at) VALUES ('U00001', 3, 7, 'run-1', 0, '2026-11-23 10:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO user_stats (user_id, login_count, post_count, last_execution_name, last_batch_index,"
+                " updated_at) VALUES ('U00001', 3, 7, 'run-1', 0, '2026-11-23 10:00:00')"
+            )
+        )
     assert schema.current(empty_engine) is None
     assert schema.upgrade(empty_engine) == schema.head()
     assert differences(empty_engine) == []
@@ -127,9 +131,12 @@ def test_a_database_made_by_create_all_is_adopted_with_its_data(empty_engine: En
 def test_a_users_table_owned_by_another_service_is_left_alone(empty_engine: Engine) -> None:
     # An existing Aurora where the user service already keeps `users` (with its own columns).
     with empty_engine.begin() as conn:
-        conn.execute(text(
-            "CREATE TABLE users (user_id VARCHAR(64) NOT NULL PRIMARY KEY,"
-            " created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, email VARCHAR(200))"))
+        conn.execute(
+            text(
+                "CREATE TABLE users (user_id VARCHAR(64) NOT NULL PRIMARY KEY,"
+                " created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, email VARCHAR(200))"
+            )
+        )
         conn.execute(text("INSERT INTO users (user_id, email) VALUES ('U00001', 'a@example.com')"))
     schema.upgrade(empty_engine)
     insp = inspect(empty_engine)

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 import pytest
-from csv_dmap import custom_resource, schema
-from csv_dmap.db import metadata
 from sqlalchemy import create_engine, inspect, text
 
+from csv_dmap import custom_resource, schema
+from csv_dmap.db import metadata
 from local_runner.lambda_loader import LocalLambdaContext, load_function
 
 pytestmark = pytest.mark.mariadb
@@ -120,7 +120,10 @@ def test_create_migrates_an_empty_database_and_answers_success(migrator, mariadb
     body = put["body"]
     assert body["Status"] == "SUCCESS"
     assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == (
-        event["StackId"], event["RequestId"], "DatabaseSchema")
+        event["StackId"],
+        event["RequestId"],
+        "DatabaseSchema",
+    )
     assert body["PhysicalResourceId"] == "DatabaseSchema-schema"
     assert body["Data"] == {"Revision": schema.head(), "PreviousRevision": ""}
     assert len(json.dumps(body).encode()) <= 4096
@@ -232,14 +235,15 @@ def test_an_undeliverable_response_raises_after_the_retries() -> None:
 
 def test_a_long_reason_is_cut_so_the_response_stays_under_4096_bytes() -> None:
     req = custom_resource.Request.model_validate(request("Create", "http://127.0.0.1/x"))
-    for text_ in ("é" * 50_000, "x" * 50_000, "\u2028\"" * 3_000, "\x01" * 3_000, "ok"):
+    for text_ in ("é" * 50_000, "x" * 50_000, '\u2028"' * 3_000, "\x01" * 3_000, "ok"):
         body = custom_resource.response_body(req, custom_resource.Outcome("FAILED", text_), "pid")
         reason = json.loads(body)["Reason"]
         assert len(body) <= 4096
         assert text_.startswith(reason.removesuffix("…"))  # a prefix of the reason, marked when cut
         # cut only when needed: to REASON_MAX characters, or further only as far as 4,096 bytes require
-        assert reason == text_ or (reason.endswith("…") and (len(reason) == custom_resource.REASON_MAX
-                                                             or len(body) > 4000))
+        assert reason == text_ or (
+            reason.endswith("…") and (len(reason) == custom_resource.REASON_MAX or len(body) > 4000)
+        )
 
 
 def test_an_event_without_a_response_url_cannot_be_answered_and_says_so() -> None:

@@ -27,8 +27,11 @@ def group_id(name: str) -> dict[str, Any]:
 def rules(group: str, direction: str) -> list[dict[str, Any]]:
     """Inline and stand-alone rules of one direction ("Ingress"/"Egress") of a security group."""
     inline = RES[group]["Properties"].get(f"SecurityGroup{direction}", [])
-    separate = [r["Properties"] for r in RES.values()
-                if r["Type"] == f"AWS::EC2::SecurityGroup{direction}" and r["Properties"]["GroupId"] == group_id(group)]
+    separate = [
+        r["Properties"]
+        for r in RES.values()
+        if r["Type"] == f"AWS::EC2::SecurityGroup{direction}" and r["Properties"]["GroupId"] == group_id(group)
+    ]
     return [*inline, *separate]
 
 
@@ -44,11 +47,14 @@ def test_security_groups_allow_one_hop_each_on_3306_only() -> None:
         return [(r["IpProtocol"], r["FromPort"], r["ToPort"], r.get(key)) for r in rules(group, direction)]
 
     assert hops("DbClusterSecurityGroup", "Ingress", "SourceSecurityGroupId") == [
-        (*mysql.values(), group_id("DbProxySecurityGroup"))]
+        (*mysql.values(), group_id("DbProxySecurityGroup"))
+    ]
     assert hops("DbProxySecurityGroup", "Ingress", "SourceSecurityGroupId") == [
-        (*mysql.values(), group_id("DbClientSecurityGroup"))]
+        (*mysql.values(), group_id("DbClientSecurityGroup"))
+    ]
     assert hops("DbProxySecurityGroup", "Egress", "DestinationSecurityGroupId") == [
-        (*mysql.values(), group_id("DbClusterSecurityGroup"))]
+        (*mysql.values(), group_id("DbClusterSecurityGroup"))
+    ]
     client_out = hops("DbClientSecurityGroup", "Egress", "DestinationSecurityGroupId")
     assert (*mysql.values(), group_id("DbProxySecurityGroup")) in client_out
     assert {(p, f, t) for p, f, t, _ in client_out} == {("tcp", 3306, 3306), ("tcp", 443, 443)}
@@ -76,7 +82,9 @@ def test_the_cluster_is_serverless_v2_mysql_with_a_managed_password() -> None:
     assert props["MasterUsername"] == {"Ref": "DbUser"}  # the user IAM authentication names too
     assert "MasterUserPassword" not in props
     assert props["ServerlessV2ScalingConfiguration"] == {
-        "MinCapacity": {"Ref": "DbMinCapacity"}, "MaxCapacity": {"Ref": "DbMaxCapacity"}}
+        "MinCapacity": {"Ref": "DbMinCapacity"},
+        "MaxCapacity": {"Ref": "DbMaxCapacity"},
+    }
     assert props["StorageEncrypted"] is True and cluster["DeletionPolicy"] == "Snapshot"
     assert RES["DbWriter"]["Properties"]["DBInstanceClass"] == "db.serverless"
     # A cluster behind RDS Proxy does not auto-pause: 0 ACUs would not save anything.
@@ -84,10 +92,16 @@ def test_the_cluster_is_serverless_v2_mysql_with_a_managed_password() -> None:
 
 
 def test_the_network_has_the_endpoints_the_functions_call() -> None:
-    endpoints = {r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: r["Properties"]
-                 for r in RES.values() if r["Type"] == "AWS::EC2::VPCEndpoint"}
+    endpoints = {
+        r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: r["Properties"]
+        for r in RES.values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint"
+    }
     assert {k: v["VpcEndpointType"] for k, v in endpoints.items()} == {
-        "dynamodb": "Gateway", "s3": "Gateway", "secretsmanager": "Interface"}
+        "dynamodb": "Gateway",
+        "s3": "Gateway",
+        "secretsmanager": "Interface",
+    }
     for gateway in ("dynamodb", "s3"):
         assert endpoints[gateway]["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
     assert endpoints["secretsmanager"]["PrivateDnsEnabled"] is True
@@ -113,31 +127,70 @@ def test_the_schema_resource_reruns_on_new_code_and_waits_for_the_proxy() -> Non
     assert props["DatabaseTargets"] == {"Fn::If": ["CreateDatabase", {"Ref": "DbProxyTargetGroup"}, ""]}
     assert {"Ref": "S3GatewayEndpoint"} in props["Endpoints"]["Fn::If"][1]  # its answer goes through S3
     # ... and the stand-alone security-group rules of the path functions -> proxy -> cluster exist.
-    separate = {lid for lid, r in RES.items() if r["Type"].startswith("AWS::EC2::SecurityGroup") and
-                r["Type"] != "AWS::EC2::SecurityGroup" and r.get("Condition") == "CreateDatabase"}
+    separate = {
+        lid
+        for lid, r in RES.items()
+        if r["Type"].startswith("AWS::EC2::SecurityGroup")
+        and r["Type"] != "AWS::EC2::SecurityGroup"
+        and r.get("Condition") == "CreateDatabase"
+    }
     assert {ref["Ref"] for ref in props["DatabasePath"]["Fn::If"][1]} == separate
     assert 0 < props["ServiceTimeout"] <= 3600
 
 
 def test_existing_mode_creates_none_of_it() -> None:
     created = {"CreateDatabase", "CreateNetwork"}
-    for name in ("Vpc", "DbCluster", "DbWriter", "DbProxy", "DbProxyTargetGroup", "DbProxyRole",
-                 "SecretsManagerEndpoint", "DbClientSecurityGroup", "DbSubnetGroup"):
+    for name in (
+        "Vpc",
+        "DbCluster",
+        "DbWriter",
+        "DbProxy",
+        "DbProxyTargetGroup",
+        "DbProxyRole",
+        "SecretsManagerEndpoint",
+        "DbClientSecurityGroup",
+        "DbSubnetGroup",
+    ):
         assert RES[name].get("Condition") in created, name
 
 
-@pytest.mark.parametrize(("parameters", "expected"), [
-    # the template's default mode (test_a_fresh_deploy_creates_the_database), named: the local harness
-    # runs DatabaseMode=existing unless told otherwise
-    ({"DatabaseMode": "create"},
-     {"DB_TLS": "true", "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]}, "DB_SECRET_ARN": MANAGED_SECRET,
-      "DB_IAM_AUTH": "false", "DB_USER": "csv_dmap"}),
-    ({"DatabaseMode": "existing", "DbProxyEndpoint": "p.example", "DbSecretArn": "arn:s", "DbIamAuth": "true",
-      "DbUser": "app"},
-     {"DB_TLS": "true", "DB_HOST": "p.example", "DB_SECRET_ARN": "arn:s", "DB_IAM_AUTH": "true", "DB_USER": "app"}),
-    ({"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
-     {"DB_TLS": "false", "DB_HOST": "", "DB_SECRET_ARN": "", "DB_IAM_AUTH": "false"}),
-])
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        # the template's default mode (test_a_fresh_deploy_creates_the_database), named: the local harness
+        # runs DatabaseMode=existing unless told otherwise
+        (
+            {"DatabaseMode": "create"},
+            {
+                "DB_TLS": "true",
+                "DB_HOST": {"Fn::GetAtt": ["DbProxy", "Endpoint"]},
+                "DB_SECRET_ARN": MANAGED_SECRET,
+                "DB_IAM_AUTH": "false",
+                "DB_USER": "csv_dmap",
+            },
+        ),
+        (
+            {
+                "DatabaseMode": "existing",
+                "DbProxyEndpoint": "p.example",
+                "DbSecretArn": "arn:s",
+                "DbIamAuth": "true",
+                "DbUser": "app",
+            },
+            {
+                "DB_TLS": "true",
+                "DB_HOST": "p.example",
+                "DB_SECRET_ARN": "arn:s",
+                "DB_IAM_AUTH": "true",
+                "DB_USER": "app",
+            },
+        ),
+        (
+            {"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
+            {"DB_TLS": "false", "DB_HOST": "", "DB_SECRET_ARN": "", "DB_IAM_AUTH": "false"},
+        ),
+    ],
+)
 def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expected: dict[str, Any]) -> None:
     env = LocalEnvironment(parameters=parameters, database_url="sqlite://")
     want = {k: str(env.resolve(v)) for k, v in expected.items()}  # created resources: as the runner names them
@@ -148,20 +201,26 @@ def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expec
 
 # ------------------------------------------------------------------ Rules: refuse a deploy that cannot work
 
+
 def _value(node: Any, values: dict[str, str]) -> Any:
     """CloudFormation's rule functions over parameter values (Ref, Equals, Not, And, Or, Join)."""
     if isinstance(node, list):
         return [_value(v, values) for v in node]
     if not isinstance(node, dict):
         return node
-    (key, arg), = node.items()
+    ((key, arg),) = node.items()
     if key == "Ref":
         spec = TEMPLATE["Parameters"][arg]
         raw = values.get(arg, spec.get("Default", ""))
         return str(raw).split(",") if spec["Type"] == "CommaDelimitedList" else str(raw)
     args = _value(arg, values)
-    return {"Fn::Equals": lambda a: a[0] == a[1], "Fn::Not": lambda a: not a[0], "Fn::And": all, "Fn::Or": any,
-            "Fn::Join": lambda a: a[0].join(a[1])}[key](args)
+    return {
+        "Fn::Equals": lambda a: a[0] == a[1],
+        "Fn::Not": lambda a: not a[0],
+        "Fn::And": all,
+        "Fn::Or": any,
+        "Fn::Join": lambda a: a[0].join(a[1]),
+    }[key](args)
 
 
 def refused(values: dict[str, str]) -> list[str]:
@@ -175,20 +234,26 @@ def refused(values: dict[str, str]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    ({}, []),  # the defaults deploy
-    ({"DatabaseMode": "existing"}, ["ExistingDatabaseIsNamed"]),
-    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s"}, []),
-    ({"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"}, []),
-    ({"VpcSubnetIds": "subnet-a,subnet-b"}, ["GivenSubnetsNeedTheirVpc"]),
-    ({"VpcSubnetIds": "subnet-a,subnet-b", "VpcId": "vpc-1"}, []),
-    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true"}, ["ExistingIamAuthIsNamed"]),
-    ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"}, []),
-    ({"DbIamAuth": "true"}, []),  # create mode: the stack knows its own proxy
-    ({"Stage": "prod", "DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
-     ["ProductionTakesNoDatabaseUrl"]),  # its password would be readable in the functions' environment
-    ({"Stage": "prod", "DatabaseMode": "existing", "DbSecretArn": "arn:s"}, []),
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({}, []),  # the defaults deploy
+        ({"DatabaseMode": "existing"}, ["ExistingDatabaseIsNamed"]),
+        ({"DatabaseMode": "existing", "DbSecretArn": "arn:s"}, []),
+        ({"DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"}, []),
+        ({"VpcSubnetIds": "subnet-a,subnet-b"}, ["GivenSubnetsNeedTheirVpc"]),
+        ({"VpcSubnetIds": "subnet-a,subnet-b", "VpcId": "vpc-1"}, []),
+        ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true"}, ["ExistingIamAuthIsNamed"]),
+        ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"}, []),
+        ({"DbIamAuth": "true"}, []),  # create mode: the stack knows its own proxy
+        (
+            {"Stage": "prod", "DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
+            ["ProductionTakesNoDatabaseUrl"],
+        ),  # its password would be readable in the functions' environment
+        ({"Stage": "prod", "DatabaseMode": "existing", "DbSecretArn": "arn:s"}, []),
+    ],
+)
 def test_rules_refuse_only_the_configurations_that_cannot_reach_a_database(
-        values: dict[str, str], expected: list[str]) -> None:
+    values: dict[str, str], expected: list[str]
+) -> None:
     assert refused(values) == expected

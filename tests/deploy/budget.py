@@ -36,7 +36,7 @@ def retry_waits(rule: dict[str, Any]) -> list[float]:
     interval = rule.get("IntervalSeconds", 1)
     rate = rule.get("BackoffRate", 2.0)
     cap = rule.get("MaxDelaySeconds")
-    waits = [interval * rate ** k for k in range(rule.get("MaxAttempts", 3))]
+    waits = [interval * rate**k for k in range(rule.get("MaxAttempts", 3))]
     return [min(w, cap) if cap is not None else w for w in waits]
 
 

@@ -43,14 +43,19 @@ class Translation:
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         """Resources of a type that exist in this configuration (their Condition holds)."""
-        return {lid: r for lid, r in self.template["Resources"].items()
-                if r["Type"] == kind and self.conditions.get(r.get("Condition", ""), True)}
+        return {
+            lid: r
+            for lid, r in self.template["Resources"].items()
+            if r["Type"] == kind and self.conditions.get(r.get("Condition", ""), True)
+        }
 
 
 def _tool(path: Path) -> Path:
     if not path.exists():
-        pytest.fail(f"{path.relative_to(ROOT)} is missing: `make {path.parent.parent.name}/.installed` creates it",
-                    pytrace=False)
+        pytest.fail(
+            f"{path.relative_to(ROOT)} is missing: `make {path.parent.parent.name}/.installed` creates it",
+            pytrace=False,
+        )
     return path
 
 
@@ -82,8 +87,15 @@ def translations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Translat
     result: dict[str, Translation] = {}
     for name, params in PARAMETER_SETS.items():
         path = directory / _file_name(name)
-        done = _run([str(_tool(SAM_PYTHON)), str(ROOT / "tests" / "deploy" / "translate.py"),
-                     str(ROOT / "template.yaml"), json.dumps(params), str(path)])
+        done = _run(
+            [
+                str(_tool(SAM_PYTHON)),
+                str(ROOT / "tests" / "deploy" / "translate.py"),
+                str(ROOT / "template.yaml"),
+                json.dumps(params),
+                str(path),
+            ]
+        )
         assert done.returncode == 0, f"SAM cannot translate the template with {name}: {done.stderr[-3000:]}"
         result[name] = Translation(name, params, path, json.loads(path.read_text()), conditions(TEMPLATE, params))
     by_path = {str(t.path): t for t in result.values()}
@@ -96,8 +108,19 @@ def translations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Translat
     # path under a `__file__` key, and CKV_AWS_45 scans that key like an environment variable, so an
     # absolute path such as .../pytest-93/translations0/everything+DatabaseMode-... (a run of 40
     # characters of a secret access key's alphabet) failed every function by chance.
-    scan = _run([str(_tool(CHECKOV)), "--directory", ".", "--framework", "cloudformation",
-                 "--output", "json", "--skip-download"], cwd=directory)
+    scan = _run(
+        [
+            str(_tool(CHECKOV)),
+            "--directory",
+            ".",
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        cwd=directory,
+    )
     assert scan.stdout.strip(), f"checkov printed nothing: {scan.stderr[-3000:]}"
     for report in _checkov_reports(scan.stdout):
         results = report.get("results") or {}

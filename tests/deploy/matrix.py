@@ -101,7 +101,7 @@ def evaluate(node: Any, template: dict[str, Any], values: dict[str, str]) -> Any
         return [evaluate(v, template, values) for v in node]
     if not isinstance(node, dict) or len(node) != 1:
         return node
-    (key, arg), = node.items()
+    ((key, arg),) = node.items()
     if key == "Ref":
         return _cfn_value(arg, template, values)
     if key in ("Condition", "Fn::Condition"):  # `!Condition X` loads as Fn::Condition

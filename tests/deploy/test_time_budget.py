@@ -46,11 +46,14 @@ def _function_timeout(task: dict[str, Any]) -> int:
 
 
 def test_the_budget_arithmetic_on_a_hand_made_task():
-    task = {"TimeoutSeconds": 10, "Retry": [
-        {"ErrorEquals": ["A"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2, "MaxDelaySeconds": 3},
-        {"ErrorEquals": ["B"], "IntervalSeconds": 5, "MaxAttempts": 1},
-        {"ErrorEquals": ["C"]},  # ASL defaults: 3 attempts, 1 s, rate 2 -> 1 + 2 + 4
-    ]}
+    task = {
+        "TimeoutSeconds": 10,
+        "Retry": [
+            {"ErrorEquals": ["A"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2, "MaxDelaySeconds": 3},
+            {"ErrorEquals": ["B"], "IntervalSeconds": 5, "MaxAttempts": 1},
+            {"ErrorEquals": ["C"]},  # ASL defaults: 3 attempts, 1 s, rate 2 -> 1 + 2 + 4
+        ],
+    }
     budget = task_budget("T", task)
     assert budget.attempts == 1 + 3 + 1 + 3
     assert budget.backoff == (1 + 2 + 3) + 5 + (1 + 2 + 4)
@@ -59,10 +62,19 @@ def test_the_budget_arithmetic_on_a_hand_made_task():
 
 
 def test_a_catch_path_adds_the_reconciling_task_and_a_loop_is_refused():
-    processor = {"StartAt": "A", "States": {
-        "A": {"Type": "Task", "TimeoutSeconds": 10, "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 1}],
-              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "B"}], "End": True},
-        "B": {"Type": "Task", "TimeoutSeconds": 7, "End": True}}}
+    processor = {
+        "StartAt": "A",
+        "States": {
+            "A": {
+                "Type": "Task",
+                "TimeoutSeconds": 10,
+                "Retry": [{"ErrorEquals": ["X"], "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "B"}],
+                "End": True,
+            },
+            "B": {"Type": "Task", "TimeoutSeconds": 7, "End": True},
+        },
+    }
     total, path = longest_path(processor)
     assert [b.state for b in path] == ["A", "B"] and total == (2 * 10 + 1) + 7
     processor["States"]["B"]["Next"] = "A"
@@ -103,7 +115,10 @@ def test_the_operations_doc_states_the_budget_the_definition_gives():
     doc = (ROOT / "docs" / "deploy-operations.md").read_text()
     total, path = longest_path(PROCESSOR)
     for budget in path:
-        assert f"| {budget.state} | {budget.timeout} s | {budget.attempts} | {budget.backoff:g} s | {budget.worst:g} s |" in doc
+        assert (
+            f"| {budget.state} | {budget.timeout} s | {budget.attempts} | {budget.backoff:g} s | {budget.worst:g} s |"
+            in doc
+        )
     assert f"**{total:g} s** of {EXPRESS_LIMIT_SECONDS} s" in doc
 
 

@@ -33,8 +33,13 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
     bucket = local_env.physical_name("InputBucket")
     local_env.client("s3").upload_file(str(path), bucket, "incoming/users.csv")
     done = []
-    result = run_definition(local_env, DEFINITION, input={"bucket": bucket, "key": "incoming/users.csv"},
-                            name="e2e-run", options=RunOptions(on_batch_done=lambda n, ok: done.append(n)))
+    result = run_definition(
+        local_env,
+        DEFINITION,
+        input={"bucket": bucket, "key": "incoming/users.csv"},
+        name="e2e-run",
+        options=RunOptions(on_batch_done=lambda n, ok: done.append(n)),
+    )
     assert result.status == "SUCCEEDED", result.cause
     assert sum(done) == 1234 and result.map_runs[0]["batches"] == 3  # 500 + 500 + 234
 
@@ -58,12 +63,15 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
 
     with get_engine().connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM user_stats")).scalar() == len(known)
-        assert conn.execute(text("SELECT COUNT(*) FROM user_stats WHERE last_execution_name = 'e2e-run'")).scalar() == len(known)
+        assert conn.execute(
+            text("SELECT COUNT(*) FROM user_stats WHERE last_execution_name = 'e2e-run'")
+        ).scalar() == len(known)
     rows = {line.split(",")[0]: line.split(",") for line in path.read_text().splitlines()[1:]}
     with get_engine().connect() as conn:
         for uid in known[:25]:
-            stats = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id = :u"),
-                                 {"u": uid}).one()
+            stats = conn.execute(
+                text("SELECT login_count, post_count FROM user_stats WHERE user_id = :u"), {"u": uid}
+            ).one()
             assert tuple(stats) == (int(rows[uid][1]), int(rows[uid][2]))
 
     reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
@@ -80,21 +88,48 @@ def test_exec_cli_runs_the_definition_and_prints_json(tmp_path):
     csv = tmp_path / "in.csv"
     csv.write_text("user_id,login_count,post_count\nU1,1,2\nU2,x,3\n", encoding="utf-8")
     out = tmp_path / "export"
-    cmd = [sys.executable, "-m", "local_runner", "exec", "--definition", str(DEFINITION),
-           "--template", str(ROOT / "template.yaml"),
-           "--s3-object", f"s3://csv-dmap-local-input-bucket/incoming/in.csv={csv}",
-           "--input", json.dumps({"bucket": "csv-dmap-local-input-bucket", "key": "incoming/in.csv"}),
-           "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--export-s3", str(out), "--json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "POWERTOOLS_LOG_LEVEL": "WARNING",
-                               "POWERTOOLS_METRICS_DISABLED": "true", "HOME": str(tmp_path)})
+    cmd = [
+        sys.executable,
+        "-m",
+        "local_runner",
+        "exec",
+        "--definition",
+        str(DEFINITION),
+        "--template",
+        str(ROOT / "template.yaml"),
+        "--s3-object",
+        f"s3://csv-dmap-local-input-bucket/incoming/in.csv={csv}",
+        "--input",
+        json.dumps({"bucket": "csv-dmap-local-input-bucket", "key": "incoming/in.csv"}),
+        "--database-url",
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "--export-s3",
+        str(out),
+        "--json",
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "HOME": str(tmp_path),
+        },
+    )
     assert proc.returncode == 1, proc.stderr  # both rows failed: above the tolerance
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (answer["status"], answer["error"]) == ("FAILED", "ErrorRateExceeded")
     assert answer["cause"].startswith("2 of 2 rows failed (100.00%)")
     (key,) = [p for p in (out / "csv-dmap-local-results-bucket" / "results").rglob("manifest.json")]
     manifest = json.loads(key.read_text())
-    succeeded = json.loads((out / "csv-dmap-local-results-bucket" / manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]).read_text())
+    succeeded = json.loads(
+        (out / "csv-dmap-local-results-bucket" / manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]).read_text()
+    )
     output = json.loads(succeeded[0]["Output"])
     # U1 unknown (not seeded), U2 bad count
     assert output["counts"] == {"total": 2, "applied": 0, "failed": 2, "superseded": 0, "skipped": 0}
@@ -103,9 +138,17 @@ def test_exec_cli_runs_the_definition_and_prints_json(tmp_path):
 
 def test_exec_cli_rejects_an_unsupported_definition_before_running(tmp_path):
     definition = tmp_path / "d.json"
-    definition.write_text(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"x": 1}, "End": True}}}))
-    proc = subprocess.run([sys.executable, "-m", "local_runner", "exec", "--definition", str(definition), "--json"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    definition.write_text(
+        json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"x": 1}, "End": True}}})
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "local_runner", "exec", "--definition", str(definition), "--json"],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 2
     answer = json.loads(proc.stdout)
     assert answer["error"] == "InvalidDefinition" and "States/A: field Assign" in answer["cause"]
@@ -113,9 +156,22 @@ def test_exec_cli_rejects_an_unsupported_definition_before_running(tmp_path):
 
 def test_make_run_with_aws_in_a_separate_moto_process(tmp_path):
     """The mode the benchmarks use: the runner talks to moto over HTTP (AWS_ENDPOINT_URL)."""
-    cmd = [sys.executable, "-m", "local_runner", "run", "--rows", "1500", "--moto-server", "--no-progress", "--json",
-           "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}", "--out", str(tmp_path / "out")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "local_runner",
+        "run",
+        "--rows",
+        "1500",
+        "--moto-server",
+        "--no-progress",
+        "--json",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "SUCCEEDED" and summary["rows"] == 1500

@@ -41,8 +41,11 @@ def pipeline(local_env):
 
         def summary(self, name):
             s3 = local_env.client("s3")
-            keys = [o["Key"] for o in s3.list_objects_v2(Bucket=self.results_bucket, Prefix="summaries/").get("Contents", [])
-                    if o["Key"].endswith(f"/{name}.json")]
+            keys = [
+                o["Key"]
+                for o in s3.list_objects_v2(Bucket=self.results_bucket, Prefix="summaries/").get("Contents", [])
+                if o["Key"].endswith(f"/{name}.json")
+            ]
             assert len(keys) == 1, keys
             return json.loads(s3.get_object(Bucket=self.results_bucket, Key=keys[0])["Body"].read())
 
@@ -59,7 +62,9 @@ def stats(uid):
     from csv_dmap.db import get_engine
 
     with get_engine().connect() as conn:
-        row = conn.execute(text("SELECT login_count, post_count FROM user_stats WHERE user_id = :u"), {"u": uid}).first()
+        row = conn.execute(
+            text("SELECT login_count, post_count FROM user_stats WHERE user_id = :u"), {"u": uid}
+        ).first()
     return tuple(row) if row else None
 
 
@@ -82,13 +87,19 @@ def test_cp932_file_with_crlf_is_normalised_and_applied(pipeline):
     summary = pipeline.summary("excel-sjis")
     assert summary["encoding"] == "CP932 (Shift_JIS)" and summary["mapKey"] == "staging/excel-sjis/excel-sjis.csv"
     copy = pipeline.env.client("s3").get_object(Bucket=pipeline.input_bucket, Key=summary["mapKey"])["Body"].read()
-    assert copy.decode("utf-8").splitlines() == ["user_id,login_count,post_count,line,note",
-                                                 "U00001,7,70,2,", "U00002,8,80,3,", "U00003,9,90,4,"]
+    assert copy.decode("utf-8").splitlines() == [
+        "user_id,login_count,post_count,line,note",
+        "U00001,7,70,2,",
+        "U00002,8,80,3,",
+        "U00003,9,90,4,",
+    ]
 
 
 def test_bom_file_with_columns_in_another_order_and_duplicates(pipeline):
-    body = ("\ufeff" + csv_text(["5,U00010,x-extra,1", "6,U00011,y,2", "7,U00010,z,3"],
-                                header="投稿回数,user_id,memo,login_count")).encode("utf-8")
+    body = (
+        "\ufeff"
+        + csv_text(["5,U00010,x-extra,1", "6,U00011,y,2", "7,U00010,z,3"], header="投稿回数,user_id,memo,login_count")
+    ).encode("utf-8")
     result = pipeline.run(body, "bom-reordered")
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert stats("U00010") == (3, 7)  # the last row of a duplicated user wins
@@ -180,7 +191,8 @@ def test_daily_report_over_a_day_with_several_runs(pipeline):
     slowest = report["slowestRuns"]
     assert len(slowest) == 3 and slowest == sorted(slowest, key=lambda r: r["durationSeconds"], reverse=True)
     assert {r["executionName"]: r["durationSeconds"] for r in slowest} == {
-        n: summaries[n]["durationSeconds"] for n in summaries}
+        n: summaries[n]["durationSeconds"] for n in summaries
+    }
     page = s3.get_object(Bucket=pipeline.results_bucket, Key=f"daily-reports/{day}.html")["Body"].read().decode()
     assert "<svg" in page and "day-b" in page and "22 of 25 rows applied" in page
     messages = [m for m in pipeline.alerts() if "daily report" in m.get("Subject", "")]
@@ -190,8 +202,11 @@ def test_daily_report_over_a_day_with_several_runs(pipeline):
 def test_daily_report_of_a_day_without_runs_says_so(local_env):
     out = invoke(local_env, "DailyReportFunction", {"date": "2026-01-01"})
     assert out["executions"] == 0
-    body = local_env.client("s3").get_object(Bucket=local_env.physical_name("ResultsBucket"),
-                                             Key="daily-reports/2026-01-01.json")["Body"].read()
+    body = (
+        local_env.client("s3")
+        .get_object(Bucket=local_env.physical_name("ResultsBucket"), Key="daily-reports/2026-01-01.json")["Body"]
+        .read()
+    )
     report = json.loads(body)
     assert report["message"] == "No csv-dmap runs on 2026-01-01 (Asia/Tokyo)." and report["runs"] == []
 

@@ -108,8 +108,14 @@ def predict(data: bytes, hard_max: int = HARD_MAX) -> Expected:
     return expected
 
 
-def _decode_lines(lines: list[bytes], codec: str | None, bad_line: int | None, starts: list[int], hard_max: int,
-                  problems: list[_Problem]) -> list[str]:
+def _decode_lines(
+    lines: list[bytes],
+    codec: str | None,
+    bad_line: int | None,
+    starts: list[int],
+    hard_max: int,
+    problems: list[_Problem],
+) -> list[str]:
     """The lines before the first unreadable one, decoded."""
     texts: list[str] = []
     for number, raw in enumerate(lines, 1):
@@ -161,9 +167,11 @@ def _judge(records: list[Record], expected: Expected) -> None:
         raise _Problem("EmptyFile", 10**11, phase=3)
     _, header_end, header = records[header_at]
     columns = _columns(header, header_end)
-    expected.header = [h.strip()[:64] for h in header[:32]] + ([f"… {len(header) - 32} more"] if len(header) > 32 else [])
+    expected.header = [h.strip()[:64] for h in header[:32]] + (
+        [f"… {len(header) - 32} more"] if len(header) > 32 else []
+    )
     data = []
-    for first, _, cells in records[header_at + 1:]:
+    for first, _, cells in records[header_at + 1 :]:
         if blank(cells):
             expected.blank_rows += 1
         else:
@@ -173,13 +181,12 @@ def _judge(records: list[Record], expected: Expected) -> None:
     _expect_records(data, len(header), columns, expected)
 
 
-def _expect_records(data: list[tuple[int, list[str]]], width: int, columns: dict[str, int],
-                    expected: Expected) -> None:
+def _expect_records(data: list[tuple[int, list[str]]], width: int, columns: dict[str, int], expected: Expected) -> None:
     ids = [(cells[columns["user_id"]].strip() if columns["user_id"] < len(cells) else "") for _, cells in data]
-    last = {uid: line for (line, _), uid in zip(data, ids) if valid_id(uid)}
+    last = {uid: line for (line, _), uid in zip(data, ids, strict=True) if valid_id(uid)}
     seen = Counter(uid for uid in ids if valid_id(uid))
     expected.user_ids = [uid for uid in ids if valid_id(uid)]
-    for (line, cells), uid in zip(data, ids):
+    for (line, cells), uid in zip(data, ids, strict=True):
         note = _note(line, cells, uid, last, seen, width, columns)
         values = [cells[columns[n]] if columns[n] < len(cells) else "" for n in ORDER]
         values = [v if size(v) <= FIELD_MAX else v[:CAP] + "…" for v in values]
@@ -201,8 +208,9 @@ def _columns(header: list[str], line: int) -> dict[str, int]:
     return columns
 
 
-def _note(line: int, cells: list[str], uid: str, last: dict[str, int], seen: Counter[str], width: int,
-          columns: dict[str, int]) -> str:
+def _note(
+    line: int, cells: list[str], uid: str, last: dict[str, int], seen: Counter[str], width: int, columns: dict[str, int]
+) -> str:
     if valid_id(uid) and seen[uid] > 1 and last[uid] != line:
         return f"superseded:{last[uid]}"
     if len(cells) != width:

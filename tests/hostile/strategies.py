@@ -11,9 +11,42 @@ from hypothesis import strategies as st
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
 COMMON_CHARS = "abcXYZ019 ,\"'\\\r\n\t\x00\x01\x1c\x1f\x7f_.:@-あア漢ｱ\u3000"
 UTF8_ONLY_CHARS = "é😀\u2028\x85\u00a0\ufeff"
-ODD_NUMBERS = ["1", "0", "007", " 5 ", "-1", "+3", "1e3", "1.0", "１２", "", "x", "2147483647", "2147483648",
-               "0x10", "1_000", "٣", "\t9"]
-USER_IDS = ["U1", "U2", "U3", "U1\\", "\\", " U1 ", "U2\t", "bad id", "", " ", "\x01", "U" + "9" * 70, "ユーザー", "u1", "U1;"]
+ODD_NUMBERS = [
+    "1",
+    "0",
+    "007",
+    " 5 ",
+    "-1",
+    "+3",
+    "1e3",
+    "1.0",
+    "１２",
+    "",
+    "x",
+    "2147483647",
+    "2147483648",
+    "0x10",
+    "1_000",
+    "٣",
+    "\t9",
+]
+USER_IDS = [
+    "U1",
+    "U2",
+    "U3",
+    "U1\\",
+    "\\",
+    " U1 ",
+    "U2\t",
+    "bad id",
+    "",
+    " ",
+    "\x01",
+    "U" + "9" * 70,
+    "ユーザー",
+    "u1",
+    "U1;",
+]
 HEADER_NAMES = {
     "user_id": ["user_id", "USER_ID", " User_Id ", "ユーザーID", "ユーザーid", "\tuser_id"],
     "login_count": ["login_count", "Login_Count", "LOGIN_COUNT ", "ログイン回数"],
@@ -90,7 +123,8 @@ def row(draw: st.DrawFn, encoding: str, width: int) -> list[str]:
     elif kind == "multiline":  # a quoted cell over many lines: one record, many physical lines
         piece = "y" * draw(st.integers(0, 30))
         cells[draw(st.integers(0, len(cells) - 1))] = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(
-            [piece] * draw(st.sampled_from([2, 10, 80])))
+            [piece] * draw(st.sampled_from([2, 10, 80]))
+        )
     elif kind == "wild":
         cells[draw(st.integers(0, len(cells) - 1))] = draw(text(encoding, 40))
     return cells
@@ -123,8 +157,9 @@ def corrupt(draw: st.DrawFn, data: bytes) -> bytes:
     if how == "utf16":
         return b"\xff\xfe" + data
     if how == "insert":
-        bad = draw(st.sampled_from([b"\xff", b"\x80", b"\x82\xa0", "ア".encode("cp932"), "é".encode(), b"\xe3\x81",
-                                    b"\x81\n"]))
+        bad = draw(
+            st.sampled_from([b"\xff", b"\x80", b"\x82\xa0", "ア".encode("cp932"), "é".encode(), b"\xe3\x81", b"\x81\n"])
+        )
         at = draw(st.integers(0, len(data)))
         return data[:at] + bad + data[at:]
     return data

@@ -10,13 +10,13 @@ import json
 from unittest import mock
 
 import pytest
+from hypothesis import event, example, given, settings
+from hypothesis import strategies as st
+
 from csv_dmap.errors import InputRejected
 from csv_dmap.input_files import validate_object
 from csv_dmap.logic import validation
 from csv_dmap.logic.validation import Limits, read_user_ids
-from hypothesis import event, example, given, settings
-from hypothesis import strategies as st
-
 from tests.hostile import oracle
 from tests.hostile.strategies import hostile_file
 
@@ -58,8 +58,11 @@ def check_copy(bucket, expected: oracle.Expected, exc: InputRejected | None, res
     records = aws_csv(copy)
     assert records[0] == ["user_id", "login_count", "post_count", "line", "note"]
     assert records[1:] == expected.records
-    assert (result.encoding, result.source_rows, result.row_count) == (expected.encoding, len(expected.records),
-                                                                      len(expected.records))
+    assert (result.encoding, result.source_rows, result.row_count) == (
+        expected.encoding,
+        len(expected.records),
+        len(expected.records),
+    )
     assert (result.duplicate_rows, result.blank_rows) == (expected.duplicate_rows, expected.blank_rows)
     assert result.header == expected.header
     assert len(json.dumps(result.to_payload())) < 16_384  # small by construction, whatever the header
@@ -96,8 +99,11 @@ def test_read_user_ids_matches_the_oracle(data):
     assert ids == expected.user_ids
 
 
-@given(st.lists(st.sampled_from(["U1", "U2", "U3", "bad id"]), min_size=1, max_size=40),
-       st.sampled_from(["utf-8", "cp932"]), st.sampled_from(["\n", "\r\n", "\r"]))
+@given(
+    st.lists(st.sampled_from(["U1", "U2", "U3", "bad id"]), min_size=1, max_size=40),
+    st.sampled_from(["utf-8", "cp932"]),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
 def test_every_duplicate_names_its_users_last_line(bucket, users, encoding, newline):
     """The duplicate rule alone, with a plain expectation: the last line of each valid user decides."""
     body = newline.join(["ユーザーID,ログイン回数,投稿回数", *(f"{u},{i},1" for i, u in enumerate(users))]) + newline
@@ -127,4 +133,7 @@ def test_chunk_boundaries_change_nothing(data, chunk, hard_max):
     assert expected.rejection is None, f"accepted, but the oracle expects {expected.rejection}"
     assert aws_csv(out.getvalue().encode())[1:] == expected.records
     assert (result.data_rows, result.blank_rows, result.duplicate_rows) == (
-        len(expected.records), expected.blank_rows, expected.duplicate_rows)
+        len(expected.records),
+        expected.blank_rows,
+        expected.duplicate_rows,
+    )

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from csv_dmap.db import seed_users, user_stats
 from sqlalchemy import Engine, select
+
+from csv_dmap.db import seed_users, user_stats
 
 
 def seed(engine: Engine, ids: list[str]) -> None:

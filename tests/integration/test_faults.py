@@ -11,12 +11,12 @@ import time
 from datetime import datetime
 
 import pytest
-from csv_dmap.db import BatchRef, StatsRepository, build_engine, classify, create_schema, seed_users
-from csv_dmap.errors import PermanentDatabaseError, TransientDatabaseError
-from csv_dmap.models import StatsWrite
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
+from csv_dmap.db import BatchRef, StatsRepository, build_engine, classify, create_schema, seed_users
+from csv_dmap.errors import PermanentDatabaseError, TransientDatabaseError
+from csv_dmap.models import StatsWrite
 from tests.conftest import table_rows
 
 T0 = datetime(2026, 11, 22)
@@ -56,13 +56,16 @@ def mysql_error(code: int, message: str):
     return pymysql.err.OperationalError(code, message)
 
 
-@pytest.mark.parametrize(("code", "message"), [
-    (1205, "Lock wait timeout exceeded; try restarting transaction"),
-    (1213, "Deadlock found when trying to get lock; try restarting transaction"),
-    (2006, "MySQL server has gone away"),
-    (2013, "Lost connection to MySQL server during query"),
-    (1040, "Too many connections"),
-])
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (1205, "Lock wait timeout exceeded; try restarting transaction"),
+        (1213, "Deadlock found when trying to get lock; try restarting transaction"),
+        (2006, "MySQL server has gone away"),
+        (2013, "Lost connection to MySQL server during query"),
+        (1040, "Too many connections"),
+    ],
+)
 @pytest.mark.mariadb
 def test_driver_errors_that_clear_are_transient(mariadb_url, code, message):
     engine = build_engine(mariadb_url)
@@ -120,7 +123,9 @@ def test_a_very_long_driver_message_is_capped():
 @pytest.mark.mariadb
 def test_a_real_lock_wait_timeout_is_transient_and_changes_nothing(mariadb_url):
     holder, engine = build_engine(mariadb_url), build_engine(mariadb_url)
-    event.listen(engine, "connect", lambda dbapi, rec: dbapi.cursor().execute("SET SESSION innodb_lock_wait_timeout = 1"))
+    event.listen(
+        engine, "connect", lambda dbapi, rec: dbapi.cursor().execute("SET SESSION innodb_lock_wait_timeout = 1")
+    )
     create_schema(engine)
     seed_users(engine, ["L1", "L2"])
     with holder.connect() as other:
@@ -146,7 +151,7 @@ def test_a_connection_killed_mid_batch_is_transient_and_commits_nothing(mariadb_
                 a.execute(text(f"KILL CONNECTION {cursor.connection.thread_id()}"))
 
     event.listen(engine, "after_cursor_execute", kill_after_read)
-    with pytest.raises(TransientDatabaseError, match="20(06|13)|connection"):
+    with pytest.raises(TransientDatabaseError, match=r"20(06|13)|connection"):
         apply(engine, {"K1": (5, 5), "K2": (6, 6)})
     event.remove(engine, "after_cursor_execute", kill_after_read)
     assert table_rows(admin, "user_stats") == []
@@ -180,8 +185,10 @@ def test_a_real_deadlock_is_transient(mariadb_url):
         worker = threading.Thread(target=batch)
         worker.start()
         deadline = time.monotonic() + 60
-        query = text("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                     "WHERE db = DATABASE() AND info LIKE 'SELECT%FOR UPDATE' AND id <> CONNECTION_ID()")
+        query = text(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE db = DATABASE() AND info LIKE 'SELECT%FOR UPDATE' AND id <> CONNECTION_ID()"
+        )
         with other_engine.connect() as watch:
             while not watch.execute(query).scalar():
                 assert time.monotonic() < deadline, "the batch never reached its locking read"

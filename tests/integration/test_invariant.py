@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from csv_dmap.errors import AuditWriteError
 
+from csv_dmap.errors import AuditWriteError
 from local_runner.invoke import invoke
 from tests.conftest import table_rows
 from tests.integration.conftest import seed, stats
@@ -39,6 +39,7 @@ def audit(env):
     """Every stored audit item as readers see it (execution name, line... spelled out from the keys),
     in (execution, line) order."""
     from boto3.dynamodb.types import TypeDeserializer
+
     from csv_dmap.audit import item_record
 
     client, raw = env.client("dynamodb"), TypeDeserializer()
@@ -138,8 +139,9 @@ def test_a_retry_of_the_same_batch_is_idempotent(local_env, engine):
 
 def lambda_cause(error: str, message: str) -> str:
     """A Catch's Cause for a Lambda function error: the runtime's JSON, stack trace included."""
-    return json.dumps({"errorMessage": message, "errorType": error,
-                       "stackTrace": ['  File "/var/task/app.py", line 1, in handler\n']})
+    return json.dumps(
+        {"errorMessage": message, "errorType": error, "stackTrace": ['  File "/var/task/app.py", line 1, in handler\n']}
+    )
 
 
 def test_reconcile_after_a_commit_reports_applied_with_the_remembered_old_values(local_env, engine, monkeypatch):
@@ -171,10 +173,13 @@ def test_reconcile_after_a_commit_reports_applied_with_the_remembered_old_values
 def test_reconcile_without_a_commit_reports_the_batch_error(local_env, engine):
     worker(local_env, event([row("U1", 1, 2, 2)], "A", T_A))
     before = table_rows(engine, "user_stats")
-    failure = {"Error": "TransientDatabaseError",
-               "Cause": lambda_cause("TransientDatabaseError", "database unavailable: OperationalError 2013: Lost")}
-    ev = event([row("U1", 3, 4, 2), row("U2", 5, 6, 3), row("U3", 1, 1, 4, "superseded:9")], "B", T_B, first=7,
-               failure=failure)
+    failure = {
+        "Error": "TransientDatabaseError",
+        "Cause": lambda_cause("TransientDatabaseError", "database unavailable: OperationalError 2013: Lost"),
+    }
+    ev = event(
+        [row("U1", 3, 4, 2), row("U2", 5, 6, 3), row("U3", 1, 1, 4, "superseded:9")], "B", T_B, first=7, failure=failure
+    )
     out = worker(local_env, ev)
     u1, u2, u3 = out["results"]
     for r in (u1, u2):
@@ -191,7 +196,9 @@ def test_reconcile_takes_the_first_line_of_a_plain_cause(local_env, engine):
     failure = {"Error": "States.Timeout", "Cause": "Task timed out after 120.00 seconds\nmore detail"}
     out = worker(local_env, event([row("U1", 3, 4, 2)], "B", T_B, failure=failure))
     assert (out["results"][0]["errorType"], out["results"][0]["errorMessage"]) == (
-        "States.Timeout", "Task timed out after 120.00 seconds")
+        "States.Timeout",
+        "Task timed out after 120.00 seconds",
+    )
 
 
 # --------------------------------------------------------------------------- through the ItemProcessor

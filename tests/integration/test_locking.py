@@ -8,12 +8,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
+
 from csv_dmap.audit import audit_items, item_record
 from csv_dmap.db import StatsRepository, build_engine, create_schema, seed_users
 from csv_dmap.logic.apply_batch import apply_batch
 from csv_dmap.models import WorkerEvent
-from sqlalchemy import text
-
 from tests.integration.conftest import stats
 
 WAIT = 60  # seconds before a test gives up waiting for the other thread (a failure, never a pass)
@@ -28,8 +28,15 @@ class Captured:
 
     def write_results(self, results, *, execution_name, execution_start, source_key, ttl_days):
         self.results.extend(results)
-        self.items.extend(audit_items(results, execution_name=execution_name, execution_start=execution_start,
-                                      source_key=source_key, ttl_days=ttl_days))
+        self.items.extend(
+            audit_items(
+                results,
+                execution_name=execution_name,
+                execution_start=execution_start,
+                source_key=source_key,
+                ttl_days=ttl_days,
+            )
+        )
         return 1
 
 
@@ -48,10 +55,13 @@ class PausingRepository(StatsRepository):
 
 
 def batch(execution: str, started: str, values: dict[str, tuple[int, int]], first: int = 0) -> WorkerEvent:
-    rows = [{"index": first + i, "row": {"user_id": u, "login_count": str(v[0]), "post_count": str(v[1])}}
-            for i, (u, v) in enumerate(values.items())]
+    rows = [
+        {"index": first + i, "row": {"user_id": u, "login_count": str(v[0]), "post_count": str(v[1])}}
+        for i, (u, v) in enumerate(values.items())
+    ]
     return WorkerEvent.model_validate(
-        {"Items": rows, "BatchInput": {"executionName": execution, "executionStartTime": started}})
+        {"Items": rows, "BatchInput": {"executionName": execution, "executionStartTime": started}}
+    )
 
 
 def wait_until_blocked(url: str, engine) -> None:
@@ -62,8 +72,10 @@ def wait_until_blocked(url: str, engine) -> None:
         time.sleep(0.5)
         return
     deadline = time.monotonic() + WAIT
-    query = text("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                 "WHERE db = DATABASE() AND info LIKE 'SELECT%FOR UPDATE' AND id <> CONNECTION_ID()")
+    query = text(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+        "WHERE db = DATABASE() AND info LIKE 'SELECT%FOR UPDATE' AND id <> CONNECTION_ID()"
+    )
     with engine.connect() as conn:
         while time.monotonic() < deadline:
             if conn.execute(query).scalar():
@@ -77,22 +89,26 @@ def test_the_second_batch_reads_the_first_ones_committed_value(database_url):
     first_engine, second_engine = build_engine(database_url), build_engine(database_url)
     create_schema(first_engine)
     seed_users(first_engine, ["U1", "U2", "U3"])
-    apply_batch(batch("seed", "2026-11-21T00:00:00Z", {"U1": (1, 1), "U2": (2, 2)}), StatsRepository(first_engine),
-                Captured())
+    apply_batch(
+        batch("seed", "2026-11-21T00:00:00Z", {"U1": (1, 1), "U2": (2, 2)}), StatsRepository(first_engine), Captured()
+    )
     read_done, release = threading.Event(), threading.Event()
     first_audit, second_audit = Captured(), Captured()
     outputs = {}
 
     def first():
         repo = PausingRepository(first_engine, read_done, release)
-        outputs["first"] = apply_batch(batch("A", "2026-11-22T00:00:00Z", {"U1": (10, 10), "U2": (20, 20)}), repo,
-                                       first_audit)
+        outputs["first"] = apply_batch(
+            batch("A", "2026-11-22T00:00:00Z", {"U1": (10, 10), "U2": (20, 20)}), repo, first_audit
+        )
 
     def second():
         # the same users in the other order: the locks are still taken in id order
         outputs["second"] = apply_batch(
             batch("B", "2026-11-22T01:00:00Z", {"U2": (200, 200), "U1": (100, 100), "U3": (3, 3)}),
-            StatsRepository(second_engine), second_audit)
+            StatsRepository(second_engine),
+            second_audit,
+        )
 
     a = threading.Thread(target=first)
     a.start()
@@ -123,8 +139,9 @@ def test_the_locking_read_is_sent_as_select_for_update_on_mysql(database_url):
     seed_users(engine, ["U1"])
     seen: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda c, cur, stmt, *a: seen.append(stmt))
-    apply_batch(batch("A", datetime(2026, 11, 22, tzinfo=UTC).isoformat(), {"U1": (1, 1)}), StatsRepository(engine),
-                Captured())
+    apply_batch(
+        batch("A", datetime(2026, 11, 22, tzinfo=UTC).isoformat(), {"U1": (1, 1)}), StatsRepository(engine), Captured()
+    )
     reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 1
     if engine.dialect.name == "sqlite":

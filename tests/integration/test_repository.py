@@ -3,11 +3,11 @@
 from datetime import datetime
 
 import pytest
+from sqlalchemy import text
+
 from csv_dmap.db import BatchRef, StatsRepository, build_engine, create_schema, seed_users
 from csv_dmap.errors import TransientDatabaseError
 from csv_dmap.models import StatsWrite
-from sqlalchemy import text
-
 from tests.conftest import count_statements, table_rows
 from tests.integration.conftest import stats
 
@@ -121,5 +121,9 @@ def test_unreachable_database_raises_the_transient_error():
 
 def test_schema_creation_is_idempotent(engine):
     create_schema(engine)
-    create_schema(engine)
-    assert table_rows(engine, "users") == []
+    seed_users(engine, ["U1"])
+    apply(StatsRepository(engine), ref("e1"), {"U1": (5, 10)})
+    create_schema(engine)  # again, over tables that hold data: neither fails nor loses it
+    assert len(table_rows(engine, "users")) == 1
+    row = stats(engine, "U1")
+    assert (row["login_count"], row["post_count"], row["last_execution_name"]) == (5, 10, "e1")

@@ -6,11 +6,11 @@ multi-row INSERTs), and SQLAlchemy's ``before_cursor_execute`` for the rest."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+
 from csv_dmap.db import build_engine, create_schema, seed_users
 from csv_dmap.logic.apply_batch import apply_batch
 from csv_dmap.models import MAX_ITEMS_PER_BATCH, USER_ID_MAX_LENGTH, WorkerEvent
-from sqlalchemy import event
-
 from tests.conftest import table_rows
 
 PINNING_LIMIT = 16_384
@@ -31,10 +31,13 @@ NAME = "run-%s-%(x)s-'quoted'-\\-実行".ljust(80, "z")  # escaping and placehol
 
 
 def event_for(ids: list[str], execution: str, first: int) -> WorkerEvent:
-    items = [{"index": first + i, "row": {"user_id": u, "login_count": "2147483647", "post_count": "2147483647"}}
-             for i, u in enumerate(ids)]
+    items = [
+        {"index": first + i, "row": {"user_id": u, "login_count": "2147483647", "post_count": "2147483647"}}
+        for i, u in enumerate(ids)
+    ]
     return WorkerEvent.model_validate(
-        {"Items": items, "BatchInput": {"executionName": execution, "executionStartTime": "2026-11-22T00:00:00Z"}})
+        {"Items": items, "BatchInput": {"executionName": execution, "executionStartTime": "2026-11-22T00:00:00Z"}}
+    )
 
 
 @pytest.fixture
@@ -69,8 +72,9 @@ def test_a_500_row_batch_of_64_character_ids_sends_only_statements_under_16_kb(m
     sent.clear()
     repo = StatsRepository(engine)
     for attempt in range(2):  # first write, then an update of every row
-        out = apply_batch(event_for(ids, NAME, attempt * 1000), repo, Drop(),
-                          unknown_user_policy=UnknownUserPolicy(policy))
+        out = apply_batch(
+            event_for(ids, NAME, attempt * 1000), repo, Drop(), unknown_user_policy=UnknownUserPolicy(policy)
+        )
         assert out.counts.applied == MAX_ITEMS_PER_BATCH
     assert max(sent) < PINNING_LIMIT, max(sent)
     assert max(len(t.encode()) for t in texts) < PINNING_LIMIT
@@ -79,6 +83,7 @@ def test_a_500_row_batch_of_64_character_ids_sends_only_statements_under_16_kb(m
     assert sum(data) > 2 * PINNING_LIMIT and len(data) < MAX_ITEMS_PER_BATCH / 10
     written = [r for r in table_rows(engine, "user_stats") if r["user_id"] in set(ids)]
     assert len(written) == MAX_ITEMS_PER_BATCH
-    assert {(r["last_execution_name"], r["last_batch_index"], r["login_count"], r["prev_login_count"]) for r in written} == {
-        (NAME, 1000, 2147483647, 2147483647)}
+    assert {
+        (r["last_execution_name"], r["last_batch_index"], r["login_count"], r["prev_login_count"]) for r in written
+    } == {(NAME, 1000, 2147483647, 2147483647)}
     engine.dispose()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
+
 from csv_dmap.audit import AuditLogReader, item_record
 from csv_dmap.errors import TransientDatabaseError
-
 from local_runner.invoke import invoke
 from tests.conftest import table_rows
 from tests.integration.conftest import seed, stats
@@ -71,8 +71,14 @@ def test_seeds_old_and_new_values_are_reported(local_env, repo):
     run(local_env, batch([row("U00001", 3, 8)], execution="yesterday", started="2026-11-21T00:30:00Z"))
     out = run(local_env, batch([row("U00001", 5, 10)], execution="today"))
     assert out["results"][0] == {
-        "index": 0, "line": 2, "userId": "U00001", "status": "APPLIED",
-        "oldLoginCount": 3, "newLoginCount": 5, "oldPostCount": 8, "newPostCount": 10,
+        "index": 0,
+        "line": 2,
+        "userId": "U00001",
+        "status": "APPLIED",
+        "oldLoginCount": 3,
+        "newLoginCount": 5,
+        "oldPostCount": 8,
+        "newPostCount": 10,
     }
 
 
@@ -81,7 +87,11 @@ def test_bad_rows_and_unknown_users_fail_alone(local_env, repo):
     assert out["counts"] == {"total": 9, "applied": 2, "failed": 6, "superseded": 1, "skipped": 0}
     failed = {r["index"]: r["errorType"] for r in out["results"] if r["status"] == "FAILED"}
     assert failed == {
-        2: "InvalidLoginCount", 3: "UserNotFound", 4: "InvalidUserId", 5: "InvalidLoginCount", 6: "InvalidPostCount",
+        2: "InvalidLoginCount",
+        3: "UserNotFound",
+        4: "InvalidUserId",
+        5: "InvalidLoginCount",
+        6: "InvalidPostCount",
         8: "FieldCountMismatch",
     }
     assert all(r.get("errorMessage") for r in out["results"] if r["status"] == "FAILED")
@@ -108,7 +118,8 @@ def test_superseded_row_names_the_line_that_decides_and_is_audited(local_env, re
     records = [item_record({k: raw.deserialize(v) for k, v in i.items()}) for i in audit_items(local_env)]
     superseded = [r for r in records if r["status"] == "SUPERSEDED"]
     assert [(r["userId"], r["line"], r["supersededBy"], r["executionName"]) for r in superseded] == [
-        ("U00001", 2, 9, EVENT["BatchInput"]["executionName"])]
+        ("U00001", 2, 9, EVENT["BatchInput"]["executionName"])
+    ]
 
 
 def test_duplicates_without_notes_apply_in_row_order(local_env, repo):
@@ -171,7 +182,11 @@ def test_output_of_the_largest_batch_stays_well_under_256_kib(local_env, repo, k
 
     def worst(i):
         uid = f"{i:06d}".rjust(USER_ID_MAX_LENGTH, "X")
-        return row(uid, 1, 1) if kind == "unknown" else {"ユーザーID": uid, "ログイン回数": "9" * 500, "投稿回数": "x" * 500}
+        return (
+            row(uid, 1, 1)
+            if kind == "unknown"
+            else {"ユーザーID": uid, "ログイン回数": "9" * 500, "投稿回数": "x" * 500}
+        )
 
     out = run(local_env, batch([worst(i) for i in range(MAX_ITEMS_PER_BATCH)], start=10_000_000))
     size = len(json.dumps(out))  # ASCII escapes counted, as the contract measures

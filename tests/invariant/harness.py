@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 from boto3.dynamodb.types import TypeDeserializer
 from sqlalchemy import create_engine, text
@@ -44,7 +44,7 @@ class PipelineHarness:
         self.parameters = parameters or {}
         self._env_cm: Any = None
 
-    def __enter__(self) -> PipelineHarness:
+    def __enter__(self) -> Self:
         from local_runner.environment import LocalEnvironment
 
         self._env_cm = LocalEnvironment(database_url=self.database_url, quiet=True, parameters=self.parameters)

@@ -56,7 +56,7 @@ def decode(data: bytes) -> str | None:
     """The file's text, or None when it is neither UTF-8 nor CP932."""
     if data.startswith(codecs.BOM_UTF8):
         try:
-            return data[len(codecs.BOM_UTF8):].decode("utf-8")
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
         except UnicodeDecodeError:
             return None
     for encoding in ("utf-8", "cp932"):

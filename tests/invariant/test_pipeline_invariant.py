@@ -87,8 +87,11 @@ def _check(h: PipelineHarness, hostile: HostileFile) -> None:
 EXAMPLES = int(os.environ.get("CSV_DMAP_INVARIANT_EXAMPLES", "25"))  # deeper: CSV_DMAP_INVARIANT_EXAMPLES=500
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(hostile=hostile_files())
 def test_every_row_accounted_for(harness, hostile):
     _check(harness, hostile)

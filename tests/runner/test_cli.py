@@ -14,8 +14,15 @@ TASK = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "${Fn}", "E
 
 
 def cli(module, *args, cwd=ROOT):
-    proc = subprocess.run([sys.executable, "-m", module, *args], check=False, capture_output=True, text=True, cwd=cwd,
-                          timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONPATH": str(ROOT)},
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -59,22 +66,30 @@ def test_bad_input_json(module, tmp_path):
 
 
 def test_a_missing_handler_file(module, tmp_path):
-    rc, _, err = cli(module, "exec", "--definition", str(write(tmp_path, "d.json", TASK)),
-                     "--function", f"Fn={tmp_path / 'nope.py'}:handler")
+    rc, _, err = cli(
+        module,
+        "exec",
+        "--definition",
+        str(write(tmp_path, "d.json", TASK)),
+        "--function",
+        f"Fn={tmp_path / 'nope.py'}:handler",
+    )
     assert_cannot_run(rc, err, "nope.py", "does not exist")
 
 
 def test_a_handler_that_cannot_be_imported(module, tmp_path):
     handler = write(tmp_path, "h.py", "import not_a_module_anywhere\n")
-    rc, _, err = cli(module, "exec", "--definition", str(write(tmp_path, "d.json", TASK)),
-                     "--function", f"Fn={handler}:handler")
+    rc, _, err = cli(
+        module, "exec", "--definition", str(write(tmp_path, "d.json", TASK)), "--function", f"Fn={handler}:handler"
+    )
     assert_cannot_run(rc, err, "h.py", "ModuleNotFoundError")
 
 
 def test_a_handler_file_without_the_function(module, tmp_path):
     handler = write(tmp_path, "h.py", "def other(event, context):\n    return 1\n")
-    rc, _, err = cli(module, "exec", "--definition", str(write(tmp_path, "d.json", TASK)),
-                     "--function", f"Fn={handler}:handler")
+    rc, _, err = cli(
+        module, "exec", "--definition", str(write(tmp_path, "d.json", TASK)), "--function", f"Fn={handler}:handler"
+    )
     assert_cannot_run(rc, err, "h.py", "'handler'")
 
 
@@ -86,13 +101,19 @@ def test_an_execution_name_aws_would_refuse(module, tmp_path):
 def test_succeeded_is_0_and_failed_is_1(module, tmp_path):
     handler = write(tmp_path, "h.py", "def handler(event, context):\n    return {'n': event['n'] + 1}\n")
     d = str(write(tmp_path, "d.json", TASK))
-    rc, out, err = cli(module, "exec", "--definition", d, "--function", f"Fn={handler}:handler",
-                       "--input", '{"n": 1}', "--json")
+    rc, out, err = cli(
+        module, "exec", "--definition", d, "--function", f"Fn={handler}:handler", "--input", '{"n": 1}', "--json"
+    )
     assert rc == 0, err
-    assert json.loads(out.strip().splitlines()[-1]) == {"status": "SUCCEEDED", "output": {"n": 2},
-                                                         "error": None, "cause": None}
-    rc, out, _ = cli(module, "exec", "--definition", d, "--function", f"Fn={handler}:handler",
-                     "--input", "{}", "--json")
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        "status": "SUCCEEDED",
+        "output": {"n": 2},
+        "error": None,
+        "cause": None,
+    }
+    rc, out, _ = cli(
+        module, "exec", "--definition", d, "--function", f"Fn={handler}:handler", "--input", "{}", "--json"
+    )
     assert rc == 1 and json.loads(out.strip().splitlines()[-1])["error"] == "KeyError"
 
 
@@ -106,8 +127,16 @@ def test_lint_exit_codes(tmp_path):
 
 def test_local_runner_invoke_of_an_unknown_function_is_exit_2(tmp_path):
     event = write(tmp_path, "e.json", {})
-    rc, _, err = cli("local_runner", "invoke", "--function", "nope", "--event", str(event),
-                     "--database-url", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    rc, _, err = cli(
+        "local_runner",
+        "invoke",
+        "--function",
+        "nope",
+        "--event",
+        str(event),
+        "--database-url",
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+    )
     assert_cannot_run(rc, err, "no function 'nope'")
 
 

@@ -14,11 +14,16 @@ FN = "arn:aws:lambda:ap-northeast-1:123456789012:function:child"
 def dmap(**fields):
     state = {
         "Type": "Map",
-        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
-                       "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
-                       "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"}},
-        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
-                          "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": FN, "End": True}}},
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+            "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"},
+        },
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Work",
+            "States": {"Work": {"Type": "Task", "Resource": FN, "End": True}},
+        },
         "End": True,
     }
     state.update(fields)
@@ -39,7 +44,7 @@ def csv_rows(n):
 
 
 def test_csv_reader_gives_strings_pads_short_rows_and_drops_extra_fields(s3):
-    inp = put_csv(s3, "a,b,c\n1,2,3\n4,5\n\n6,7,8,9\n\"x,y\",\"q\"\"q\",z\n")
+    inp = put_csv(s3, 'a,b,c\n1,2,3\n4,5\n\n6,7,8,9\n"x,y","q""q",z\n')
     result = run(dmap(), inp, functions={FN: echo})
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == [
@@ -65,11 +70,21 @@ def test_csv_reader_takes_backslash_escapes_as_aws_documents(s3):
 
 def test_given_headers_delimiter_and_max_items(s3):
     inp = put_csv(s3, "1|2\n3|4\n5|6\n")
-    reader = {"Resource": "arn:aws:states:::s3:getObject",
-              "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["x", "y"],
-                               "CSVDelimiter": "PIPE", "MaxItems": 2},
-              "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"}}
-    assert run(dmap(ItemReader=reader), inp, functions={FN: echo}).output == [{"x": "1", "y": "2"}, {"x": "3", "y": "4"}]
+    reader = {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {
+            "InputType": "CSV",
+            "CSVHeaderLocation": "GIVEN",
+            "CSVHeaders": ["x", "y"],
+            "CSVDelimiter": "PIPE",
+            "MaxItems": 2,
+        },
+        "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"},
+    }
+    assert run(dmap(ItemReader=reader), inp, functions={FN: echo}).output == [
+        {"x": "1", "y": "2"},
+        {"x": "3", "y": "4"},
+    ]
 
 
 def test_aws_example_1130_items_by_100_gives_12_batches(s3):
@@ -93,9 +108,14 @@ def test_batches_are_shrunk_to_the_byte_limit_and_carry_batch_input(s3):
     def child(event, context):
         seen.append(event)
 
-    d = dmap(ItemSelector={"index.$": "$$.Map.Item.Index", "row.$": "$$.Map.Item.Value"},
-             ItemBatcher={"MaxItemsPerBatchPath": "$.n", "MaxInputBytesPerBatch": 2000,
-                          "BatchInput": {"run.$": "$$.Execution.Name", "key.$": "$.key"}})
+    d = dmap(
+        ItemSelector={"index.$": "$$.Map.Item.Index", "row.$": "$$.Map.Item.Value"},
+        ItemBatcher={
+            "MaxItemsPerBatchPath": "$.n",
+            "MaxInputBytesPerBatch": 2000,
+            "BatchInput": {"run.$": "$$.Execution.Name", "key.$": "$.key"},
+        },
+    )
     result = run(d, {**inp, "n": 100}, functions={FN: child})
     assert result.status == "SUCCEEDED"
     assert all(len(json.dumps(e, separators=(",", ":"))) <= 2000 for e in seen)
@@ -118,8 +138,9 @@ def test_max_concurrency_is_enforced_by_a_real_thread_pool(s3):
             state["now"] -= 1
         return 1
 
-    result = run(dmap(MaxConcurrencyPath="$.c", ItemBatcher={"MaxItemsPerBatch": 2}), {**inp, "c": 3},
-                 functions={FN: child})
+    result = run(
+        dmap(MaxConcurrencyPath="$.c", ItemBatcher={"MaxItemsPerBatch": 2}), {**inp, "c": 3}, functions={FN: child}
+    )
     assert result.status == "SUCCEEDED"
     assert state["peak"] == 3  # reached, never exceeded
     assert result.map_runs[0]["peakInFlight"] == 3 and result.map_runs[0]["maxConcurrency"] == 3
@@ -135,15 +156,18 @@ def failing_on(ids):
     return child
 
 
-@pytest.mark.parametrize(("fields", "failing", "status"), [
-    ({}, {"3"}, "FAILED"),  # default tolerance is 0
-    ({"ToleratedFailurePercentage": 10}, {"3"}, "SUCCEEDED"),  # 1 batch of 5 = 5% of 100 items
-    ({"ToleratedFailurePercentage": 10}, {"3", "13", "23"}, "FAILED"),  # 15%
-    ({"ToleratedFailurePercentagePath": "$.pct"}, {"3", "13", "23"}, "SUCCEEDED"),  # 20% allowed
-    ({"ToleratedFailureCount": 5}, {"3"}, "SUCCEEDED"),  # a failed batch counts all 5 items
-    ({"ToleratedFailureCount": 4}, {"3"}, "FAILED"),
-    ({"ToleratedFailureCountPath": "$.count"}, {"3"}, "FAILED"),
-])
+@pytest.mark.parametrize(
+    ("fields", "failing", "status"),
+    [
+        ({}, {"3"}, "FAILED"),  # default tolerance is 0
+        ({"ToleratedFailurePercentage": 10}, {"3"}, "SUCCEEDED"),  # 1 batch of 5 = 5% of 100 items
+        ({"ToleratedFailurePercentage": 10}, {"3", "13", "23"}, "FAILED"),  # 15%
+        ({"ToleratedFailurePercentagePath": "$.pct"}, {"3", "13", "23"}, "SUCCEEDED"),  # 20% allowed
+        ({"ToleratedFailureCount": 5}, {"3"}, "SUCCEEDED"),  # a failed batch counts all 5 items
+        ({"ToleratedFailureCount": 4}, {"3"}, "FAILED"),
+        ({"ToleratedFailureCountPath": "$.count"}, {"3"}, "FAILED"),
+    ],
+)
 def test_tolerated_failure_thresholds(s3, fields, failing, status):
     inp = put_csv(s3, "id\n" + "".join(f"{i}\n" for i in range(100)))
     d = dmap(ItemBatcher={"MaxItemsPerBatch": 5}, **fields)
@@ -155,10 +179,15 @@ def test_tolerated_failure_thresholds(s3, fields, failing, status):
 
 def test_result_writer_writes_the_aws_layout(s3):
     inp = put_csv(s3, "id\n" + "".join(f"{i}\n" for i in range(10)))
-    d = dmap(ItemBatcher={"MaxItemsPerBatch": 2}, ToleratedFailurePercentage=50,
-             ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
-                           "Parameters": {"Bucket": "out-bucket", "Prefix.$": "States.Format('results/{}', $$.Execution.Name)"}},
-             ResultPath="$.map")
+    d = dmap(
+        ItemBatcher={"MaxItemsPerBatch": 2},
+        ToleratedFailurePercentage=50,
+        ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "out-bucket", "Prefix.$": "States.Format('results/{}', $$.Execution.Name)"},
+        },
+        ResultPath="$.map",
+    )
     result = run(d, inp, functions={FN: failing_on({"4"})})
     assert result.status == "SUCCEEDED", result.cause
     out = result.output["map"]
@@ -173,7 +202,8 @@ def test_result_writer_writes_the_aws_layout(s3):
     succeeded = read_json(s3, "out-bucket", manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])
     failed = read_json(s3, "out-bucket", manifest["ResultFiles"]["FAILED"][0]["Key"])
     assert manifest["ResultFiles"]["FAILED"][0]["Size"] == len(
-        s3.get_object(Bucket="out-bucket", Key=manifest["ResultFiles"]["FAILED"][0]["Key"])["Body"].read())
+        s3.get_object(Bucket="out-bucket", Key=manifest["ResultFiles"]["FAILED"][0]["Key"])["Body"].read()
+    )
     assert len(succeeded) == 4 and len(failed) == 1
     assert all(isinstance(r["Output"], str) and json.loads(r["Output"]) == "ok" for r in succeeded)
     assert all(isinstance(r["Input"], str) and r["Status"] == "SUCCEEDED" for r in succeeded)

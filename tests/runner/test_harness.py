@@ -56,9 +56,21 @@ TEMPLATE = textwrap.dedent("""
 
 
 def branch(arn):
-    return {"StartAt": "M", "States": {"M": {
-        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3, "End": True,
-        "ItemProcessor": {"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": arn, "End": True}}}}}}
+    return {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 3,
+                "End": True,
+                "ItemProcessor": {
+                    "StartAt": "Call",
+                    "States": {"Call": {"Type": "Task", "Resource": arn, "End": True}},
+                },
+            }
+        },
+    }
 
 
 @pytest.fixture
@@ -67,8 +79,10 @@ def project(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "app.py").write_text(HANDLER.replace("{own}", own).replace("{other}", other))
     (tmp_path / "template.yaml").write_text(TEMPLATE)
-    definition = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True,
-                                                   "Branches": [branch("${AArn}"), branch("${BArn}")]}}}
+    definition = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Parallel", "End": True, "Branches": [branch("${AArn}"), branch("${BArn}")]}},
+    }
     (tmp_path / "d.json").write_text(json.dumps(definition))
     return tmp_path
 
@@ -162,12 +176,31 @@ def test_make_run_on_a_cp932_file_with_a_password_in_the_url(tmp_path, mariadb_u
     admin.dispose()
     secret_url = url.set(username=user, password=password).render_as_string(hide_password=False)
     csv = tmp_path / "sjis.csv"
-    csv.write_bytes(("ユーザーID,ログイン回数,投稿回数\r\n" + "".join(f"{u},{a},{b}\r\n" for u, a, b in CSV_ROWS))
-                    .encode("cp932"))
+    csv.write_bytes(
+        ("ユーザーID,ログイン回数,投稿回数\r\n" + "".join(f"{u},{a},{b}\r\n" for u, a, b in CSV_ROWS)).encode("cp932")
+    )
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "local_runner", "run", "--csv", str(csv), "--no-progress", "--json",
-                           "--database-url", secret_url, "--out", str(out)],
-                          check=False, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local_runner",
+            "run",
+            "--csv",
+            str(csv),
+            "--no-progress",
+            "--json",
+            "--database-url",
+            secret_url,
+            "--out",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     summary_file = (out / "summary.json").read_text() if (out / "summary.json").exists() else ""
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -35,19 +35,24 @@ def test_an_output_just_under_the_limit_passes():
 
 def test_a_task_input_above_256_kib_after_parameters_is_rejected_before_the_call():
     calls = []
-    d = machine({"T": {"Type": "Task", "Resource": FN,
-                       "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "End": True}})
+    d = machine({"T": {"Type": "Task", "Resource": FN, "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "End": True}})
     result = run(d, {"s": big(KIB_256 // 2)}, functions={FN: lambda e, c: calls.append(e)})
     assert result.error == "States.DataLimitExceeded" and calls == []
 
 
 def test_a_function_result_above_256_kib_is_data_limit_exceeded_and_states_all_does_not_catch_it():
-    d = machine({
-        "T": {"Type": "Task", "Resource": FN, "End": True,
-              "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}],
-              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
-        "Caught": {"Type": "Succeed"},
-    })
+    d = machine(
+        {
+            "T": {
+                "Type": "Task",
+                "Resource": FN,
+                "End": True,
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+            },
+            "Caught": {"Type": "Succeed"},
+        }
+    )
     calls = []
 
     def handler(event, context):
@@ -71,10 +76,12 @@ def test_multibyte_characters_count_as_their_utf8_bytes():
 
 
 def test_an_infinite_choice_loop_ends_at_the_history_limit():
-    d = machine({
-        "Loop": {"Type": "Choice", "Choices": [{"Variable": "$.go", "BooleanEquals": True, "Next": "Again"}]},
-        "Again": {"Type": "Pass", "Next": "Loop"},
-    })
+    d = machine(
+        {
+            "Loop": {"Type": "Choice", "Choices": [{"Variable": "$.go", "BooleanEquals": True, "Next": "Again"}]},
+            "Again": {"Type": "Pass", "Next": "Loop"},
+        }
+    )
     result = run(d, {"go": True})
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
     assert "25,000" in result.cause and "history" in result.cause
@@ -82,15 +89,24 @@ def test_an_infinite_choice_loop_ends_at_the_history_limit():
 
 
 def test_the_history_limit_cannot_be_caught():
-    d = machine({
-        "P": {"Type": "Parallel", "End": True,
-              "Catch": [{"ErrorEquals": ["States.ALL", "States.Runtime"], "Next": "Caught"}],
-              "Branches": [machine({
-                  "Loop": {"Type": "Pass", "Next": "Back"},
-                  "Back": {"Type": "Pass", "Next": "Loop"},
-              })]},
-        "Caught": {"Type": "Succeed"},
-    })
+    d = machine(
+        {
+            "P": {
+                "Type": "Parallel",
+                "End": True,
+                "Catch": [{"ErrorEquals": ["States.ALL", "States.Runtime"], "Next": "Caught"}],
+                "Branches": [
+                    machine(
+                        {
+                            "Loop": {"Type": "Pass", "Next": "Back"},
+                            "Back": {"Type": "Pass", "Next": "Loop"},
+                        }
+                    )
+                ],
+            },
+            "Caught": {"Type": "Succeed"},
+        }
+    )
     result = run(d, {})
     assert (result.status, result.error) == ("FAILED", "States.Runtime")
 

@@ -9,37 +9,55 @@ FN = "arn:aws:lambda:ap-northeast-1:123456789012:function:fn"
 
 
 def test_pass_with_result_result_path_and_output_path():
-    d = machine({
-        "A": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.r", "Next": "B"},
-        "B": {"Type": "Pass", "InputPath": "$.r", "ResultPath": "$.copy", "OutputPath": "$.copy", "End": True},
-    })
+    d = machine(
+        {
+            "A": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.r", "Next": "B"},
+            "B": {"Type": "Pass", "InputPath": "$.r", "ResultPath": "$.copy", "OutputPath": "$.copy", "End": True},
+        }
+    )
     result = run(d, {"keep": True})
     assert result.status == "SUCCEEDED" and result.output == {"x": 1}
 
 
 def test_parameters_context_object_and_intrinsics():
-    d = machine({"A": {"Type": "Pass", "Parameters": {
-        "name.$": "$$.Execution.Name",
-        "state.$": "$$.State.Name",
-        "greeting.$": "States.Format('hello {} #{}', $.who, $.n)",
-        "parsed.$": "States.StringToJson($.json)",
-        "text.$": "States.JsonToString($.obj)",
-        "arr.$": "States.Array($.n, 'b', States.MathAdd($.n, 2))",
-        "sum.$": "States.MathAdd($.n, -10)",
-        "literal": "kept $.not.a.path",
-    }, "End": True}})
+    d = machine(
+        {
+            "A": {
+                "Type": "Pass",
+                "Parameters": {
+                    "name.$": "$$.Execution.Name",
+                    "state.$": "$$.State.Name",
+                    "greeting.$": "States.Format('hello {} #{}', $.who, $.n)",
+                    "parsed.$": "States.StringToJson($.json)",
+                    "text.$": "States.JsonToString($.obj)",
+                    "arr.$": "States.Array($.n, 'b', States.MathAdd($.n, 2))",
+                    "sum.$": "States.MathAdd($.n, -10)",
+                    "literal": "kept $.not.a.path",
+                },
+                "End": True,
+            }
+        }
+    )
     out = run(d, {"who": "ada", "n": 5, "json": '{"a": [1, 2]}', "obj": {"k": "v"}}).output
     assert out == {
-        "name": "exec-1", "state": "A", "greeting": "hello ada #5", "parsed": {"a": [1, 2]},
-        "text": '{"k":"v"}', "arr": [5, "b", 7], "sum": -5, "literal": "kept $.not.a.path",
+        "name": "exec-1",
+        "state": "A",
+        "greeting": "hello ada #5",
+        "parsed": {"a": [1, 2]},
+        "text": '{"k":"v"}',
+        "arr": [5, "b", 7],
+        "sum": -5,
+        "literal": "kept $.not.a.path",
     }
 
 
 def test_result_path_null_discards_and_input_path_null_gives_empty_object():
-    d = machine({
-        "A": {"Type": "Pass", "Result": "x", "ResultPath": None, "Next": "B"},
-        "B": {"Type": "Pass", "InputPath": None, "ResultPath": "$.empty", "End": True},
-    })
+    d = machine(
+        {
+            "A": {"Type": "Pass", "Result": "x", "ResultPath": None, "Next": "B"},
+            "B": {"Type": "Pass", "InputPath": None, "ResultPath": "$.empty", "End": True},
+        }
+    )
     assert run(d, {"a": 1}).output == {"a": 1, "empty": {}}
 
 
@@ -50,18 +68,29 @@ def test_missing_path_is_a_runtime_error():
 
 
 def test_choice_rules_and_default():
-    d = machine({
-        "C": {"Type": "Choice", "Choices": [
-            {"And": [{"Variable": "$.n", "NumericGreaterThan": 10}, {"Variable": "$.s", "StringMatches": "ab*"}],
-             "Next": "Big"},
-            {"Not": {"Variable": "$.flag", "IsPresent": True}, "Next": "NoFlag"},
-            {"Variable": "$.n", "NumericLessThanEqualsPath": "$.limit", "Next": "Small"},
-        ], "Default": "Other"},
-        "Big": {"Type": "Pass", "Result": "big", "End": True},
-        "NoFlag": {"Type": "Pass", "Result": "noflag", "End": True},
-        "Small": {"Type": "Pass", "Result": "small", "End": True},
-        "Other": {"Type": "Pass", "Result": "other", "End": True},
-    })
+    d = machine(
+        {
+            "C": {
+                "Type": "Choice",
+                "Choices": [
+                    {
+                        "And": [
+                            {"Variable": "$.n", "NumericGreaterThan": 10},
+                            {"Variable": "$.s", "StringMatches": "ab*"},
+                        ],
+                        "Next": "Big",
+                    },
+                    {"Not": {"Variable": "$.flag", "IsPresent": True}, "Next": "NoFlag"},
+                    {"Variable": "$.n", "NumericLessThanEqualsPath": "$.limit", "Next": "Small"},
+                ],
+                "Default": "Other",
+            },
+            "Big": {"Type": "Pass", "Result": "big", "End": True},
+            "NoFlag": {"Type": "Pass", "Result": "noflag", "End": True},
+            "Small": {"Type": "Pass", "Result": "small", "End": True},
+            "Other": {"Type": "Pass", "Result": "other", "End": True},
+        }
+    )
     assert run(d, {"n": 11, "s": "abc", "flag": 1}).output == "big"
     assert run(d, {"n": 11, "s": "x"}).output == "noflag"
     assert run(d, {"n": 3, "limit": 3, "flag": 1, "s": ""}).output == "small"
@@ -69,8 +98,12 @@ def test_choice_rules_and_default():
 
 
 def test_choice_without_match_and_default_fails():
-    d = machine({"C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "E"}]},
-                 "E": {"Type": "Succeed"}})
+    d = machine(
+        {
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "E"}]},
+            "E": {"Type": "Succeed"},
+        }
+    )
     assert run(d, {"n": 2}).error == "States.NoChoiceMatched"
 
 
@@ -95,12 +128,19 @@ def test_task_lambda_invoke_payload_and_bare_arn():
         assert context.get_remaining_time_in_millis() > 0
         return {"doubled": event["n"] * 2}
 
-    d = machine({
-        "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                   "Parameters": {"FunctionName": FN, "Payload.$": "$"},
-                   "ResultSelector": {"v.$": "$.Payload.doubled"}, "ResultPath": "$.a", "Next": "Bare"},
-        "Bare": {"Type": "Task", "Resource": FN, "InputPath": "$.a", "Parameters": {"n.$": "$.v"}, "End": True},
-    })
+    d = machine(
+        {
+            "Invoke": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": FN, "Payload.$": "$"},
+                "ResultSelector": {"v.$": "$.Payload.doubled"},
+                "ResultPath": "$.a",
+                "Next": "Bare",
+            },
+            "Bare": {"Type": "Task", "Resource": FN, "InputPath": "$.a", "Parameters": {"n.$": "$.v"}, "End": True},
+        }
+    )
     assert run(d, {"n": 2}, functions={FN: handler}).output == {"doubled": 8}
     assert calls == [{"n": 2}, {"n": 4}]
 
@@ -118,10 +158,25 @@ def test_retry_backoff_max_delay_and_jitter_without_sleeping():
             raise Flaky("not yet")
         return "ok"
 
-    d = machine({"T": {"Type": "Task", "Resource": FN, "Retry": [
-        {"ErrorEquals": ["Other"], "MaxAttempts": 9},
-        {"ErrorEquals": ["Flaky"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3, "MaxDelaySeconds": 10},
-    ], "End": True}})
+    d = machine(
+        {
+            "T": {
+                "Type": "Task",
+                "Resource": FN,
+                "Retry": [
+                    {"ErrorEquals": ["Other"], "MaxAttempts": 9},
+                    {
+                        "ErrorEquals": ["Flaky"],
+                        "IntervalSeconds": 2,
+                        "BackoffRate": 3,
+                        "MaxAttempts": 3,
+                        "MaxDelaySeconds": 10,
+                    },
+                ],
+                "End": True,
+            }
+        }
+    )
     result = run(d, {}, functions={FN: handler}, sleep=delays.append)
     assert result.output == "ok" and attempts["n"] == 4
     assert delays == [2, 6, 10]  # 2, 2*3, min(2*9, 10)
@@ -129,22 +184,30 @@ def test_retry_backoff_max_delay_and_jitter_without_sleeping():
     attempts["n"] = 0
     d["States"]["T"]["Retry"][1]["JitterStrategy"] = "FULL"
     run(d, {}, functions={FN: handler}, sleep=jittered.append)
-    assert all(0 <= j <= c for j, c in zip(jittered, [2, 6, 10])) and len(jittered) == 3
+    assert len(jittered) == 3
+    assert all(0 <= j <= c for j, c in zip(jittered, [2, 6, 10], strict=True))
 
 
 def test_retry_exhausted_then_catch_with_result_path():
     def handler(event, context):
         raise ValueError("bad value")
 
-    d = machine({
-        "T": {"Type": "Task", "Resource": FN,
-              "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}],
-              "Catch": [{"ErrorEquals": ["KeyError"], "Next": "Wrong"},
-                        {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.err", "Next": "Handled"}],
-              "End": True},
-        "Wrong": {"Type": "Fail"},
-        "Handled": {"Type": "Pass", "End": True},
-    })
+    d = machine(
+        {
+            "T": {
+                "Type": "Task",
+                "Resource": FN,
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}],
+                "Catch": [
+                    {"ErrorEquals": ["KeyError"], "Next": "Wrong"},
+                    {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.err", "Next": "Handled"},
+                ],
+                "End": True,
+            },
+            "Wrong": {"Type": "Fail"},
+            "Handled": {"Type": "Pass", "End": True},
+        }
+    )
     result = run(d, {"in": 1}, functions={FN: handler})
     assert result.status == "SUCCEEDED"
     assert result.output["in"] == 1 and result.output["err"]["Error"] == "ValueError"
@@ -153,24 +216,44 @@ def test_retry_exhausted_then_catch_with_result_path():
 
 
 def test_states_all_does_not_catch_runtime_errors():
-    d = machine({
-        "T": {"Type": "Pass", "InputPath": "$.missing", "End": True},
-    })
+    d = machine(
+        {
+            "T": {"Type": "Pass", "InputPath": "$.missing", "End": True},
+        }
+    )
     assert run(d, {}).error == "States.Runtime"
 
 
 def test_parallel_branches_run_and_collect_outputs():
-    d = machine({"P": {"Type": "Parallel", "Branches": [
-        machine({"A": {"Type": "Pass", "Result": 1, "End": True}}),
-        machine({"B": {"Type": "Pass", "InputPath": "$.x", "End": True}}),
-    ], "ResultPath": "$.both", "End": True}})
+    d = machine(
+        {
+            "P": {
+                "Type": "Parallel",
+                "Branches": [
+                    machine({"A": {"Type": "Pass", "Result": 1, "End": True}}),
+                    machine({"B": {"Type": "Pass", "InputPath": "$.x", "End": True}}),
+                ],
+                "ResultPath": "$.both",
+                "End": True,
+            }
+        }
+    )
     assert run(d, {"x": "y"}).output == {"x": "y", "both": [1, "y"]}
 
 
 def test_inline_map_with_item_selector_and_index():
-    d = machine({"M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
-                       "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "k.$": "$.k"},
-                       "ItemProcessor": machine({"S": {"Type": "Pass", "End": True}}), "End": True}})
+    d = machine(
+        {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "MaxConcurrency": 2,
+                "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "k.$": "$.k"},
+                "ItemProcessor": machine({"S": {"Type": "Pass", "End": True}}),
+                "End": True,
+            }
+        }
+    )
     assert run(d, {"items": ["a", "b"], "k": 7}).output == [{"i": 0, "v": "a", "k": 7}, {"i": 1, "v": "b", "k": 7}]
 
 
@@ -179,23 +262,37 @@ def test_sns_publish_task(s3):
 
     sns = boto3.client("sns", region_name="ap-northeast-1")
     topic = sns.create_topic(Name="alerts")["TopicArn"]
-    d = machine({"N": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
-                       "Parameters": {"TopicArn": topic, "Message.$": "$.m"}, "End": True}})
+    d = machine(
+        {
+            "N": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {"TopicArn": topic, "Message.$": "$.m"},
+                "End": True,
+            }
+        }
+    )
     result = run(d, {"m": "hello"})
     assert result.status == "SUCCEEDED" and result.output["MessageId"]
 
 
-@pytest.mark.parametrize(("state", "fragment"), [
-    ({"Type": "Task", "Resource": FN, "HeartbeatSeconds": 5, "End": True}, "HeartbeatSeconds"),
-    ({"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True}, "dynamodb:putItem"),
-    ({"Type": "Pass", "Assign": {"x": 1}, "End": True}, "Assign"),
-    ({"Type": "Pass", "Parameters": {"u.$": "States.StringToJson($.a, $.b)"}, "End": True}, None),
-    ({"Type": "Task", "Resource": "${WorkerArn}", "End": True}, "WorkerArn"),
-    ({"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": 1, "Colour": 2, "Next": "Only"}]}, "Colour"),
-    ({"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": "1", "Next": "Only"}]}, "NumericEquals"),
-    ({"Type": "Wait", "Seconds": "10", "End": True}, "Seconds"),
-    ({"Type": "Pass", "End": True, "Next": "Only"}, "Next and End"),
-])
+@pytest.mark.parametrize(
+    ("state", "fragment"),
+    [
+        ({"Type": "Task", "Resource": FN, "HeartbeatSeconds": 5, "End": True}, "HeartbeatSeconds"),
+        ({"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": True}, "dynamodb:putItem"),
+        ({"Type": "Pass", "Assign": {"x": 1}, "End": True}, "Assign"),
+        ({"Type": "Pass", "Parameters": {"u.$": "States.StringToJson($.a, $.b)"}, "End": True}, None),
+        ({"Type": "Task", "Resource": "${WorkerArn}", "End": True}, "WorkerArn"),
+        (
+            {"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": 1, "Colour": 2, "Next": "Only"}]},
+            "Colour",
+        ),
+        ({"Type": "Choice", "Choices": [{"Variable": "$.a", "NumericEquals": "1", "Next": "Only"}]}, "NumericEquals"),
+        ({"Type": "Wait", "Seconds": "10", "End": True}, "Seconds"),
+        ({"Type": "Pass", "End": True, "Next": "Only"}, "Next and End"),
+    ],
+)
 def test_unsupported_fields_stop_the_run_before_it_starts(state, fragment):
     d = machine({"Only": state})
     if fragment is None:  # supported: arity errors surface at run time, not before

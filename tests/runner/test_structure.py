@@ -56,7 +56,9 @@ d = {{"StartAt": "A", "States": {{"A": {{"Type": "Pass", "Result": 1, "End": Tru
 print(Execution(d, LocalServices()).run({{}}).output)
 print(sorted(k for k in sys.modules if k.split('.')[0] in {FORBIDDEN!r}))
 """
-    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1", "[]"]
 
@@ -68,7 +70,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         state[node] = "open"
         for nxt in sorted(n for n in graph[node] if n in graph and n != node):
             if state.get(nxt) == "open":
-                found.append([*trail[trail.index(nxt):], nxt])
+                found.append([*trail[trail.index(nxt) :], nxt])
             elif nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[node] = "done"

@@ -54,7 +54,7 @@ def test_next_to_a_missing_state_is_rejected(definition):
 
 def test_next_and_end_together_are_rejected(definition):
     map_state(definition)["End"] = True
-    assert lint(definition)
+    assert lint(definition) == ["States/ProcessUserStats: exactly one of Next and End is required"]
 
 
 def test_seed_context_fields_that_do_not_exist_are_rejected(definition):
@@ -80,9 +80,14 @@ def test_unknown_retry_field_and_jitter_value_are_rejected(definition):
 
 def test_seed_result_selector_stats_are_rejected(definition):
     map_state(definition)["ResultSelector"] = {"failed.$": "$$.Map.Item.Stats.Failed"}
-    assert lint(definition)
+    errors = lint(definition)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("States/ProcessUserStats/ResultSelector/failed.$: ")
+    assert "$$.Map.Item.Stats.Failed does not exist" in errors[0]
 
 
 def test_unknown_state_type_is_rejected(definition):
     definition["States"]["RunSucceeded"]["Type"] = "Finish"
-    assert lint(definition)
+    errors = lint(definition)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("States/RunSucceeded: ") and "'Finish'" in errors[0], errors

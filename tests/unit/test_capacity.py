@@ -11,15 +11,53 @@ from bench import capacity
 from bench.capacity import default_environment, hottest_key, main, model
 from bench.cost import Config, project_default
 
-ENV = replace(default_environment(), max_concurrency=10, target_seconds=300, tolerated_failure_percentage=5,
-              warm_write_units=4000, partition_write_units=1000, db_connections=100, db_connections_per_worker=1,
-              db_write_rows_per_second=15_000, lambda_concurrency=1000, lambda_reserved=False,
-              map_max_children=10_000, express_starts_per_second=6000, standard_starts_per_second=300,
-              execution_shards=64, failed_shards=16, user_key_writes_per_run=1, invalid_id_rate=0.5)
-SPREAD = Config("spread", 1_000_000, 500, "EXPRESS", 10, 512, failed_rate=2.0, audit_ttl_days=180,
-                audit_write_concurrency=4, runs_per_month=30, superseded_rate=1.0)
-SEED = Config("seed", 1_000_000, 25, "STANDARD", 5, 512, failed_rate=2.0, audit_ttl_days=180,
-              audit_write_concurrency=1, runs_per_month=30, data_path="seed", audit_design="execution-key")
+ENV = replace(
+    default_environment(),
+    max_concurrency=10,
+    target_seconds=300,
+    tolerated_failure_percentage=5,
+    warm_write_units=4000,
+    partition_write_units=1000,
+    db_connections=100,
+    db_connections_per_worker=1,
+    db_write_rows_per_second=15_000,
+    lambda_concurrency=1000,
+    lambda_reserved=False,
+    map_max_children=10_000,
+    express_starts_per_second=6000,
+    standard_starts_per_second=300,
+    execution_shards=64,
+    failed_shards=16,
+    user_key_writes_per_run=1,
+    invalid_id_rate=0.5,
+)
+SPREAD = Config(
+    "spread",
+    1_000_000,
+    500,
+    "EXPRESS",
+    10,
+    512,
+    failed_rate=2.0,
+    audit_ttl_days=180,
+    audit_write_concurrency=4,
+    runs_per_month=30,
+    superseded_rate=1.0,
+)
+SEED = Config(
+    "seed",
+    1_000_000,
+    25,
+    "STANDARD",
+    5,
+    512,
+    failed_rate=2.0,
+    audit_ttl_days=180,
+    audit_write_concurrency=1,
+    runs_per_month=30,
+    data_path="seed",
+    audit_design="execution-key",
+)
 
 
 def test_the_default_on_a_new_table_is_capped_by_the_audit_tables_warm_throughput():
@@ -81,11 +119,14 @@ def test_a_slow_database_binds_even_one_worker():
     assert (r["mapSeconds"], r["bindingResource"]) == (500.0, "database write rate")
 
 
-@pytest.mark.parametrize(("shards", "failed_shards", "expected"), [
-    (64, 16, ("failed-rows index shard (1 of 16)", 1250.0)),
-    (64, 1, ("failed-rows index shard (1 of 1)", 20_000.0)),  # one failed-rows key takes all 20,000
-    (1, 64, ("execution shard (1 of 1)", 15_000.0)),  # 10,000 superseded + 5,000 invalid ids on one key
-])
+@pytest.mark.parametrize(
+    ("shards", "failed_shards", "expected"),
+    [
+        (64, 16, ("failed-rows index shard (1 of 16)", 1250.0)),
+        (64, 1, ("failed-rows index shard (1 of 1)", 20_000.0)),  # one failed-rows key takes all 20,000
+        (1, 64, ("execution shard (1 of 1)", 15_000.0)),  # 10,000 superseded + 5,000 invalid ids on one key
+    ],
+)
 def test_the_key_design_parameters_move_the_hottest_key(shards, failed_shards, expected):
     name, units = hottest_key(SPREAD, replace(ENV, execution_shards=shards, failed_shards=failed_shards))
     assert name == expected[0] and units == pytest.approx(expected[1])
@@ -109,7 +150,8 @@ def test_the_benchmarks_do_not_import_the_test_suite():
     for path in (Path(__file__).parents[2] / "bench").glob("*.py"):
         tree = ast.parse(path.read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
-            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+        }
         assert not {m for m in imported if m == "tests" or m.startswith("tests.")}, path
 
 

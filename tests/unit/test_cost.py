@@ -55,17 +55,25 @@ def test_batch_size_drives_the_number_of_children():
     assert small["perMillionRowsWithoutAudit"] > large["perMillionRowsWithoutAudit"]
 
 
-@pytest.mark.parametrize(("design", "failed", "superseded", "units"), [
-    # 1,000,000 rows; every item under 1 KB (330 / 480 bytes): one unit per entry
-    ("spread", 0.0, 0.0, 1_000_000),  # one item per row, nothing else indexed
-    ("spread", 100.0, 0.0, 2_000_000),  # a failed row: its item + its failed-rows index entry
-    ("spread", 2.0, 1.0, 970_000 + 2 * 20_000 + 10_000),  # superseded rows: 1 unit
-    ("execution-key", 0.0, 0.0, 2_000_000),  # the item + its UserIdIndex entry
-    ("execution-key", 100.0, 0.0, 3_000_000),  # + FailedItemsIndex
-])
+@pytest.mark.parametrize(
+    ("design", "failed", "superseded", "units"),
+    [
+        # 1,000,000 rows; every item under 1 KB (330 / 480 bytes): one unit per entry
+        ("spread", 0.0, 0.0, 1_000_000),  # one item per row, nothing else indexed
+        ("spread", 100.0, 0.0, 2_000_000),  # a failed row: its item + its failed-rows index entry
+        ("spread", 2.0, 1.0, 970_000 + 2 * 20_000 + 10_000),  # superseded rows: 1 unit
+        ("execution-key", 0.0, 0.0, 2_000_000),  # the item + its UserIdIndex entry
+        ("execution-key", 100.0, 0.0, 3_000_000),  # + FailedItemsIndex
+    ],
+)
 def test_audit_write_units_per_row_by_design(design, failed, superseded, units):
-    config = replace(project_default(1_000_000), audit_design=design, failed_rate=failed, superseded_rate=superseded,
-                     table_class=STANDARD)  # Standard's price per write unit (Standard-IA: test below)
+    config = replace(
+        project_default(1_000_000),
+        audit_design=design,
+        failed_rate=failed,
+        superseded_rate=superseded,
+        table_class=STANDARD,
+    )  # Standard's price per write unit (Standard-IA: test below)
     assert audit_write_units(config) == pytest.approx(units)
     assert estimate(config)["lines"][WRITES] == round(units * WRU, 6)
 

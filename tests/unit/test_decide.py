@@ -31,8 +31,9 @@ def test_a_user_missing_from_users_fails_and_writes_nothing():
 
 
 def test_a_user_without_stats_has_no_old_values():
-    result, _ = one(StoredStats())
-    assert (result.status, result.old_login_count) == (ItemStatus.APPLIED, None)
+    result, writes = one(StoredStats())
+    assert (result.status, result.old_login_count, result.old_post_count) == (ItemStatus.APPLIED, None, None)
+    assert writes == [StatsWrite("U1", 7, 8)]  # applied all the same
 
 
 def test_a_retry_reports_the_values_its_first_attempt_replaced():

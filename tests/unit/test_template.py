@@ -18,8 +18,15 @@ DEFINITION = json.loads(DEFINITION_TEXT)
 def test_every_function_has_its_handler_and_a_sample_event():
     specs = functions(TEMPLATE)
     assert {s.code_uri.name for s in specs.values()} == {
-        "worker", "validate_input", "concurrency_calculator", "error_aggregator", "daily_report",
-        "start_run", "run_status", "schema_migrator"}
+        "worker",
+        "validate_input",
+        "concurrency_calculator",
+        "error_aggregator",
+        "daily_report",
+        "start_run",
+        "run_status",
+        "schema_migrator",
+    }
     for spec in specs.values():
         assert spec.module_path.exists(), spec.module_path
         assert "def lambda_handler" in spec.module_path.read_text()
@@ -33,8 +40,11 @@ def test_definition_substitutions_match_the_placeholders():
 
 
 def test_validate_input_catches_every_input_rejection_by_name():
-    rejected = {cls.__name__ for cls in vars(errors).values()
-                if isinstance(cls, type) and issubclass(cls, errors.InputRejected) and cls is not errors.InputRejected}
+    rejected = {
+        cls.__name__
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.InputRejected) and cls is not errors.InputRejected
+    }
     catch = DEFINITION["States"]["ValidateInput"]["Catch"][0]
     assert set(catch["ErrorEquals"]) == rejected
     assert DEFINITION["States"][catch["Next"]]["Type"] == "Pass"

@@ -6,6 +6,7 @@ tests in tests/hostile check the same against an independent oracle."""
 import io
 
 import pytest
+
 from csv_dmap.errors import EmptyFile, InvalidHeader, RecordTooLarge, UnsupportedEncoding
 from csv_dmap.logic.validation import CAUSE_MAX, COPY_HEADER, Limits, normalise, read_user_ids, scan
 
@@ -58,21 +59,31 @@ def test_duplicates_every_row_is_kept_and_earlier_ones_name_the_deciding_line():
     text, result = normalise_text(data)
     assert (result.data_rows, result.duplicate_rows) == (6, 2)
     # the last row of U1 decides even though it is invalid; invalid ids are never merged
-    assert text.splitlines()[1:] == ["U1,1,1,2,superseded:7", "U2,2,2,3,", "U1,3,3,4,superseded:7",
-                                     "bad id,0,0,5,", "bad id,0,0,6,", "U1,x,4,7,"]
+    assert text.splitlines()[1:] == [
+        "U1,1,1,2,superseded:7",
+        "U2,2,2,3,",
+        "U1,3,3,4,superseded:7",
+        "bad id,0,0,5,",
+        "bad id,0,0,6,",
+        "U1,x,4,7,",
+    ]
 
 
 def test_field_count_mismatch_is_marked_never_truncated_or_padded():
     data = b"user_id,login_count,post_count\nU1,1,000,5\nU2,1\nU3,1,1\n"
     text, _ = normalise_text(data)
-    assert text.splitlines()[1:] == ["U1,1,000,2,FieldCountMismatch:4:3", "U2,1,,3,FieldCountMismatch:2:3",
-                                     "U3,1,1,4,"]
+    assert text.splitlines()[1:] == ["U1,1,000,2,FieldCountMismatch:4:3", "U2,1,,3,FieldCountMismatch:2:3", "U3,1,1,4,"]
 
 
 def test_blank_and_excel_empty_rows_are_skipped_and_counted_the_same_in_every_encoding():
     body = "user_id,login_count,post_count\n\nU1,1\n,,\n , ,\u3000\nU2,2,2\n"
     copies = set()
-    for data in (body.encode(), b"\xef\xbb\xbf" + body.encode(), body.encode("cp932"), body.replace("\n", "\r").encode()):
+    for data in (
+        body.encode(),
+        b"\xef\xbb\xbf" + body.encode(),
+        body.encode("cp932"),
+        body.replace("\n", "\r").encode(),
+    ):
         text, result = normalise_text(data)
         assert (result.data_rows, result.blank_rows) == (2, 3)
         copies.add(text)
@@ -87,24 +98,33 @@ def test_quoted_newlines_keep_the_line_where_the_record_starts():
 
 def test_long_field_and_long_row_fail_their_row_with_a_capped_copy():
     big = "あ" * 400  # 1,200 UTF-8 bytes, 400 characters
-    data = (f"user_id,login_count,post_count,memo\nU1,{big},1,\nU2,1,1,{'m' * 4089}\nU3,1,1,{'m' * 4090}\n"
-            f"U4,{'x' * 1024},1,\n").encode()
+    data = (
+        f"user_id,login_count,post_count,memo\nU1,{big},1,\nU2,1,1,{'m' * 4089}\nU3,1,1,{'m' * 4090}\n"
+        f"U4,{'x' * 1024},1,\n"
+    ).encode()
     text, _ = normalise_text(data)
-    assert text.splitlines()[1:] == [f"U1,{'あ' * 32}…,1,2,FieldTooLong:login_count:1200", "U2,1,1,3,",
-                                     "U3,1,1,4,RowTooLong:4097", f"U4,{'x' * 1024},1,5,"]  # 4,096 and 1,024: within
+    assert text.splitlines()[1:] == [
+        f"U1,{'あ' * 32}…,1,2,FieldTooLong:login_count:1200",
+        "U2,1,1,3,",
+        "U3,1,1,4,RowTooLong:4097",
+        f"U4,{'x' * 1024},1,5,",
+    ]  # 4,096 and 1,024: within
 
 
 def test_a_10_mb_field_fails_its_row_not_the_file():
-    data = b"user_id,login_count,post_count\nU1,1,\"" + b"9" * 10_000_000 + b"\"\nU2,1,1\n"
+    data = b'user_id,login_count,post_count\nU1,1,"' + b"9" * 10_000_000 + b'"\nU2,1,1\n'
     text, _ = normalise_text(data)
     assert text.splitlines()[1:] == [f"U1,1,{'9' * 32}…,2,FieldTooLong:post_count:10000000", "U2,1,1,3,"]
     assert len(text) < 200
 
 
-@pytest.mark.parametrize(("data", "line"), [
-    (b"user_id,login_count,post_count\nU1,1,1\nU2,\"" + b"x" * 300 + b"\n" * 10, 3),  # unclosed quote
-    (b"user_id,login_count,post_count\nU1,1,1\nU2," + b"x" * 300 + b",1\n", 3),  # one long line
-])
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b'user_id,login_count,post_count\nU1,1,1\nU2,"' + b"x" * 300 + b"\n" * 10, 3),  # unclosed quote
+        (b"user_id,login_count,post_count\nU1,1,1\nU2," + b"x" * 300 + b",1\n", 3),  # one long line
+    ],
+)
 def test_a_record_above_the_hard_bound_rejects_the_file_naming_the_line(data, line):
     with pytest.raises(RecordTooLarge) as info:
         normalise_text(data, limits=Limits(hard_max=256))
@@ -127,18 +147,24 @@ def test_ascii_until_cp932_text_is_cp932():
     assert result.encoding == "cp932" and text.endswith("U2,1,1,1002,\n")
 
 
-@pytest.mark.parametrize(("data", "error", "fragment"), [
-    (b"", EmptyFile, "no header"),
-    (b"\n\n,,\n", EmptyFile, "no header"),
-    ("ユーザーID,ログイン回数,投稿回数\n\n".encode(), EmptyFile, "no data rows"),
-    (b"user_id,logins\nU1,1\n", InvalidHeader, "ログイン回数 or login_count, 投稿回数 or post_count"),
-    (b"user_id,USER_ID ,login_count,post_count\n", InvalidHeader, "appears twice"),
-    (b"user_id," + b"x" * 120_000 + b",login_count,post_count\nU1,1,1\n", InvalidHeader, "120,031 bytes"),
-    ("a,b\n".encode("utf-16-le").join([b"\xff\xfe", b""]), UnsupportedEncoding, "UTF-16"),
-    (b"user_id,login_count,post_count\nU1,\x85\x40,1\n", UnsupportedEncoding, "line 2 is neither UTF-8 nor CP932"),
-    ("\ufeffuser_id,login_count,post_count\nU1,1,1\n".encode() + b"U2,\x82\xa0,1\n", UnsupportedEncoding,
-     "line 3 is not UTF-8 with BOM (byte offset 44"),
-])
+@pytest.mark.parametrize(
+    ("data", "error", "fragment"),
+    [
+        (b"", EmptyFile, "no header"),
+        (b"\n\n,,\n", EmptyFile, "no header"),
+        ("ユーザーID,ログイン回数,投稿回数\n\n".encode(), EmptyFile, "no data rows"),
+        (b"user_id,logins\nU1,1\n", InvalidHeader, "ログイン回数 or login_count, 投稿回数 or post_count"),
+        (b"user_id,USER_ID ,login_count,post_count\n", InvalidHeader, "appears twice"),
+        (b"user_id," + b"x" * 120_000 + b",login_count,post_count\nU1,1,1\n", InvalidHeader, "120,031 bytes"),
+        ("a,b\n".encode("utf-16-le").join([b"\xff\xfe", b""]), UnsupportedEncoding, "UTF-16"),
+        (b"user_id,login_count,post_count\nU1,\x85\x40,1\n", UnsupportedEncoding, "line 2 is neither UTF-8 nor CP932"),
+        (
+            "\ufeffuser_id,login_count,post_count\nU1,1,1\n".encode() + b"U2,\x82\xa0,1\n",
+            UnsupportedEncoding,
+            "line 3 is not UTF-8 with BOM (byte offset 44",
+        ),
+    ],
+)
 def test_files_that_cannot_be_processed(data, error, fragment):
     with pytest.raises(error) as info:
         scan(opener(data))

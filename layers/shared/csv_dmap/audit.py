@@ -40,8 +40,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer  # type: ignore[import-untyped]
-from botocore.exceptions import ClientError, HTTPClientError  # type: ignore[import-untyped]
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .errors import AuditWriteError, AuditWriteRejected
@@ -372,9 +372,15 @@ class AuditLogWriter:
         ttl_days: int,
     ) -> int:
         """Audit a batch from the worker's result dicts (contract 4): the worker's one call."""
-        return self.write_items(audit_items(results, execution_name=execution_name,
-                                            execution_start=execution_start, source_key=source_key,
-                                            ttl_days=ttl_days))
+        return self.write_items(
+            audit_items(
+                results,
+                execution_name=execution_name,
+                execution_start=execution_start,
+                source_key=source_key,
+                ttl_days=ttl_days,
+            )
+        )
 
 
 def _put_requests(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -451,8 +457,8 @@ AUDIT_WRITE_BUDGET_SECONDS = 3.5
 
 @lru_cache(maxsize=1)
 def get_audit_writer() -> AuditLogWriter:
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config  # type: ignore[import-untyped]
+    import boto3
+    from botocore.config import Config
 
     from .config import get_settings
 
@@ -465,5 +471,9 @@ def get_audit_writer() -> AuditLogWriter:
             read_timeout=AUDIT_READ_TIMEOUT_SECONDS,
         ),
     )
-    return AuditLogWriter(client, settings.audit_table_name, concurrency=settings.audit_write_concurrency,
-                          budget_seconds=AUDIT_WRITE_BUDGET_SECONDS)
+    return AuditLogWriter(
+        client,
+        settings.audit_table_name,
+        concurrency=settings.audit_write_concurrency,
+        budget_seconds=AUDIT_WRITE_BUDGET_SECONDS,
+    )

@@ -4,8 +4,8 @@
 from functools import lru_cache
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
+import boto3
+from botocore.config import Config
 
 _CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"})
 
@@ -26,5 +26,5 @@ def dynamodb_client() -> Any:
 
 
 @lru_cache(maxsize=1)
-def stepfunctions_client():
+def stepfunctions_client() -> Any:
     return boto3.client("stepfunctions", config=_CONFIG)

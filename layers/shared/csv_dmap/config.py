@@ -47,9 +47,7 @@ class Settings(BaseModel):
     audit_ttl_days: int = Field(default=180, alias="AUDIT_TTL_DAYS")
     audit_write_concurrency: int = Field(default=4, alias="AUDIT_WRITE_CONCURRENCY", ge=1, le=16)
 
-    unknown_user_policy: UnknownUserPolicy = Field(
-        default=UnknownUserPolicy.FAIL, alias="UNKNOWN_USER_POLICY"
-    )
+    unknown_user_policy: UnknownUserPolicy = Field(default=UnknownUserPolicy.FAIL, alias="UNKNOWN_USER_POLICY")
     results_bucket: str | None = Field(default=None, alias="RESULTS_BUCKET")
     input_bucket: str | None = Field(default=None, alias="INPUT_BUCKET")
 

@@ -134,7 +134,7 @@ def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int
     insert = _insert_users(engine.dialect.name)
     count = 0
     with engine.begin() as conn:
-        for ids in batched(user_ids, chunk):
+        for ids in batched(user_ids, chunk, strict=False):
             conn.execute(insert, [{"user_id": uid} for uid in ids])
             count += len(ids)
     return count
@@ -147,7 +147,11 @@ def _url_from_secret(settings: Settings) -> URL:
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(settings.db_secret_arn or "", transform="json", max_age=300)
-    if not isinstance(secret, dict) or "username" not in secret or ("password" not in secret and not settings.db_iam_auth):
+    if (
+        not isinstance(secret, dict)
+        or "username" not in secret
+        or ("password" not in secret and not settings.db_iam_auth)
+    ):
         raise ConfigurationError(
             f"secret {settings.db_secret_arn} must be JSON with at least username and password "
             "(the format RDS and Secrets Manager rotation use)"
@@ -173,8 +177,12 @@ def database_url(settings: Settings) -> URL:
         return _url_from_secret(settings)
     if settings.db_iam_auth and settings.db_host and settings.db_user:
         return URL.create(
-            "mysql+pymysql", username=settings.db_user, host=settings.db_host, port=settings.db_port,
-            database=settings.db_name, query={"charset": "utf8mb4"},
+            "mysql+pymysql",
+            username=settings.db_user,
+            host=settings.db_host,
+            port=settings.db_port,
+            database=settings.db_name,
+            query={"charset": "utf8mb4"},
         )
     raise ConfigurationError(
         "no database configured: set DATABASE_URL (for example sqlite:///csv_dmap.db or "
@@ -184,7 +192,7 @@ def database_url(settings: Settings) -> URL:
 
 
 try:  # PyMySQL is the MySQL driver; SQLite-only environments need not have it
-    from pymysql.cursors import Cursor as _PyMySQLCursor  # type: ignore[import-untyped]
+    from pymysql.cursors import Cursor as _PyMySQLCursor
 
     class BoundedCursor(_PyMySQLCursor):  # type: ignore[misc]
         """PyMySQL's executemany packs rows into multi-row INSERTs up to this many bytes."""
@@ -216,7 +224,7 @@ class ConnectionOptions:
 
 def iam_token(url: URL, region: str | None) -> str:
     """A 15-minute IAM authentication token for ``url``'s user (the password of a new connection)."""
-    import boto3  # type: ignore[import-untyped]
+    import boto3
 
     client = boto3.client("rds", region_name=region)
     token: str = client.generate_db_auth_token(
@@ -342,7 +350,9 @@ def _upsert(dialect: str) -> Insert:
         from sqlalchemy.dialects import sqlite
 
         lite = sqlite.insert(user_stats)
-        return lite.on_conflict_do_update(index_elements=[user_stats.c.user_id], set_={c: lite.excluded[c] for c in _WRITTEN})
+        return lite.on_conflict_do_update(
+            index_elements=[user_stats.c.user_id], set_={c: lite.excluded[c] for c in _WRITTEN}
+        )
     raise ConfigurationError(f"database dialect {dialect!r} is not supported (use MySQL/MariaDB or SQLite)")
 
 
@@ -375,7 +385,7 @@ def _int(value: int | None) -> str:
 def mysql_upserts(rows: Iterable[Row], literals: str) -> Iterator[str]:
     """Multi-row upserts of ``rows`` (each followed by the batch's escaped constant
     ``literals``), every statement at most ``MAX_STATEMENT_BYTES`` bytes."""
-    from pymysql.converters import escape_string  # type: ignore[import-untyped]
+    from pymysql.converters import escape_string
 
     budget = MAX_STATEMENT_BYTES - len(_UPSERT_PREFIX) - len(_UPSERT_SUFFIX)
     tail = f",{literals})"
@@ -452,7 +462,8 @@ class UnitOfWork:
     def _row(self, write: StatsWrite) -> Row:
         before = self.snapshot[write.user_id]
         retry = before.last_execution_name == self.batch.execution_name and (
-            before.last_batch_index == self.batch.batch_index)
+            before.last_batch_index == self.batch.batch_index
+        )
         if retry:  # the values this batch replaced the first time
             return (write.user_id, write.login_count, write.post_count, before.prev_login_count, before.prev_post_count)
         return (write.user_id, write.login_count, write.post_count, before.login_count, before.post_count)

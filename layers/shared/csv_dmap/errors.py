@@ -76,12 +76,14 @@ class InvalidEvent(CsvDmapError):
     """An event the function cannot act on (deploy: StartRun, RunStatus): a field it needs is
     missing. Not retried: the event goes to the dead-letter queue for a person to look at."""
 
+
 # worker:
 class PermanentDatabaseError(CsvDmapError):
     """The database refused the batch for a reason a retry will not change (a
     missing table, a constraint, access denied). Not retried by the ASL: the
     ItemProcessor reconciles the batch and reports its rows failed with this
     name; the message is the driver's one-line cause."""
+
 
 class RecordTooLarge(InputRejected):
     """A physical line above 16 MiB, or a record above 16 Mi characters (an unclosed quote,

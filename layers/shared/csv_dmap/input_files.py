@@ -11,7 +11,7 @@ import tempfile
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError
 
 from .errors import EmptyFile, FileTooLarge, InputNotFound
 from .logic.validation import LIMITS, Limits, normalise, printable
@@ -29,16 +29,24 @@ def _head(s3: Any, bucket: str, key: str) -> tuple[str, int, str | None]:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound", "403"):
                 raise
-    raise InputNotFound(f"s3://{printable(bucket, 63)}/{printable(key, 300)} does not exist or is not readable "
-                        "by the pipeline")
+    raise InputNotFound(
+        f"s3://{printable(bucket, 63)}/{printable(key, 300)} does not exist or is not readable by the pipeline"
+    )
 
 
 def staging_key(execution_name: str, source_key: str) -> str:
     return f"{STAGING_PREFIX}{execution_name}/{os.path.basename(source_key)}"
 
 
-def validate_object(s3: Any, bucket: str, key: str, execution_name: str, max_bytes: int,
-                    tmp_dir: str | None = None, limits: Limits = LIMITS) -> ValidationResult:
+def validate_object(
+    s3: Any,
+    bucket: str,
+    key: str,
+    execution_name: str,
+    max_bytes: int,
+    tmp_dir: str | None = None,
+    limits: Limits = LIMITS,
+) -> ValidationResult:
     """Check the object and write its normalised copy; raise the named rejection otherwise."""
     key, size, etag = _head(s3, bucket, key)
     where = f"s3://{printable(bucket, 63)}/{printable(key, 300)}"
@@ -66,13 +74,13 @@ def validate_object(s3: Any, bucket: str, key: str, execution_name: str, max_byt
     return ValidationResult(
         bucket=bucket,
         key=target,
-        sourceKey=key,
-        byteSize=size,
+        source_key=key,
+        byte_size=size,
         encoding=result.encoding_label,
         header=result.header,
-        sourceRows=result.data_rows,
-        duplicateRows=result.duplicate_rows,
-        blankRows=result.blank_rows,
-        rowCount=result.data_rows,
+        source_rows=result.data_rows,
+        duplicate_rows=result.duplicate_rows,
+        blank_rows=result.blank_rows,
+        row_count=result.data_rows,
         normalized=True,
     )

@@ -24,9 +24,14 @@ def report_keys(day: str) -> list[str]:
 def write_report(s3: Any, bucket: str, day: str, report: dict[str, Any]) -> list[str]:
     """Write the day's report in its three forms; return the keys."""
     json_key, html_key, line_key = report_keys(day)
-    s3.put_object(Bucket=bucket, Key=json_key, ContentType="application/json",
-                  Body=json.dumps(report, ensure_ascii=False, indent=2).encode())
-    s3.put_object(Bucket=bucket, Key=html_key, ContentType="text/html; charset=utf-8",
-                  Body=render_html(report).encode())
+    s3.put_object(
+        Bucket=bucket,
+        Key=json_key,
+        ContentType="application/json",
+        Body=json.dumps(report, ensure_ascii=False, indent=2).encode(),
+    )
+    s3.put_object(
+        Bucket=bucket, Key=html_key, ContentType="text/html; charset=utf-8", Body=render_html(report).encode()
+    )
     s3.put_object(Bucket=bucket, Key=line_key, ContentType="application/json", Body=table_line(report).encode())
     return [json_key, html_key, line_key]

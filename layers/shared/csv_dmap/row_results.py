@@ -98,8 +98,9 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def row_record(result: Mapping[str, Any], *, execution_name: str, update_timestamp: str,
-               source_key: str) -> dict[str, Any]:
+def row_record(
+    result: Mapping[str, Any], *, execution_name: str, update_timestamp: str, source_key: str
+) -> dict[str, Any]:
     """One dataset record from one worker result dict (camelCase, contract 4)."""
     record: dict[str, Any] = {"execution_name": execution_name}
     get = result.get
@@ -120,8 +121,17 @@ class RowResultsWriter:
     """Writes one run's rows as gzip JSON Lines parts. Use as a context manager:
     the last part is uploaded and stale parts removed on a clean exit only."""
 
-    def __init__(self, s3: Any, bucket: str, *, execution_name: str, execution_date: str,
-                 execution_start: str, source_key: str, part_rows: int = PART_ROWS):
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        *,
+        execution_name: str,
+        execution_date: str,
+        execution_start: str,
+        source_key: str,
+        part_rows: int = PART_ROWS,
+    ):
         self.s3 = s3
         self.bucket = bucket
         self.prefix = rows_prefix(execution_date, execution_name)
@@ -139,8 +149,7 @@ class RowResultsWriter:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if kind is None:
             self.close()
         else:
@@ -151,8 +160,12 @@ class RowResultsWriter:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 - lives across add() calls, closed by _upload/_discard
             # mtime=0: the same rows give the same bytes, so a retry writes identical objects
             self._gzip = gzip.GzipFile(fileobj=self._file, mode="wb", compresslevel=6, mtime=0)
-        record = row_record(result, execution_name=self.execution_name,
-                            update_timestamp=self.update_timestamp, source_key=self.source_key)
+        record = row_record(
+            result,
+            execution_name=self.execution_name,
+            update_timestamp=self.update_timestamp,
+            source_key=self.source_key,
+        )
         self._lines.append(_encode(record))
         self.rows += 1
         self._in_part += 1
@@ -173,8 +186,7 @@ class RowResultsWriter:
         self._gzip.close()
         self._file.seek(0)
         key = part_key(self.prefix, len(self.keys))
-        self.s3.upload_fileobj(self._file, self.bucket, key,
-                               ExtraArgs={"ContentType": "application/gzip"})
+        self.s3.upload_fileobj(self._file, self.bucket, key, ExtraArgs={"ContentType": "application/gzip"})
         self._file.close()
         self.keys.append(key)
         self._gzip, self._file, self._in_part = None, None, 0
@@ -196,8 +208,12 @@ class RowResultsWriter:
     def _delete_stale(self) -> None:
         written = set(self.keys)
         paginator = self.s3.get_paginator("list_objects_v2")
-        stale = [o["Key"] for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix)
-                 for o in page.get("Contents", []) if o["Key"] not in written]
+        stale = [
+            o["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix)
+            for o in page.get("Contents", [])
+            if o["Key"] not in written
+        ]
         for start in range(0, len(stale), 1000):  # DeleteObjects takes at most 1,000 keys
-            chunk = stale[start:start + 1000]
+            chunk = stale[start : start + 1000]
             self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})

@@ -41,15 +41,21 @@ def execution_date(start_time: str, timezone: str) -> str:
     return _parse_time(start_time).astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
-def _outcome(tally: RunTally, rate: float, tolerance: float,
-             map_result: dict[str, Any]) -> tuple[str, str | None, str | None]:
+def _outcome(
+    tally: RunTally, rate: float, tolerance: float, map_result: dict[str, Any]
+) -> tuple[str, str | None, str | None]:
     map_error = map_result.get("Error")
     if map_error:
         return "FAILED", str(map_error), f"the map failed with {map_error}: {str(map_result.get('Cause') or '')[:300]}"
     if rate > tolerance:
         what = "rows failed" if not tally.pending else "rows failed or never ran"
-        return "FAILED", "ErrorRateExceeded", (
-            f"{tally.not_applied_in_error:,} of {tally.rows:,} {what} ({rate:.2f}%), above the tolerated {tolerance:g}%")
+        return (
+            "FAILED",
+            "ErrorRateExceeded",
+            (
+                f"{tally.not_applied_in_error:,} of {tally.rows:,} {what} ({rate:.2f}%), above the tolerated {tolerance:g}%"
+            ),
+        )
     return "SUCCEEDED", None, None
 
 
@@ -75,38 +81,40 @@ def summarise(
     if cause and tally.errors:
         cause += "; top errors: " + ", ".join(f"{k} {v:,}" for k, v in tally.errors.most_common(3))
     # by field name (populate_by_name): the aliases are the JSON contract
-    return RunSummary.model_validate({
-        "execution_name": execution_name,
-        "date": execution_date(start_time, timezone),
-        "start_time": started.isoformat(),
-        "finished_at": now.isoformat(),
-        "duration_seconds": round(max(0.0, (now - started).total_seconds()), 3),
-        "status": status,
-        "error": error,
-        "cause": cause,
-        "source_bucket": source_bucket,
-        "source_key": source_key,
-        "map_key": validation.key if validation else None,
-        "encoding": validation.encoding if validation else None,
-        "duplicate_rows": int(getattr(validation, "duplicate_rows", 0) or 0),
-        "blank_rows": int(getattr(validation, "blank_rows", 0) or 0),
-        "rows": tally.rows,
-        "applied": tally.applied,
-        "failed": tally.failed,
-        "superseded": tally.superseded,
-        "skipped": tally.skipped,
-        "pending": tally.pending,
-        "error_rate": rate,
-        "severity": Severity.HIGH if map_error else severity_of(rate, tolerated_failure_percentage, medium_ratio),
-        "errors_by_type": dict(tally.errors.most_common()),
-        "examples": tally.examples,
-        "batches": tally.batches,
-        "failed_batches": tally.failed_batches,
-        "max_concurrency": config.max_concurrency if config else None,
-        "max_items_per_batch": config.max_items_per_batch if config else None,
-        "tolerated_failure_percentage": tolerated_failure_percentage,
-        "map_run_arn": map_result.get("MapRunArn"),
-    })
+    return RunSummary.model_validate(
+        {
+            "execution_name": execution_name,
+            "date": execution_date(start_time, timezone),
+            "start_time": started.isoformat(),
+            "finished_at": now.isoformat(),
+            "duration_seconds": round(max(0.0, (now - started).total_seconds()), 3),
+            "status": status,
+            "error": error,
+            "cause": cause,
+            "source_bucket": source_bucket,
+            "source_key": source_key,
+            "map_key": validation.key if validation else None,
+            "encoding": validation.encoding if validation else None,
+            "duplicate_rows": int(getattr(validation, "duplicate_rows", 0) or 0),
+            "blank_rows": int(getattr(validation, "blank_rows", 0) or 0),
+            "rows": tally.rows,
+            "applied": tally.applied,
+            "failed": tally.failed,
+            "superseded": tally.superseded,
+            "skipped": tally.skipped,
+            "pending": tally.pending,
+            "error_rate": rate,
+            "severity": Severity.HIGH if map_error else severity_of(rate, tolerated_failure_percentage, medium_ratio),
+            "errors_by_type": dict(tally.errors.most_common()),
+            "examples": tally.examples,
+            "batches": tally.batches,
+            "failed_batches": tally.failed_batches,
+            "max_concurrency": config.max_concurrency if config else None,
+            "max_items_per_batch": config.max_items_per_batch if config else None,
+            "tolerated_failure_percentage": tolerated_failure_percentage,
+            "map_run_arn": map_result.get("MapRunArn"),
+        }
+    )
 
 
 def needs_alert(summary: RunSummary) -> bool:
@@ -119,8 +127,10 @@ def alert(summary: RunSummary, summary_uri: str) -> tuple[str, str]:
     lines = [
         f"Execution: {summary.execution_name} ({summary.status})",
         f"Source: s3://{summary.source_bucket}/{summary.source_key}",
-        (f"Rows: {summary.rows:,}  applied: {summary.applied:,}  failed: {summary.failed:,}  "
-         f"superseded: {summary.superseded:,}  skipped: {summary.skipped:,}  pending: {summary.pending:,}"),
+        (
+            f"Rows: {summary.rows:,}  applied: {summary.applied:,}  failed: {summary.failed:,}  "
+            f"superseded: {summary.superseded:,}  skipped: {summary.skipped:,}  pending: {summary.pending:,}"
+        ),
         f"Error rate: {summary.error_rate:.2f}%  severity: {summary.severity.value}",
     ]
     if summary.cause:

@@ -103,8 +103,9 @@ def _apply(store: StatsStore, ctx: BatchContext, candidates: list[Candidate], cr
     return decision.results
 
 
-def _reconcile(store: StatsStore, ctx: BatchContext, candidates: list[Candidate], event: WorkerEvent,
-               create: bool) -> dict[int, ItemResult]:
+def _reconcile(
+    store: StatsStore, ctx: BatchContext, candidates: list[Candidate], event: WorkerEvent, create: bool
+) -> dict[int, ItemResult]:
     assert event.failure is not None
     with store.unit_of_work(ctx.batch_ref(), lock=False) as unit:
         stored = unit.read([c.user_id for c in candidates])
@@ -113,8 +114,13 @@ def _reconcile(store: StatsStore, ctx: BatchContext, candidates: list[Candidate]
 
 def write_audit(audit: AuditSink, results: Sequence[Mapping[str, Any]], ctx: BatchContext, ttl_days: int) -> None:
     """The audit items of a batch, from its results (contract 4 dicts)."""
-    audit.write_results(results, execution_name=ctx.execution_name, execution_start=ctx.moment,
-                        source_key=ctx.source_key, ttl_days=ttl_days)
+    audit.write_results(
+        results,
+        execution_name=ctx.execution_name,
+        execution_start=ctx.moment,
+        source_key=ctx.source_key,
+        ttl_days=ttl_days,
+    )
 
 
 def apply_batch(

@@ -19,15 +19,32 @@ COUNTED = ("failed", "superseded", "skipped", "pending")
 
 
 def _run_line(s: RunSummary) -> dict[str, Any]:
-    return {"executionName": s.execution_name, "startTime": s.start_time, "status": s.status, "error": s.error,
-            "sourceKey": s.source_key, "rows": s.rows, "applied": s.applied, "failed": s.failed,
-            "superseded": s.superseded, "skipped": s.skipped, "pending": s.pending, "errorRate": s.error_rate,
-            "severity": s.severity.value, "durationSeconds": s.duration_seconds}
+    return {
+        "executionName": s.execution_name,
+        "startTime": s.start_time,
+        "status": s.status,
+        "error": s.error,
+        "sourceKey": s.source_key,
+        "rows": s.rows,
+        "applied": s.applied,
+        "failed": s.failed,
+        "superseded": s.superseded,
+        "skipped": s.skipped,
+        "pending": s.pending,
+        "errorRate": s.error_rate,
+        "severity": s.severity.value,
+        "durationSeconds": s.duration_seconds,
+    }
 
 
 def _slow_line(s: RunSummary) -> dict[str, Any]:
-    return {"executionName": s.execution_name, "durationSeconds": s.duration_seconds, "rows": s.rows,
-            "rowsPerSecond": round(s.rows_per_second, 1), "status": s.status}
+    return {
+        "executionName": s.execution_name,
+        "durationSeconds": s.duration_seconds,
+        "rows": s.rows,
+        "rowsPerSecond": round(s.rows_per_second, 1),
+        "status": s.status,
+    }
 
 
 def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], generated_at: datetime) -> dict[str, Any]:
@@ -54,8 +71,9 @@ def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], gener
         "runs": [_run_line(s) for s in runs],
     }
     report["message"] = (
-        f"No csv-dmap runs on {day} ({timezone})." if not runs else
-        f"{len(runs)} run(s) on {day}: {applied:,} of {rows:,} rows applied "
+        f"No csv-dmap runs on {day} ({timezone})."
+        if not runs
+        else f"{len(runs)} run(s) on {day}: {applied:,} of {rows:,} rows applied "
         f"({report['successRate']:.2f}%), {report['failedExecutions']} execution(s) failed."
     )
     return report
@@ -96,7 +114,9 @@ def table_line(report: dict[str, Any]) -> str:
 def render_text(report: dict[str, Any], links: dict[str, str]) -> str:
     lines = [report["message"]]
     if report["executions"]:
-        lines.append("Errors by type: " + (", ".join(f"{k} {v:,}" for k, v in report["errorsByType"].items()) or "none"))
+        lines.append(
+            "Errors by type: " + (", ".join(f"{k} {v:,}" for k, v in report["errorsByType"].items()) or "none")
+        )
         slow = report["slowestRuns"][0]
         lines.append(f"Slowest run: {slow['executionName']} {slow['durationSeconds']:.0f} s for {slow['rows']:,} rows")
         failed = [r["executionName"] for r in report["runs"] if r["status"] != "SUCCEEDED"]
@@ -113,8 +133,12 @@ def _chart(runs: list[dict[str, Any]]) -> str:
     width, bar_h, gap, label_w = 720, 18, 8, 230
     top = max(r["rows"] for r in runs) or 1
     height = len(runs) * (bar_h + gap) + 30
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-              f'aria-label="rows applied and failed per run">')]
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="rows applied and failed per run">'
+        )
+    ]
     for i, r in enumerate(runs):
         y = i * (bar_h + gap) + 10
         scale = (width - label_w - 80) / top
@@ -123,8 +147,10 @@ def _chart(runs: list[dict[str, Any]]) -> str:
         parts.append(f'<text x="0" y="{y + 13}" font-size="12">{name}</text>')
         parts.append(f'<rect x="{label_w}" y="{y}" width="{ok_w:.1f}" height="{bar_h}" fill="#2e7d32"/>')
         parts.append(f'<rect x="{label_w + ok_w:.1f}" y="{y}" width="{bad_w:.1f}" height="{bar_h}" fill="#c62828"/>')
-        parts.append(f'<text x="{label_w + ok_w + bad_w + 6:.1f}" y="{y + 13}" font-size="12">'
-                     f'{r["rows"]:,} ({r["errorRate"]:.1f}% failed)</text>')
+        parts.append(
+            f'<text x="{label_w + ok_w + bad_w + 6:.1f}" y="{y + 13}" font-size="12">'
+            f"{r['rows']:,} ({r['errorRate']:.1f}% failed)</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -151,7 +177,7 @@ def render_html(report: dict[str, Any]) -> str:
             f"<h2>Slowest runs</h2><table><tr><th>execution</th><th>duration</th><th>rows/s</th></tr>{slow}</table>"
         )
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>csv-dmap daily report {e(report['date'])}</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}</style>"

@@ -86,8 +86,15 @@ def _who(raw: object) -> tuple[str | None, str | None]:
 
 def _failed(index: int, line: int, raw: object, error: RowError) -> ItemResult:
     user_id, raw_id = _who(raw)
-    return ItemResult(index=index, line=line, status=ItemStatus.FAILED, user_id=user_id, raw_user_id=raw_id,
-                      error_type=error.error_type.value, error_message=error.message)
+    return ItemResult(
+        index=index,
+        line=line,
+        status=ItemStatus.FAILED,
+        user_id=user_id,
+        raw_user_id=raw_id,
+        error_type=error.error_type.value,
+        error_message=error.message,
+    )
 
 
 def _settle(item: BatchItem) -> ItemResult | Candidate:
@@ -99,8 +106,14 @@ def _settle(item: BatchItem) -> ItemResult | Candidate:
         later = superseded_by(note)
         if later is not None:
             user_id, raw_id = _who(raw)
-            return ItemResult(index=index, line=line, status=ItemStatus.SUPERSEDED, user_id=user_id,
-                              raw_user_id=raw_id, superseded_by=later)
+            return ItemResult(
+                index=index,
+                line=line,
+                status=ItemStatus.SUPERSEDED,
+                user_id=user_id,
+                raw_user_id=raw_id,
+                superseded_by=later,
+            )
         error = note_error(note)
         if error is not None:
             return _failed(index, line, raw, error)
@@ -132,14 +145,23 @@ def decide(candidates: Sequence[Candidate], stored: Mapping[str, StoredStats], e
         before = stored.get(row.user_id)
         if before is None:
             results[row.index] = ItemResult(
-                index=row.index, line=row.line, status=ItemStatus.FAILED, user_id=row.user_id,
-                error_type=RowErrorType.USER_NOT_FOUND.value, error_message="user is not in the users table")
+                index=row.index,
+                line=row.line,
+                status=ItemStatus.FAILED,
+                user_id=row.user_id,
+                error_type=RowErrorType.USER_NOT_FOUND.value,
+                error_message="user is not in the users table",
+            )
             continue
         if execution.is_older_than(before):
             results[row.index] = ItemResult(
-                index=row.index, line=row.line, status=ItemStatus.SKIPPED, user_id=row.user_id,
+                index=row.index,
+                line=row.line,
+                status=ItemStatus.SKIPPED,
+                user_id=row.user_id,
                 error_type=RowErrorType.NEWER_EXECUTION_APPLIED.value,
-                error_message=f"newer execution {before.last_execution_name}")
+                error_message=f"newer execution {before.last_execution_name}",
+            )
             continue
         if row.user_id in current:
             old = current[row.user_id]
@@ -148,11 +170,19 @@ def decide(candidates: Sequence[Candidate], stored: Mapping[str, StoredStats], e
         else:
             old = (before.login_count, before.post_count)
         results[row.index] = ItemResult(
-            index=row.index, line=row.line, status=ItemStatus.APPLIED, user_id=row.user_id,
-            old_login_count=old[0], new_login_count=row.login_count,
-            old_post_count=old[1], new_post_count=row.post_count)
+            index=row.index,
+            line=row.line,
+            status=ItemStatus.APPLIED,
+            user_id=row.user_id,
+            old_login_count=old[0],
+            new_login_count=row.login_count,
+            old_post_count=old[1],
+            new_post_count=row.post_count,
+        )
         current[row.user_id] = (row.login_count, row.post_count)
-    writes = [StatsWrite(uid, login, post) for uid, (login, post) in current.items() if login is not None and post is not None]
+    writes = [
+        StatsWrite(uid, login, post) for uid, (login, post) in current.items() if login is not None and post is not None
+    ]
     return Decision(results, writes)
 
 
@@ -178,7 +208,13 @@ def reconcile(
         not_reached = result.status is ItemStatus.APPLIED and not committed
         unknown = before is None and users_created
         if not_reached or unknown:
-            result = ItemResult(index=row.index, line=row.line, status=ItemStatus.FAILED, user_id=row.user_id,
-                                error_type=cap_escaped(failure.error, 48), error_message=message)
+            result = ItemResult(
+                index=row.index,
+                line=row.line,
+                status=ItemStatus.FAILED,
+                user_id=row.user_id,
+                error_type=cap_escaped(failure.error, 48),
+                error_message=message,
+            )
         results[row.index] = result
     return results

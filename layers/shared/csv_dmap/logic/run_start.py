@@ -50,8 +50,11 @@ def run_start_of(event: dict[str, Any]) -> RunStart:
     bucket = ((detail or {}).get("bucket") or {}).get("name")
     obj = (detail or {}).get("object") or {}
     key, version = obj.get("key"), obj.get("version-id") or obj.get("sequencer")
-    if not (isinstance(bucket, str) and bucket and isinstance(key, str) and key and isinstance(version, str) and version):
+    if not (
+        isinstance(bucket, str) and bucket and isinstance(key, str) and key and isinstance(version, str) and version
+    ):
         raise InvalidEvent(
             "not an S3 Object Created event with detail.bucket.name, detail.object.key and "
-            "detail.object.version-id or sequencer")
+            "detail.object.version-id or sequencer"
+        )
     return RunStart(name=execution_name(bucket, key, version), bucket=bucket, key=key, version=version)

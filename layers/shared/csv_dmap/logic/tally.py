@@ -67,8 +67,9 @@ class RunTally:
             self.errors[kind] += 1
             self._example(kind, row)
 
-    def add(self, status: str, records: Iterable[Mapping[str, Any]],
-            on_row: Callable[[dict[str, Any]], None] | None = None) -> RunTally:
+    def add(
+        self, status: str, records: Iterable[Mapping[str, Any]], on_row: Callable[[dict[str, Any]], None] | None = None
+    ) -> RunTally:
         if status not in ("SUCCEEDED", "FAILED", "PENDING"):
             raise ValueError(f"unknown ResultWriter status {status!r}")
         for record in records:

@@ -135,8 +135,10 @@ class _Decoding:
             self.codec, self.decided_at = "utf-8-sig", 1
             return len(codecs.BOM_UTF8)
         if chunk.startswith(_UTF16_BOMS):
-            raise reject(UnsupportedEncoding, "the file is UTF-16 (Excel's 'Unicode Text'); "
-                                              "save it as 'CSV UTF-8' or 'CSV' instead")
+            raise reject(
+                UnsupportedEncoding,
+                "the file is UTF-16 (Excel's 'Unicode Text'); save it as 'CSV UTF-8' or 'CSV' instead",
+            )
         return 0
 
     def decide(self, raw: bytes, line: int, offset: int) -> str:
@@ -149,26 +151,40 @@ class _Decoding:
                 text = raw.decode("cp932")
                 self.codec = "cp932"
             except UnicodeDecodeError:
-                raise reject(UnsupportedEncoding, (
-                    f"line {line:,} is neither UTF-8 nor CP932/Shift_JIS (byte offset {offset + exc.start:,}: "
-                    f"{_bad_bytes(exc)}); save the file as 'CSV UTF-8'")) from None
+                raise reject(
+                    UnsupportedEncoding,
+                    (
+                        f"line {line:,} is neither UTF-8 nor CP932/Shift_JIS (byte offset {offset + exc.start:,}: "
+                        f"{_bad_bytes(exc)}); save the file as 'CSV UTF-8'"
+                    ),
+                ) from None
         self.decided_at = line
         return text
 
     def mixed(self, exc: UnicodeDecodeError, line: int, offset: int) -> InputRejected:
         label = ENCODING_LABELS[self.encoding]
-        how = "its byte order mark" if self.codec == "utf-8-sig" else \
-            f"line {self.decided_at:,}, its first non-ASCII text"
-        return reject(UnsupportedEncoding, (
-            f"line {line:,} is not {label} (byte offset {offset + exc.start:,}: {_bad_bytes(exc)}), "
-            f"although the file is {label} by {how}: it mixes encodings; save it again as 'CSV UTF-8'"))
+        how = (
+            "its byte order mark"
+            if self.codec == "utf-8-sig"
+            else f"line {self.decided_at:,}, its first non-ASCII text"
+        )
+        return reject(
+            UnsupportedEncoding,
+            (
+                f"line {line:,} is not {label} (byte offset {offset + exc.start:,}: {_bad_bytes(exc)}), "
+                f"although the file is {label} by {how}: it mixes encodings; save it again as 'CSV UTF-8'"
+            ),
+        )
 
     def too_long(self, line: int) -> InputRejected:
         return reject(RecordTooLarge, f"line {line:,} is longer than {self.hard_max:,} bytes; the file cannot be read")
 
     def record_too_long(self, line: int) -> InputRejected:
-        return reject(RecordTooLarge, f"the record that reaches line {line:,} is longer than {self.hard_max:,} "
-                                      "characters (an unclosed quote?); the file cannot be read")
+        return reject(
+            RecordTooLarge,
+            f"the record that reaches line {line:,} is longer than {self.hard_max:,} "
+            "characters (an unclosed quote?); the file cannot be read",
+        )
 
 
 def _regions(stream: BinaryIO, state: _Decoding) -> Iterator[bytes]:
@@ -183,7 +199,7 @@ def _regions(stream: BinaryIO, state: _Decoding) -> Iterator[bytes]:
         chunk += more
     if chunk:
         state.offset = state.first_chunk(chunk)
-        chunk = chunk[state.offset:]
+        chunk = chunk[state.offset :]
     pending = b""
     while chunk:
         buf = pending + chunk
@@ -252,7 +268,7 @@ def _checked_lines(region: bytes, state: _Decoding) -> Iterator[str]:
 
 
 def _bad_bytes(exc: UnicodeDecodeError) -> str:
-    return exc.object[exc.start:exc.start + 4].hex(" ")
+    return exc.object[exc.start : exc.start + 4].hex(" ")
 
 
 # --------------------------------------------------------------------------- records
@@ -267,16 +283,22 @@ def map_header(header: list[str], line: int = 1) -> dict[str, int]:
         if name is None:
             continue
         if name in columns:
-            raise reject(InvalidHeader, f"column {echo(raw.strip())} appears twice in the header (line {line:,}, "
-                                        f"columns {columns[name] + 1} and {position + 1}); keep one")
+            raise reject(
+                InvalidHeader,
+                f"column {echo(raw.strip())} appears twice in the header (line {line:,}, "
+                f"columns {columns[name] + 1} and {position + 1}); keep one",
+            )
         columns[name] = position
     missing = [name for name in HEADER_ALIASES if name not in columns]
     if missing:
         wanted = ", ".join(" or ".join(HEADER_ALIASES[m]) for m in missing)
         found = ",".join(h.strip() for h in header)
-        raise reject(InvalidHeader, f"the header has no column for {wanted}; the first row (line {line:,}) was "
-                                    f"{echo(found, 200)}. Expected user_id,login_count,post_count (or "
-                                    f"{','.join(HEADER_ALIASES[f][0] for f in FIELDS)}), in any order")
+        raise reject(
+            InvalidHeader,
+            f"the header has no column for {wanted}; the first row (line {line:,}) was "
+            f"{echo(found, 200)}. Expected user_id,login_count,post_count (or "
+            f"{','.join(HEADER_ALIASES[f][0] for f in FIELDS)}), in any order",
+        )
     return columns
 
 
@@ -300,10 +322,14 @@ class _Source:
         self.header_line, header = self._header()
         size = record_size(header)
         if size > limits.header_max_bytes:
-            raise reject(InvalidHeader, (
-                f"the header (line {self.header_line:,}) is {size:,} bytes, above the limit of "
-                f"{limits.header_max_bytes:,}; it starts {echo(','.join(header), 60)}. The first non-blank row "
-                "must be the column names user_id,login_count,post_count"))
+            raise reject(
+                InvalidHeader,
+                (
+                    f"the header (line {self.header_line:,}) is {size:,} bytes, above the limit of "
+                    f"{limits.header_max_bytes:,}; it starts {echo(','.join(header), 60)}. The first non-blank row "
+                    "must be the column names user_id,login_count,post_count"
+                ),
+            )
         self.header = header
         self.columns = map_header(header, self.header_line)
 
@@ -375,8 +401,7 @@ class _Occurrences:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.db.close()
         os.remove(self.path)
 
@@ -396,20 +421,24 @@ class _Occurrences:
             self.db.executescript(
                 "CREATE INDEX occ_uid ON occ (uid, line);"
                 "CREATE TABLE last (uid TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID;"
-                "INSERT INTO last SELECT uid, MAX(line) FROM occ GROUP BY uid HAVING COUNT(*) > 1;")
+                "INSERT INTO last SELECT uid, MAX(line) FROM occ GROUP BY uid HAVING COUNT(*) > 1;"
+            )
             self.indexed = True
 
     def superseded_count(self) -> int:
         self._index()
-        row = self.db.execute("SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) - 1 AS n FROM occ"
-                              " WHERE uid IN (SELECT uid FROM last) GROUP BY uid)").fetchone()
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) - 1 AS n FROM occ"
+            " WHERE uid IN (SELECT uid FROM last) GROUP BY uid)"
+        ).fetchone()
         return int(row[0])
 
     def superseded_by(self) -> Iterator[tuple[int, int]]:
         """(line, line of the same user's last record), in line order, streamed."""
         self._index()
-        cursor = self.db.execute("SELECT o.line, l.line FROM occ o JOIN last l ON l.uid = o.uid"
-                                 " WHERE o.line < l.line ORDER BY o.line")
+        cursor = self.db.execute(
+            "SELECT o.line, l.line FROM occ o JOIN last l ON l.uid = o.uid WHERE o.line < l.line ORDER BY o.line"
+        )
         for line, last in cursor:
             yield int(line), int(last)
 
@@ -452,11 +481,19 @@ def _scan(open_stream: Opener, occurrences: _Occurrences, limits: Limits) -> Sca
                 occurrences.add(uid, line)
             data_rows += 1
         if data_rows == 0:
-            raise reject(EmptyFile, f"the file has a header ({printable(','.join(source.header), 100)}) "
-                                    "but no data rows")
-        return Scan(encoding=source.decoding.encoding, columns=source.columns, header=_echo_header(source.header),
-                    header_line=source.header_line, header_width=len(source.header), data_rows=data_rows,
-                    blank_rows=source.blank_rows, duplicate_rows=occurrences.superseded_count())
+            raise reject(
+                EmptyFile, f"the file has a header ({printable(','.join(source.header), 100)}) but no data rows"
+            )
+        return Scan(
+            encoding=source.decoding.encoding,
+            columns=source.columns,
+            header=_echo_header(source.header),
+            header_line=source.header_line,
+            header_width=len(source.header),
+            data_rows=data_rows,
+            blank_rows=source.blank_rows,
+            duplicate_rows=occurrences.superseded_count(),
+        )
     finally:
         source.close()
 
@@ -467,8 +504,9 @@ def scan(open_stream: Opener, tmp_dir: str | None = None, limits: Limits = LIMIT
         return _scan(open_stream, occurrences, limits)
 
 
-def note_for(cells: list[str], columns: dict[str, int], width: int, superseded_by: int | None,
-             limits: Limits = LIMITS) -> str:
+def note_for(
+    cells: list[str], columns: dict[str, int], width: int, superseded_by: int | None, limits: Limits = LIMITS
+) -> str:
     """Why the worker must not apply a record ("" = apply): the first rule that applies."""
     if superseded_by is not None:
         return f"superseded:{superseded_by}"
