@@ -52,8 +52,13 @@ from bench.common import RESULTS, ROOT, fresh_database, git_revision, mariadb_ve
 WORK = ROOT / ".local" / "load"
 HEADER = ("user_id", "login_count", "post_count")
 STATUSES = ("APPLIED", "FAILED", "SUPERSEDED", "SKIPPED")
-LOCK_STATUS = ("Innodb_row_lock_waits", "Innodb_row_lock_time", "Innodb_row_lock_time_max", "Innodb_deadlocks",
-               "Innodb_row_lock_current_waits")
+LOCK_STATUS = (
+    "Innodb_row_lock_waits",
+    "Innodb_row_lock_time",
+    "Innodb_row_lock_time_max",
+    "Innodb_deadlocks",
+    "Innodb_row_lock_current_waits",
+)
 # The oracle's own rules (not the layer's): an id of these characters, at most 64 long;
 # a count of ASCII digits that fits a signed 32-bit INT.
 _ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
@@ -69,8 +74,9 @@ def user_id(n: int) -> str:
     return f"U{n:07d}"
 
 
-def generate_file(path: Path, rows: int, users: int, rng: random.Random, *, bad_ratio: float = 0.01,
-                  duplicate_ratio: float = 0.05) -> None:
+def generate_file(
+    path: Path, rows: int, users: int, rng: random.Random, *, bad_ratio: float = 0.01, duplicate_ratio: float = 0.05
+) -> None:
     """``rows`` rows over a random subset of ``users`` users (overlapping other files):
     ~``duplicate_ratio`` repeat a user already in the file, ~``bad_ratio`` are bad."""
     fresh = iter(rng.sample(range(1, users + 1), min(users, rows)))
@@ -195,8 +201,9 @@ class Verdict:
         return not self.violations
 
 
-def _check_rows(run: RunOutcome, verdict: Verdict, applied: dict[str, list[tuple[RunOutcome, Mapping[str, Any]]]]
-                ) -> None:
+def _check_rows(
+    run: RunOutcome, verdict: Verdict, applied: dict[str, list[tuple[RunOutcome, Mapping[str, Any]]]]
+) -> None:
     by_line: dict[int, Mapping[str, Any]] = {}
     for record in run.results:
         line = record.get("line")
@@ -216,8 +223,13 @@ def _check_rows(run: RunOutcome, verdict: Verdict, applied: dict[str, list[tuple
         _check_one(run, exp, rec, verdict, applied)
 
 
-def _check_one(run: RunOutcome, exp: Expected, rec: Mapping[str, Any], verdict: Verdict,
-               applied: dict[str, list[tuple[RunOutcome, Mapping[str, Any]]]]) -> None:
+def _check_one(
+    run: RunOutcome,
+    exp: Expected,
+    rec: Mapping[str, Any],
+    verdict: Verdict,
+    applied: dict[str, list[tuple[RunOutcome, Mapping[str, Any]]]],
+) -> None:
     status = rec.get("status")
     where = {"execution": run.name, "line": exp.line, "user": exp.user, "expected": exp.kind, "record": dict(rec)}
     if status not in STATUSES:
@@ -242,8 +254,9 @@ def _check_one(run: RunOutcome, exp: Expected, rec: Mapping[str, Any], verdict: 
         verdict.fail("good last row neither applied nor skipped", **where)
 
 
-def _check_skips(runs: list[RunOutcome], verdict: Verdict,
-                 applied: dict[str, list[tuple[RunOutcome, Mapping[str, Any]]]]) -> None:
+def _check_skips(
+    runs: list[RunOutcome], verdict: Verdict, applied: dict[str, list[tuple[RunOutcome, Mapping[str, Any]]]]
+) -> None:
     for run in runs:
         for rec in run.results:
             if rec.get("status") != "SKIPPED":
@@ -251,8 +264,9 @@ def _check_skips(runs: list[RunOutcome], verdict: Verdict,
             user = rec.get("user_id")
             newer = [r.name for r, _ in applied.get(str(user), []) if r.order > run.order]
             if not newer:
-                verdict.fail("skipped although no newer execution applied the user", execution=run.name,
-                             record=dict(rec))
+                verdict.fail(
+                    "skipped although no newer execution applied the user", execution=run.name, record=dict(rec)
+                )
 
 
 def _pair(a: Any, b: Any) -> tuple[int | None, int | None]:
@@ -260,13 +274,21 @@ def _pair(a: Any, b: Any) -> tuple[int | None, int | None]:
 
 
 def _writers(writes: list[tuple[RunOutcome, Mapping[str, Any]]]) -> list[dict[str, Any]]:
-    return [{"execution": r.name, "start": r.start, "line": w.get("line"),
-             "old": _pair(w.get("old_login_count"), w.get("old_post_count")),
-             "new": _pair(w.get("new_login_count"), w.get("new_post_count"))} for r, w in writes]
+    return [
+        {
+            "execution": r.name,
+            "start": r.start,
+            "line": w.get("line"),
+            "old": _pair(w.get("old_login_count"), w.get("old_post_count")),
+            "new": _pair(w.get("new_login_count"), w.get("new_post_count")),
+        }
+        for r, w in writes
+    ]
 
 
-def _check_user(user: str, writes: list[tuple[RunOutcome, Mapping[str, Any]]],
-                stored: Mapping[str, Any] | None, verdict: Verdict) -> None:
+def _check_user(
+    user: str, writes: list[tuple[RunOutcome, Mapping[str, Any]]], stored: Mapping[str, Any] | None, verdict: Verdict
+) -> None:
     if not writes:
         if stored is not None:
             verdict.fail("row in user_stats although no run applied the user", user=user, stored=dict(stored))
@@ -275,17 +297,25 @@ def _check_user(user: str, writes: list[tuple[RunOutcome, Mapping[str, Any]]],
     want = _pair(newest.get("new_login_count"), newest.get("new_post_count"))
     got = None if stored is None else _pair(stored["login_count"], stored["post_count"])
     if got != want or (stored is not None and stored["last_execution_name"] != newest_run.name):
-        verdict.fail("final value is not the newest execution's", user=user, want=want, newest=newest_run.name,
-                     stored=None if stored is None else {k: str(v) for k, v in stored.items()},
-                     writers=_writers(writes))
+        verdict.fail(
+            "final value is not the newest execution's",
+            user=user,
+            want=want,
+            newest=newest_run.name,
+            stored=None if stored is None else {k: str(v) for k, v in stored.items()},
+            writers=_writers(writes),
+        )
     olds = Counter(_pair(w.get("old_login_count"), w.get("old_post_count")) for _, w in writes)
     news = Counter(_pair(w.get("new_login_count"), w.get("new_post_count")) for _, w in writes)
     olds[got if got is not None else (None, None)] += 1  # no row left at all: caught above
     news[(None, None)] += 1
     if olds != news:
-        verdict.fail("old values do not chain (two writers read the same old value, or a lost update)", user=user,
-                     writers=_writers(writes),
-                     stored=got)
+        verdict.fail(
+            "old values do not chain (two writers read the same old value, or a lost update)",
+            user=user,
+            writers=_writers(writes),
+            stored=got,
+        )
 
 
 def _check_audit(run: RunOutcome, verdict: Verdict) -> None:
@@ -293,14 +323,23 @@ def _check_audit(run: RunOutcome, verdict: Verdict) -> None:
     repeated = [line for line, n in lines.items() if n > 1]
     missing = run.expected.keys() - lines.keys()
     if repeated or missing or len(lines) != len(run.expected):
-        verdict.fail("audit records do not match the rows one to one", execution=run.name,
-                     repeated=sorted(map(str, repeated))[:20], missing=sorted(missing)[:20], audit=len(run.audit),
-                     rows=len(run.expected))
+        verdict.fail(
+            "audit records do not match the rows one to one",
+            execution=run.name,
+            repeated=sorted(map(str, repeated))[:20],
+            missing=sorted(missing)[:20],
+            audit=len(run.audit),
+            rows=len(run.expected),
+        )
     statuses = {r.get("line"): r.get("status") for r in run.results}
     for item in run.audit:
         if statuses.get(item.get("line")) != item.get("status"):
-            verdict.fail("audit status differs from the result", execution=run.name, audit=dict(item),
-                         result_status=statuses.get(item.get("line")))
+            verdict.fail(
+                "audit status differs from the result",
+                execution=run.name,
+                audit=dict(item),
+                result_status=statuses.get(item.get("line")),
+            )
 
 
 def check(runs: list[RunOutcome], stored: Mapping[str, Mapping[str, Any]], *, audit: bool = True) -> Verdict:
@@ -342,16 +381,25 @@ def child(csv_path: Path, url: str, data_dir: Path, parameters: Mapping[str, str
         seconds = time.perf_counter() - t0
         # The rows dataset as make run keeps it; the audit table whole (raw items: decoded by the reader's
         # item_record in the parent; export_local's audit copy filters on an attribute items do not carry).
-        exported = export_local(s3=env.client("s3"), bucket=env.physical_name("ResultsBucket"), execution_name=name,
-                                data_dir=data_dir)
+        exported = export_local(
+            s3=env.client("s3"), bucket=env.physical_name("ResultsBucket"), execution_name=name, data_dir=data_dir
+        )
         exported["audit"] = env.export_table("AuditTable", data_dir / "audit-raw" / f"{name}.jsonl")
     map_run = result.map_runs[0] if result.map_runs else {}
     return {
-        "execution": name, "file": csv_path.name, "status": result.status, "error": result.error,
-        "cause": (result.cause or "")[:500] or None, "startedAt": started_at, "mapSeconds": round(seconds, 2),
-        "retries": len(result.retries), "retriesByError": dict(Counter(r["error"] for r in result.retries)),
-        "maxConcurrency": map_run.get("maxConcurrency"), "peakInFlight": map_run.get("peakInFlight"),
-        "exported": exported, "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "execution": name,
+        "file": csv_path.name,
+        "status": result.status,
+        "error": result.error,
+        "cause": (result.cause or "")[:500] or None,
+        "startedAt": started_at,
+        "mapSeconds": round(seconds, 2),
+        "retries": len(result.retries),
+        "retriesByError": dict(Counter(r["error"] for r in result.retries)),
+        "maxConcurrency": map_run.get("maxConcurrency"),
+        "peakInFlight": map_run.get("peakInFlight"),
+        "exported": exported,
+        "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
@@ -386,8 +434,11 @@ def read_stats(url: str) -> dict[str, dict[str, Any]]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT user_id, login_count, post_count, last_execution_name, "
-                                     "last_execution_start FROM user_stats")).mappings()
+            rows = conn.execute(
+                text(
+                    "SELECT user_id, login_count, post_count, last_execution_name, last_execution_start FROM user_stats"
+                )
+            ).mappings()
             return {r["user_id"]: dict(r) for r in rows}
     finally:
         engine.dispose()
@@ -421,14 +472,25 @@ def prepare(url: str, users: int) -> None:
         engine.dispose()
 
 
-def _launch(files: list[Path], url: str, data_dir: Path, logs: Path,
-            parameters: list[str]) -> list[tuple[Path, subprocess.Popen[str]]]:
+def _launch(
+    files: list[Path], url: str, data_dir: Path, logs: Path, parameters: list[str]
+) -> list[tuple[Path, subprocess.Popen[str]]]:
     procs = []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for path in files:
         log = open(logs / f"{path.stem}.stderr", "w")  # noqa: SIM115 - closed with the process
-        cmd = [sys.executable, "-m", "bench.load", "--child", str(path), "--database-url", url,
-               "--data-dir", str(data_dir), *(f"--parameter={p}" for p in parameters)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--child",
+            str(path),
+            "--database-url",
+            url,
+            "--data-dir",
+            str(data_dir),
+            *(f"--parameter={p}" for p in parameters),
+        ]
         procs.append((path, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)))
     return procs
 
@@ -473,8 +535,17 @@ def make_safe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def evaluate(args: argparse.Namespace, url: str, files: list[Path], runs: list[dict[str, Any]], data_dir: Path,
-             wall: float, before: Mapping[str, int], after: Mapping[str, int], children_rss: float) -> dict[str, Any]:
+def evaluate(
+    args: argparse.Namespace,
+    url: str,
+    files: list[Path],
+    runs: list[dict[str, Any]],
+    data_dir: Path,
+    wall: float,
+    before: Mapping[str, int],
+    after: Mapping[str, int],
+    children_rss: float,
+) -> dict[str, Any]:
     known = {user_id(n) for n in range(1, args.users + 1)}
     outcomes = []
     for path, run in zip(files, runs, strict=True):
@@ -484,8 +555,15 @@ def evaluate(args: argparse.Namespace, url: str, files: list[Path], runs: list[d
         run["start"] = start
         run["rows"] = len(records)
         run["rowsPerSecond"] = round(len(records) / run["mapSeconds"]) if run["mapSeconds"] else None
-        outcomes.append(RunOutcome(run["execution"], start or run["startedAt"], expect_file(path, known), records,
-                                   read_audit(data_dir, run["execution"])))
+        outcomes.append(
+            RunOutcome(
+                run["execution"],
+                start or run["startedAt"],
+                expect_file(path, known),
+                records,
+                read_audit(data_dir, run["execution"]),
+            )
+        )
     verdict = check(outcomes, read_stats(url))
     if len(outcomes) != len(runs):
         verdict.fail("run crashed", runs=[r for r in runs if r.get("status") == "CRASHED"])
@@ -497,22 +575,35 @@ def evaluate(args: argparse.Namespace, url: str, files: list[Path], runs: list[d
     for run in runs:
         retries.update(run.get("retriesByError") or {})
     data = {
-        "benchmark": "load", "command": " ".join(["python -m bench.load", *sys.argv[1:]]),
+        "benchmark": "load",
+        "command": " ".join(["python -m bench.load", *sys.argv[1:]]),
         "concurrentBatchesPeak": sum(r.get("peakInFlight") or 0 for r in runs),
-        "revision": git_revision(), "server": mariadb_version(url), "runs": args.runs, "rowsPerRun": args.rows,
-        "users": args.users, "seed": args.seed, "rowsTotal": total, "wallSeconds": round(wall, 1),
+        "revision": git_revision(),
+        "server": mariadb_version(url),
+        "runs": args.runs,
+        "rowsPerRun": args.rows,
+        "users": args.users,
+        "seed": args.seed,
+        "rowsTotal": total,
+        "wallSeconds": round(wall, 1),
         "rowsPerSecondOverall": round(total / wall) if wall else None,
-        "retries": sum(retries.values()), "retriesByError": dict(retries), "innodb": lock,
+        "retries": sum(retries.values()),
+        "retriesByError": dict(retries),
+        "innodb": lock,
         "peakRssMiBLargestRun": round(children_rss, 1),
-        "invariantHolds": verdict.holds, "violations": dict(verdict.violations),
-        "statuses": dict(verdict.statuses), "goodRowsNotAppliedByError": dict(verdict.not_applied_by_error),
-        "usersChecked": verdict.users_checked, "perRun": runs,
+        "invariantHolds": verdict.holds,
+        "violations": dict(verdict.violations),
+        "statuses": dict(verdict.statuses),
+        "goodRowsNotAppliedByError": dict(verdict.not_applied_by_error),
+        "usersChecked": verdict.users_checked,
+        "perRun": runs,
     }
     if not verdict.holds:
         evidence = RESULTS / "load-violations.json"
         RESULTS.mkdir(parents=True, exist_ok=True)
-        evidence.write_text(json.dumps({"violations": dict(verdict.violations), "examples": verdict.evidence},
-                                       indent=2, default=str))
+        evidence.write_text(
+            json.dumps({"violations": dict(verdict.violations), "examples": verdict.evidence}, indent=2, default=str)
+        )
         data["evidence"] = str(evidence.relative_to(ROOT))
     return data
 
@@ -525,32 +616,43 @@ def markdown(data: Mapping[str, Any]) -> str:
     lines = [
         "## Load: concurrent runs",
         "",
-        (f"`{data['command']}` (`make load`), {data['measuredAt']}, revision {data['revision']}, "
-         f"{data['server']}. {data['runs']} runs started at once, each an OS process running the state machine "
-         f"through the local runner (its own moto), all on one MariaDB database; {data['rowsPerRun']:,} rows a "
-         f"file over a pool of {data['users']:,} users (files overlap; ~5% of rows repeat a user in the file, "
-         f"~1% are bad)."),
+        (
+            f"`{data['command']}` (`make load`), {data['measuredAt']}, revision {data['revision']}, "
+            f"{data['server']}. {data['runs']} runs started at once, each an OS process running the state machine "
+            f"through the local runner (its own moto), all on one MariaDB database; {data['rowsPerRun']:,} rows a "
+            f"file over a pool of {data['users']:,} users (files overlap; ~5% of rows repeat a user in the file, "
+            f"~1% are bad)."
+        ),
         "",
         f"- **Invariant: {'holds' if data['invariantHolds'] else 'BROKEN'}** over "
         f"{data['rowsTotal']:,} rows and {data['usersChecked']:,} users (oracle from the CSV files and the "
         f"runs' per-row results, audit items and the final `user_stats`; see `bench/load.py`)."
         + ("" if data["invariantHolds"] else f" Violations: {data['violations']}; evidence `{data['evidence']}`."),
         f"- statuses: {', '.join(f'{k} {v:,}' for k, v in sorted(data['statuses'].items()))}"
-        + (f"; good rows reported not applied (batch error after every retry): {data['goodRowsNotAppliedByError']}"
-           if data["goodRowsNotAppliedByError"] else ""),
-        (f"- overall: {data['rowsPerSecondOverall']:,} rows/s ({data['rowsTotal']:,} rows in {data['wallSeconds']} s "
-         f"wall); peak RSS of the largest run {data['peakRssMiBLargestRun']} MiB"),
+        + (
+            f"; good rows reported not applied (batch error after every retry): {data['goodRowsNotAppliedByError']}"
+            if data["goodRowsNotAppliedByError"]
+            else ""
+        ),
+        (
+            f"- overall: {data['rowsPerSecondOverall']:,} rows/s ({data['rowsTotal']:,} rows in {data['wallSeconds']} s "
+            f"wall); peak RSS of the largest run {data['peakRssMiBLargestRun']} MiB"
+        ),
         f"- retries (ASL Retry on a batch): {data['retries']} {data['retriesByError'] or ''}".rstrip(),
-        (f"- InnoDB (server-wide deltas): row-lock waits {lock.get('Innodb_row_lock_waits', 0):,}, "
-         f"lock time {lock.get('Innodb_row_lock_time', 0):,} ms (longest wait since server start "
-         f"{lock.get('Innodb_row_lock_time_max', 0):,} ms), deadlocks {lock.get('Innodb_deadlocks', 'n/a')}"),
+        (
+            f"- InnoDB (server-wide deltas): row-lock waits {lock.get('Innodb_row_lock_waits', 0):,}, "
+            f"lock time {lock.get('Innodb_row_lock_time', 0):,} ms (longest wait since server start "
+            f"{lock.get('Innodb_row_lock_time_max', 0):,} ms), deadlocks {lock.get('Innodb_deadlocks', 'n/a')}"
+        ),
         "",
         "| run | status | rows | execution seconds | rows/s | retries | peak RSS (MiB) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for run in data["perRun"]:
-        lines.append(f"| {run.get('file')} | {run.get('status')} | {run.get('rows', 0):,} | {run.get('mapSeconds')} | "
-                     f"{run.get('rowsPerSecond')} | {run.get('retries')} | {run.get('peakRssMiB')} |")
+        lines.append(
+            f"| {run.get('file')} | {run.get('status')} | {run.get('rows', 0):,} | {run.get('mapSeconds')} | "
+            f"{run.get('rowsPerSecond')} | {run.get('retries')} | {run.get('peakRssMiB')} |"
+        )
     if data.get("note"):
         lines += ["", str(data["note"])]
     return "\n".join(lines) + "\n"
@@ -569,21 +671,38 @@ def write_benchmarks(section: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rows", type=int, default=100_000, help="rows of each run's file")
-    parser.add_argument("--users", type=int, default=None,
-                        help="users seeded, the pool the files draw from (default 1.5 x --rows: heavy overlap)")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=None,
+        help="users seeded, the pool the files draw from (default 1.5 x --rows: heavy overlap)",
+    )
     parser.add_argument("--seed", type=int, default=8)
-    parser.add_argument("--database", default="csv_dmap_load", help="database created (and dropped) on the server "
-                        f"of BENCH_DATABASE_URL / TEST_DATABASE_URL (default {server_url()})")
+    parser.add_argument(
+        "--database",
+        default="csv_dmap_load",
+        help="database created (and dropped) on the server "
+        f"of BENCH_DATABASE_URL / TEST_DATABASE_URL (default {server_url()})",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--note", default="", help="a line appended to the BENCHMARKS.md section")
-    parser.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="template parameter of every run, e.g. --parameter TargetDurationSeconds=5 (repeatable)")
-    parser.add_argument("--name", default="load", help="results file bench/results/NAME.json; only the default "
-                        "name writes the BENCHMARKS.md section")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter of every run, e.g. --parameter TargetDurationSeconds=5 (repeatable)",
+    )
+    parser.add_argument(
+        "--name",
+        default="load",
+        help="results file bench/results/NAME.json; only the default name writes the BENCHMARKS.md section",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--database-url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)

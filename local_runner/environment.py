@@ -344,9 +344,11 @@ class LocalEnvironment:
         for key, value in self.definition_substitutions(logical_id).items():
             text = text.replace("${" + key + "}", value)
         self.client("stepfunctions").create_state_machine(
-            name=self.physical_name(logical_id).rsplit(":", 1)[-1], definition=text,
+            name=self.physical_name(logical_id).rsplit(":", 1)[-1],
+            definition=text,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/{self.stack_name}-state-machine",
-            type=str(props.get("Type", "STANDARD")))
+            type=str(props.get("Type", "STANDARD")),
+        )
 
     def prepare_database(self) -> None:
         if self.database_url.startswith("sqlite:///"):

@@ -144,18 +144,35 @@ def test_six_percent_errors_fail_the_run_with_a_high_alert(pipeline):
     assert "HIGH" in pipeline.alerts()[0]["Subject"]
 
 
-@pytest.mark.parametrize(("body", "error", "cause"), [
-    (b"", "EmptyFile", "is empty (0 bytes)"),
-    ("ユーザーID,ログイン回数,投稿回数\r\n".encode(), "EmptyFile", "has a header (ユーザーID,ログイン回数,投稿回数) but no data rows"),
-    (b"id,logins,posts\nU00001,1,1\n", "InvalidHeader", "no column for ユーザーID or user_id"),
-    ("ユーザーID,ログイン回数,投稿回数\nU1,1,1\n".encode("utf-16"), "UnsupportedEncoding", "UTF-16"),
-    (b"user_id,login_count,post_count\nU1,\x85\x40\x81\x20,1\n", "UnsupportedEncoding", "neither UTF-8 nor CP932"),
-    ("user_id,login_count,post_count\nU1,1,1,é\n".encode() + "U2,1,1,ア\n".encode("cp932"), "UnsupportedEncoding",
-     "line 3 is not UTF-8 (byte offset 48: 83 41 0a)"),
-    (b"user_id," + b"x" * 120_000 + b",login_count,post_count\nU1,1,1\n", "InvalidHeader", "above the limit of 4,096"),
-    (b'user_id,login_count,post_count\nU1,1,"' + b"9" * (16 * 1024 * 1024) + b'"\n', "RecordTooLarge",
-     "line 2 is longer than 16,777,216 bytes"),
-])
+@pytest.mark.parametrize(
+    ("body", "error", "cause"),
+    [
+        (b"", "EmptyFile", "is empty (0 bytes)"),
+        (
+            "ユーザーID,ログイン回数,投稿回数\r\n".encode(),
+            "EmptyFile",
+            "has a header (ユーザーID,ログイン回数,投稿回数) but no data rows",
+        ),
+        (b"id,logins,posts\nU00001,1,1\n", "InvalidHeader", "no column for ユーザーID or user_id"),
+        ("ユーザーID,ログイン回数,投稿回数\nU1,1,1\n".encode("utf-16"), "UnsupportedEncoding", "UTF-16"),
+        (b"user_id,login_count,post_count\nU1,\x85\x40\x81\x20,1\n", "UnsupportedEncoding", "neither UTF-8 nor CP932"),
+        (
+            "user_id,login_count,post_count\nU1,1,1,é\n".encode() + "U2,1,1,ア\n".encode("cp932"),
+            "UnsupportedEncoding",
+            "line 3 is not UTF-8 (byte offset 48: 83 41 0a)",
+        ),
+        (
+            b"user_id," + b"x" * 120_000 + b",login_count,post_count\nU1,1,1\n",
+            "InvalidHeader",
+            "above the limit of 4,096",
+        ),
+        (
+            b'user_id,login_count,post_count\nU1,1,"' + b"9" * (16 * 1024 * 1024) + b'"\n',
+            "RecordTooLarge",
+            "line 2 is longer than 16,777,216 bytes",
+        ),
+    ],
+)
 def test_files_that_cannot_be_processed_end_in_a_named_fail(pipeline, body, error, cause):
     result = pipeline.run(body, f"rejected-{error.lower()}")
     assert (result.status, result.error) == ("FAILED", error)

@@ -40,8 +40,11 @@ def test_every_application_metric_an_alarm_or_the_dashboard_reads_is_emitted():
     for resource in template["Resources"].values():
         props = resource.get("Properties") or {}
         if resource["Type"] == "AWS::CloudWatch::Alarm":
-            metrics = [props] if "MetricName" in props else [m["MetricStat"]["Metric"] for m in props.get("Metrics", [])
-                                                             if "MetricStat" in m]
+            metrics = (
+                [props]
+                if "MetricName" in props
+                else [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+            )
             read |= {m["MetricName"] for m in metrics if m.get("Namespace") == namespace}
         if resource["Type"] == "AWS::CloudWatch::Dashboard":
             body = json.dumps(props)
