@@ -30,6 +30,7 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(SAMVENV)/.installed: requirements-sam.txt

@@ -6,14 +6,12 @@ import json
 import os
 import platform
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-sys.path[:0] = [str(ROOT / "layers" / "shared"), str(ROOT)]
 
 
 def machine() -> dict[str, Any]:

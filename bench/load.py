@@ -460,7 +460,6 @@ def lock_status(url: str) -> dict[str, int]:
 
 
 def prepare(url: str, users: int) -> None:
-    sys.path.insert(0, str(ROOT / "layers" / "shared"))
     from csv_dmap.db import build_engine, seed_users
     from csv_dmap.schema import upgrade
 

@@ -5,25 +5,20 @@ at module level, and ``asl_runner`` never does."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_LAYER = ROOT / "layers" / "shared"
 
 
 def ensure_layer_on_path() -> None:
-    """Make the shared layer importable, as /opt/python is in Lambda.
-
-    The only ``sys.path`` edit of the harness; it goes once the layer is installed
-    (``pip install -e .``)."""
+    """The layer is importable the one way every part uses: the editable install
+    (``make install``: ``pip install -e .``), as /opt/python is in Lambda. Says so when it is not."""
     try:
-        import csv_dmap  # noqa: F401 - installed, or already on the path
-    except ImportError:
-        if str(SHARED_LAYER) not in sys.path:
-            sys.path.insert(0, str(SHARED_LAYER))
+        import csv_dmap  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"the csv_dmap layer is not installed: run `make install` ({exc})") from None
 
 
 def available() -> bool:
