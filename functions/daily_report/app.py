@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from csv_dmap.aws import s3_client, sns_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import ReportSettings, load
 from csv_dmap.errors import ConfigurationError
 from csv_dmap.logic.daily_report import build_report, render_text
 from csv_dmap.models import ReportRequest
@@ -19,22 +19,29 @@ from csv_dmap.observability import logger, tracer
 from csv_dmap.reports import write_report
 from csv_dmap.summaries import summaries_of
 
+load(ReportSettings)  # cold start: a misconfigured function fails here, naming the variable
+
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = load(ReportSettings)
     if not settings.results_bucket:
         raise ConfigurationError("RESULTS_BUCKET is not set")
     request = ReportRequest.model_validate(event if isinstance(event, dict) else {})
     now = datetime.now(UTC)
     day = request.report_date or (now.astimezone(ZoneInfo(settings.report_timezone)).date() - timedelta(days=1))
     s3 = s3_client()
-    report = build_report(day.isoformat(), settings.report_timezone, summaries_of(s3, settings.results_bucket, day), now)
+    report = build_report(
+        day.isoformat(), settings.report_timezone, summaries_of(s3, settings.results_bucket, day), now
+    )
     keys = write_report(s3, settings.results_bucket, day.isoformat(), report)
     links = {"json": f"s3://{settings.results_bucket}/{keys[0]}", "html": f"s3://{settings.results_bucket}/{keys[1]}"}
     if settings.alert_topic_arn:
-        sns_client().publish(TopicArn=settings.alert_topic_arn, Subject=f"[csv-dmap] daily report {day.isoformat()}",
-                             Message=render_text(report, links))
+        sns_client().publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject=f"[csv-dmap] daily report {day.isoformat()}",
+            Message=render_text(report, links),
+        )
     logger.info("daily report written", extra={"date": day.isoformat(), "executions": report["executions"]})
     return {"date": day.isoformat(), "executions": report["executions"], "reportKeys": keys}

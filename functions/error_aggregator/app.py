@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from csv_dmap.aws import s3_client, sns_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import AggregateSettings, load
 from csv_dmap.errors import ConfigurationError
 from csv_dmap.logic.aggregate import alert, execution_date, needs_alert, summarise
 from csv_dmap.models import AggregateRequest, AggregateResult, RunSummary
@@ -18,6 +18,8 @@ from csv_dmap.observability import logger, metrics, tracer
 from csv_dmap.results import manifest_keys, tally_run
 from csv_dmap.row_results import RowResultsWriter
 from csv_dmap.summaries import summary_key, write_summary
+
+load(AggregateSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 def _publish_metrics(summary: RunSummary) -> None:
@@ -41,7 +43,7 @@ def _publish_metrics(summary: RunSummary) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = AggregateRequest.model_validate(event)
-    settings = get_settings()
+    settings = load(AggregateSettings)
     s3 = s3_client()
     details = request.map.get("ResultWriterDetails") or {}
     bucket = details.get("Bucket") or settings.results_bucket
@@ -49,9 +51,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise ConfigurationError("RESULTS_BUCKET is not set and the map named no ResultWriter bucket")
     keys = [details["Key"]] if details.get("Key") else manifest_keys(s3, bucket, request.execution_name)
     day = execution_date(request.execution_start_time, settings.report_timezone)
-    with RowResultsWriter(s3, bucket, execution_name=request.execution_name, execution_date=day,
-                          execution_start=request.execution_start_time, source_key=request.source.key,
-                          part_rows=settings.row_results_part_rows) as rows_out:
+    with RowResultsWriter(
+        s3,
+        bucket,
+        execution_name=request.execution_name,
+        execution_date=day,
+        execution_start=request.execution_start_time,
+        source_key=request.source.key,
+        part_rows=settings.row_results_part_rows,
+    ) as rows_out:
         tally = tally_run(s3, bucket, keys, on_row=rows_out.add)
     tolerance = request.config.tolerated_failure_percentage if request.config else settings.tolerated_failure_percentage
     summary = summarise(
@@ -77,12 +85,30 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         summary.alert_sent = True
     write_summary(s3, bucket, summary)
     _publish_metrics(summary)
-    logger.info("run aggregated", extra={"status": summary.status, "rows": summary.rows, "rowParts": len(rows_out.keys),
-                                          "errorRate": summary.error_rate, "severity": summary.severity.value})
-    return AggregateResult.model_validate({
-        "status": summary.status, "error": summary.error,
-        "cause": f"{summary.cause}; summary: {uri}" if summary.cause else None,
-        "rows": summary.rows, "applied": summary.applied, "failed": summary.failed, "superseded": summary.superseded,
-        "skipped": summary.skipped, "pending": summary.pending, "error_rate": summary.error_rate,
-        "severity": summary.severity, "alert_sent": summary.alert_sent, "summary_uri": uri,
-    }).to_payload()
+    logger.info(
+        "run aggregated",
+        extra={
+            "status": summary.status,
+            "rows": summary.rows,
+            "rowParts": len(rows_out.keys),
+            "errorRate": summary.error_rate,
+            "severity": summary.severity.value,
+        },
+    )
+    return AggregateResult.model_validate(
+        {
+            "status": summary.status,
+            "error": summary.error,
+            "cause": f"{summary.cause}; summary: {uri}" if summary.cause else None,
+            "rows": summary.rows,
+            "applied": summary.applied,
+            "failed": summary.failed,
+            "superseded": summary.superseded,
+            "skipped": summary.skipped,
+            "pending": summary.pending,
+            "error_rate": summary.error_rate,
+            "severity": summary.severity,
+            "alert_sent": summary.alert_sent,
+            "summary_uri": uri,
+        }
+    ).to_payload()

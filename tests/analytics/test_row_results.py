@@ -31,44 +31,107 @@ def read_parts(s3: Any, prefix: str) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 MIXED: dict[str, Any] = {
-    "succeeded": [[
-        result(0, "APPLIED", userId="U1", oldLoginCount=3, newLoginCount=5, oldPostCount=10, newPostCount=12),
-        result(1, "FAILED", rawUserId="U 2", errorType="InvalidUserId", errorMessage="bad id"),
-        result(2, "SUPERSEDED", userId="U3", supersededBy=9),
-        result(3, "SKIPPED", userId="U4", errorType="NewerExecutionApplied", errorMessage="local-B wrote it"),
-    ]],
-    "failed": [([{"index": 4, "row": {"user_id": "U5", "login_count": "1", "post_count": "2", "line": "6", "note": ""}},
-              {"index": 5, "row": {"user_id": "??", "login_count": "1", "post_count": "2", "line": "7", "note": ""}}],
-             "TransientDatabaseError", "db down")],
+    "succeeded": [
+        [
+            result(0, "APPLIED", userId="U1", oldLoginCount=3, newLoginCount=5, oldPostCount=10, newPostCount=12),
+            result(1, "FAILED", rawUserId="U 2", errorType="InvalidUserId", errorMessage="bad id"),
+            result(2, "SUPERSEDED", userId="U3", supersededBy=9),
+            result(3, "SKIPPED", userId="U4", errorType="NewerExecutionApplied", errorMessage="local-B wrote it"),
+        ]
+    ],
+    "failed": [
+        (
+            [
+                {"index": 4, "row": {"user_id": "U5", "login_count": "1", "post_count": "2", "line": "6", "note": ""}},
+                {"index": 5, "row": {"user_id": "??", "login_count": "1", "post_count": "2", "line": "7", "note": ""}},
+            ],
+            "TransientDatabaseError",
+            "db down",
+        )
+    ],
     "pending": [[{"index": 6, "row": {"ユーザーID": "U7", "ログイン回数": "1", "投稿回数": "1"}}]],
 }
 
 
 def expected_records() -> list[dict[str, Any]]:
     """Written out by hand from MIXED (the oracle does not use the writer's mapping)."""
-    base = {"execution_name": "run-A", "update_timestamp": "2026-11-22 15:30:00.250000", "source_key": "incoming/a.csv",
-            "user_id": None, "raw_user_id": None, "old_login_count": None, "new_login_count": None,
-            "old_post_count": None, "new_post_count": None, "error_type": None, "error_message": None,
-            "superseded_by": None}
+    base = {
+        "execution_name": "run-A",
+        "update_timestamp": "2026-11-22 15:30:00.250000",
+        "source_key": "incoming/a.csv",
+        "user_id": None,
+        "raw_user_id": None,
+        "old_login_count": None,
+        "new_login_count": None,
+        "old_post_count": None,
+        "new_post_count": None,
+        "error_type": None,
+        "error_message": None,
+        "superseded_by": None,
+    }
     return [
-        {**base, "line": 2, "row_index": 0, "user_id": "U1", "status": "APPLIED", "old_login_count": 3,
-         "new_login_count": 5, "old_post_count": 10, "new_post_count": 12},
-        {**base, "line": 3, "row_index": 1, "raw_user_id": "U 2", "status": "FAILED", "error_type": "InvalidUserId",
-         "error_message": "bad id"},
+        {
+            **base,
+            "line": 2,
+            "row_index": 0,
+            "user_id": "U1",
+            "status": "APPLIED",
+            "old_login_count": 3,
+            "new_login_count": 5,
+            "old_post_count": 10,
+            "new_post_count": 12,
+        },
+        {
+            **base,
+            "line": 3,
+            "row_index": 1,
+            "raw_user_id": "U 2",
+            "status": "FAILED",
+            "error_type": "InvalidUserId",
+            "error_message": "bad id",
+        },
         {**base, "line": 4, "row_index": 2, "user_id": "U3", "status": "SUPERSEDED", "superseded_by": 9},
-        {**base, "line": 5, "row_index": 3, "user_id": "U4", "status": "SKIPPED", "error_type": "NewerExecutionApplied",
-         "error_message": "local-B wrote it"},
-        {**base, "line": 6, "row_index": 4, "user_id": "U5", "status": "FAILED", "error_type": "TransientDatabaseError",
-         "error_message": "db down"},
-        {**base, "line": 7, "row_index": 5, "raw_user_id": "??", "status": "FAILED",
-         "error_type": "TransientDatabaseError", "error_message": "db down"},
+        {
+            **base,
+            "line": 5,
+            "row_index": 3,
+            "user_id": "U4",
+            "status": "SKIPPED",
+            "error_type": "NewerExecutionApplied",
+            "error_message": "local-B wrote it",
+        },
+        {
+            **base,
+            "line": 6,
+            "row_index": 4,
+            "user_id": "U5",
+            "status": "FAILED",
+            "error_type": "TransientDatabaseError",
+            "error_message": "db down",
+        },
+        {
+            **base,
+            "line": 7,
+            "row_index": 5,
+            "raw_user_id": "??",
+            "status": "FAILED",
+            "error_type": "TransientDatabaseError",
+            "error_message": "db down",
+        },
         {**base, "line": 8, "row_index": 6, "user_id": "U7", "status": "PENDING", "error_type": "Pending"},
     ]
 
 
 def write(s3: Any, keys: list[str], part_rows: int = 100_000, execution: str = "run-A") -> RowResultsWriter:
-    with RowResultsWriter(s3, BUCKET, execution_name=execution, execution_date="2026-11-23", execution_start=START,
-                          source_key="incoming/a.csv", part_rows=part_rows) as writer:
+    with RowResultsWriter(
+        s3,
+        BUCKET,
+        execution_name=execution,
+        execution_date="2026-11-23",
+        execution_start=START,
+        source_key="incoming/a.csv",
+        part_rows=part_rows,
+    ) as writer:
         tally_run(s3, BUCKET, keys, on_row=writer.add)
     return writer
 
@@ -88,8 +151,13 @@ def test_update_timestamp_is_the_hive_form_in_utc():
 
 
 def test_a_retry_overwrites_the_same_parts_and_never_duplicates(s3):
-    rows = [[result(i, "APPLIED", userId=f"U{i}", oldLoginCount=0, newLoginCount=i, oldPostCount=0, newPostCount=i)
-             for i in range(start, start + 5)] for start in range(0, 25, 5)]
+    rows = [
+        [
+            result(i, "APPLIED", userId=f"U{i}", oldLoginCount=0, newLoginCount=i, oldPostCount=0, newPostCount=i)
+            for i in range(start, start + 5)
+        ]
+        for start in range(0, 25, 5)
+    ]
     manifest = write_result_writer(s3, "run-A", succeeded=rows)
     first = write(s3, [manifest], part_rows=10)
     keys1, records1 = read_parts(s3, "rows/")
@@ -113,18 +181,39 @@ def test_a_failure_midway_uploads_nothing_more_and_keeps_earlier_parts(s3):
     def boom(row: dict[str, Any]) -> None:
         raise RuntimeError("lambda died")
 
-    with pytest.raises(RuntimeError), RowResultsWriter(
-            s3, BUCKET, execution_name="run-A", execution_date="2026-11-23", execution_start=START,
-            source_key="incoming/a.csv", part_rows=4) as writer:
+    with (
+        pytest.raises(RuntimeError),
+        RowResultsWriter(
+            s3,
+            BUCKET,
+            execution_name="run-A",
+            execution_date="2026-11-23",
+            execution_start=START,
+            source_key="incoming/a.csv",
+            part_rows=4,
+        ) as writer,
+    ):
         writer.add({"index": 0, "status": "APPLIED"})
         boom({})
     assert read_parts(s3, "rows/") == before
 
 
 def _run_rows(n: int) -> list[list[dict[str, Any]]]:
-    return [[result(i, "APPLIED", userId=f"U{i:07d}", oldLoginCount=i % 7, newLoginCount=i % 11,
-                    oldPostCount=i % 13, newPostCount=i % 17) for i in range(start, min(n, start + 500))]
-            for start in range(0, n, 500)]
+    return [
+        [
+            result(
+                i,
+                "APPLIED",
+                userId=f"U{i:07d}",
+                oldLoginCount=i % 7,
+                newLoginCount=i % 11,
+                oldPostCount=i % 13,
+                newPostCount=i % 17,
+            )
+            for i in range(start, min(n, start + 500))
+        ]
+        for start in range(0, n, 500)
+    ]
 
 
 def test_memory_does_not_grow_with_the_rows(moto_server):
@@ -136,8 +225,15 @@ def test_memory_does_not_grow_with_the_rows(moto_server):
     for n in (10_000, 100_000):
         manifest = write_result_writer(s3, f"mem-{n}", succeeded=_run_rows(n), records_per_file=50)
         tracemalloc.start()
-        with RowResultsWriter(s3, BUCKET, execution_name=f"mem-{n}", execution_date="2026-11-23",
-                              execution_start=START, source_key="k", part_rows=5_000) as writer:
+        with RowResultsWriter(
+            s3,
+            BUCKET,
+            execution_name=f"mem-{n}",
+            execution_date="2026-11-23",
+            execution_start=START,
+            source_key="k",
+            part_rows=5_000,
+        ) as writer:
             tally = tally_run(s3, BUCKET, [manifest], on_row=writer.add)
         peaks[n] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
@@ -163,31 +259,43 @@ class _Context:
 
 def test_aggregate_errors_writes_the_dataset_and_a_summary_that_agree(s3, monkeypatch):
     from csv_dmap.runtime import reset as reset_clients
-    from csv_dmap.config import get_settings
 
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
     monkeypatch.setenv("REPORT_TIMEZONE", "Asia/Tokyo")
     monkeypatch.setenv("ROW_RESULTS_PART_ROWS", "3")
-    get_settings.cache_clear()
     reset_clients()
     try:
         manifest = write_result_writer(s3, "run-A", **MIXED)
         app = _load_handler("error_aggregator")
-        event = {"executionName": "run-A", "executionStartTime": START, "source": {"bucket": "in", "key": "incoming/a.csv"},
-                 "map": {"MapRunArn": "arn", "ResultWriterDetails": {"Bucket": BUCKET, "Key": manifest}}}
+        event = {
+            "executionName": "run-A",
+            "executionStartTime": START,
+            "source": {"bucket": "in", "key": "incoming/a.csv"},
+            "map": {"MapRunArn": "arn", "ResultWriterDetails": {"Bucket": BUCKET, "Key": manifest}},
+        }
         answer = app.lambda_handler(event, _Context())
     finally:
-        get_settings.cache_clear()
         reset_clients()
     keys, records = read_parts(s3, "rows/")
     assert records == expected_records() and len(keys) == 3
-    assert (answer["rows"], answer["applied"], answer["failed"], answer["superseded"], answer["skipped"],
-            answer["pending"]) == (7, 1, 3, 1, 1, 1)
+    assert (
+        answer["rows"],
+        answer["applied"],
+        answer["failed"],
+        answer["superseded"],
+        answer["skipped"],
+        answer["pending"],
+    ) == (7, 1, 3, 1, 1, 1)
     assert answer["status"] == "FAILED" and answer["severity"] == "HIGH"  # 4 of 7 not applied in error
     summary = json.loads(s3.get_object(Bucket=BUCKET, Key="summaries/date=2026-11-23/run-A.json")["Body"].read())
     assert summary["rowsPrefix"] == "s3://results/rows/execution_date=2026-11-23/run-A/"
     by_status: dict[str, int] = {}
     for r in records:
         by_status[r["status"]] = by_status.get(r["status"], 0) + 1
-    assert by_status == {"APPLIED": summary["applied"], "FAILED": summary["failed"], "SUPERSEDED": summary["superseded"],
-                         "SKIPPED": summary["skipped"], "PENDING": summary["pending"]}
+    assert by_status == {
+        "APPLIED": summary["applied"],
+        "FAILED": summary["failed"],
+        "SUPERSEDED": summary["superseded"],
+        "SKIPPED": summary["skipped"],
+        "PENDING": summary["pending"],
+    }

@@ -74,7 +74,7 @@ def request(kind: str, response_url: str, physical_id: str | None = None) -> dic
 @pytest.fixture
 def migrator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, dict[str, Any]], dict[str, Any]]]:
     """Invoke the handler as Lambda would, with DATABASE_URL pointing at ``url``."""
-    from csv_dmap import config, db
+    from csv_dmap import runtime
 
     handler = load_function("schema_migrator")
     app = __import__(handler.__module__)
@@ -82,13 +82,11 @@ def migrator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, dict[st
 
     def invoke(url: str, event: dict[str, Any], timeout: int = 120) -> dict[str, Any]:
         monkeypatch.setenv("DATABASE_URL", url)
-        config.get_settings.cache_clear()
-        db.get_engine.cache_clear()
+        runtime.reset()
         return handler(event, LocalLambdaContext(function_name="schema-migrator", timeout_seconds=timeout))
 
     yield invoke
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
+    runtime.reset()
 
 
 @pytest.fixture
@@ -120,7 +118,10 @@ def test_create_migrates_an_empty_database_and_answers_success(migrator, mariadb
     body = put["body"]
     assert body["Status"] == "SUCCESS"
     assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == (
-        event["StackId"], event["RequestId"], "DatabaseSchema")
+        event["StackId"],
+        event["RequestId"],
+        "DatabaseSchema",
+    )
     assert body["PhysicalResourceId"] == "DatabaseSchema-schema"
     assert body["Data"] == {"Revision": schema.head(), "PreviousRevision": ""}
     assert len(json.dumps(body).encode()) <= 4096
@@ -232,14 +233,15 @@ def test_an_undeliverable_response_raises_after_the_retries() -> None:
 
 def test_a_long_reason_is_cut_so_the_response_stays_under_4096_bytes() -> None:
     req = custom_resource.Request.model_validate(request("Create", "http://127.0.0.1/x"))
-    for text_ in ("é" * 50_000, "x" * 50_000, "\u2028\"" * 3_000, "\x01" * 3_000, "ok"):
+    for text_ in ("é" * 50_000, "x" * 50_000, '\u2028"' * 3_000, "\x01" * 3_000, "ok"):
         body = custom_resource.response_body(req, custom_resource.Outcome("FAILED", text_), "pid")
         reason = json.loads(body)["Reason"]
         assert len(body) <= 4096
         assert text_.startswith(reason.removesuffix("…"))  # a prefix of the reason, marked when cut
         # cut only when needed: to REASON_MAX characters, or further only as far as 4,096 bytes require
-        assert reason == text_ or (reason.endswith("…") and (len(reason) == custom_resource.REASON_MAX
-                                                             or len(body) > 4000))
+        assert reason == text_ or (
+            reason.endswith("…") and (len(reason) == custom_resource.REASON_MAX or len(body) > 4000)
+        )
 
 
 def test_an_event_without_a_response_url_cannot_be_answered_and_says_so() -> None:

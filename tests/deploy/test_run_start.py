@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from csv_dmap import config, runtime
+from csv_dmap import runtime
 from csv_dmap.errors import InvalidEvent
 from csv_dmap.logic.run_start import execution_name, run_start_of
 from moto import mock_aws
@@ -41,18 +41,20 @@ def state_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with mock_aws():
         sfn = boto3.client("stepfunctions", region_name="ap-northeast-1")
         arn = sfn.create_state_machine(
-            name="csv-dmap-test", roleArn="arn:aws:iam::123456789012:role/sfn",
-            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+            name="csv-dmap-test",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        )["stateMachineArn"]
         monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-        config.get_settings.cache_clear()
         runtime.reset()
         yield arn
-        config.get_settings.cache_clear()
         runtime.reset()
 
 
 def executions(arn: str) -> list[dict[str, Any]]:
-    return boto3.client("stepfunctions", region_name="ap-northeast-1").list_executions(stateMachineArn=arn)["executions"]
+    return boto3.client("stepfunctions", region_name="ap-northeast-1").list_executions(stateMachineArn=arn)[
+        "executions"
+    ]
 
 
 def test_a_repeated_event_starts_one_run(state_machine):
@@ -64,7 +66,8 @@ def test_a_repeated_event_starts_one_run(state_machine):
     (run,) = executions(state_machine)
     assert run["name"] == first["executionName"] and NAME_RULE.match(run["name"])
     described = boto3.client("stepfunctions", region_name="ap-northeast-1").describe_execution(
-        executionArn=run["executionArn"])
+        executionArn=run["executionArn"]
+    )
     assert json.loads(described["input"]) == {"bucket": "csv-dmap-input", "key": "incoming/users.csv"}
 
 

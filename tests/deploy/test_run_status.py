@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from csv_dmap import config, runtime
+from csv_dmap import runtime
 from csv_dmap.logic.run_status import REJECTION_ERRORS, run_status
 from csv_dmap.models import RunSummary, Severity
 from csv_dmap.summaries import summary_key, write_summary
@@ -28,12 +28,25 @@ REGION = "ap-northeast-1"
 START_MS = 1_796_052_600_000
 
 
-def status_event(status: str = "FAILED", error: str | None = "InvalidHeader", name: str = "users-1",
-                 cause: str | None = "no user id column", **detail: Any) -> dict[str, Any]:
+def status_event(
+    status: str = "FAILED",
+    error: str | None = "InvalidHeader",
+    name: str = "users-1",
+    cause: str | None = "no user id column",
+    **detail: Any,
+) -> dict[str, Any]:
     e = copy.deepcopy(EVENT)
-    e["detail"].update({"status": status, "error": error, "cause": cause, "name": name, "startDate": START_MS,
-                        "stopDate": START_MS + 5_000,
-                        "executionArn": f"arn:aws:states:{REGION}:123456789012:execution:csv-dmap-dev:{name}"})
+    e["detail"].update(
+        {
+            "status": status,
+            "error": error,
+            "cause": cause,
+            "name": name,
+            "startDate": START_MS,
+            "stopDate": START_MS + 5_000,
+            "executionArn": f"arn:aws:states:{REGION}:123456789012:execution:csv-dmap-dev:{name}",
+        }
+    )
     e["detail"].update(detail)
     return e
 
@@ -48,14 +61,11 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name=REGION)
         queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
-                      Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         for key, value in {"RESULTS_BUCKET": BUCKET, "ALERT_TOPIC_ARN": topic, "REPORT_TIMEZONE": "Asia/Tokyo"}.items():
             monkeypatch.setenv(key, value)
-        config.get_settings.cache_clear()
         runtime.reset()
         yield {"s3": s3, "sqs": sqs, "queue": queue}
-        config.get_settings.cache_clear()
         runtime.reset()
 
 
@@ -78,12 +88,15 @@ def test_the_rejections_are_the_ones_the_state_machine_catches():
     assert run_status("TIMED_OUT", None) == "TIMED_OUT" and run_status("ABORTED", None) == "ABORTED"
 
 
-@pytest.mark.parametrize(("status", "error", "expected"), [
-    ("FAILED", "InvalidHeader", "REJECTED"),
-    ("FAILED", "Lambda.ServiceException", "FAILED"),
-    ("TIMED_OUT", None, "TIMED_OUT"),
-    ("ABORTED", None, "ABORTED"),
-])
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        ("FAILED", "InvalidHeader", "REJECTED"),
+        ("FAILED", "Lambda.ServiceException", "FAILED"),
+        ("TIMED_OUT", None, "TIMED_OUT"),
+        ("ABORTED", None, "ABORTED"),
+    ],
+)
 def test_a_run_that_ended_without_a_summary_gets_one_and_an_alert(stack, status, error, expected):
     app = handler_module("run_status")
     out = app.lambda_handler(status_event(status=status, error=error), Context())
@@ -101,10 +114,23 @@ def test_a_run_that_ended_without_a_summary_gets_one_and_an_alert(stack, status,
 
 def _aggregated(stack: dict[str, Any], *, alert_sent: bool) -> bytes:
     summary = RunSummary(
-        execution_name="users-1", date="2026-12-01", start_time="2026-11-30T15:30:00+00:00",
-        finished_at="2026-11-30T15:40:00+00:00", duration_seconds=600, status="FAILED", error="ErrorRateExceeded",
-        cause="12 of 100 rows failed", source_bucket="csv-dmap-input", source_key="incoming/users.csv", rows=100,
-        applied=88, failed=12, error_rate=12.0, severity=Severity.HIGH, alert_sent=alert_sent)
+        execution_name="users-1",
+        date="2026-12-01",
+        start_time="2026-11-30T15:30:00+00:00",
+        finished_at="2026-11-30T15:40:00+00:00",
+        duration_seconds=600,
+        status="FAILED",
+        error="ErrorRateExceeded",
+        cause="12 of 100 rows failed",
+        source_bucket="csv-dmap-input",
+        source_key="incoming/users.csv",
+        rows=100,
+        applied=88,
+        failed=12,
+        error_rate=12.0,
+        severity=Severity.HIGH,
+        alert_sent=alert_sent,
+    )
     write_summary(stack["s3"], BUCKET, summary)
     return stack["s3"].get_object(Bucket=BUCKET, Key=summary_key(summary))["Body"].read()
 
@@ -135,10 +161,18 @@ def test_the_error_comes_from_describe_execution_when_the_event_lacks_it(stack, 
     client = boto3.client("stepfunctions", region_name=REGION)
     arn = f"arn:aws:states:{REGION}:123456789012:execution:csv-dmap-dev:users-2"
     with Stubber(client) as stub:
-        stub.add_response("describe_execution", {
-            "executionArn": arn, "stateMachineArn": f"arn:aws:states:{REGION}:123456789012:stateMachine:csv-dmap-dev",
-            "status": "FAILED", "startDate": 1_796_052_600, "error": "EmptyFile", "cause": "the object has no bytes",
-        }, {"executionArn": arn})
+        stub.add_response(
+            "describe_execution",
+            {
+                "executionArn": arn,
+                "stateMachineArn": f"arn:aws:states:{REGION}:123456789012:stateMachine:csv-dmap-dev",
+                "status": "FAILED",
+                "startDate": 1_796_052_600,
+                "error": "EmptyFile",
+                "cause": "the object has no bytes",
+            },
+            {"executionArn": arn},
+        )
         monkeypatch.setattr(app, "stepfunctions_client", lambda: client)
         out = app.lambda_handler(status_event(name="users-2", error=None, cause=None, executionArn=arn), Context())
         stub.assert_no_pending_responses()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from csv_dmap.config import Settings
+from csv_dmap.config import DatabaseSettings
 from csv_dmap.db import ConnectionOptions, build_engine, database_url
 from sqlalchemy import event
 
@@ -28,8 +28,16 @@ def connect_params(engine) -> list[dict]:
 
 
 def test_settings_read_the_options_from_the_environment():
-    settings = Settings.from_env({"DB_TLS": "true", "DB_CA_PATH": "/opt/ca.pem", "DB_IAM_AUTH": "true",
-                                  "DB_USER": "worker", "DB_HOST": "proxy.example", "AWS_REGION": "ap-northeast-1"})
+    settings = DatabaseSettings.from_env(
+        {
+            "DB_TLS": "true",
+            "DB_CA_PATH": "/opt/ca.pem",
+            "DB_IAM_AUTH": "true",
+            "DB_USER": "worker",
+            "DB_HOST": "proxy.example",
+            "AWS_REGION": "ap-northeast-1",
+        }
+    )
     assert ConnectionOptions.from_settings(settings) == ConnectionOptions(True, "/opt/ca.pem", True, "ap-northeast-1")
     url = database_url(settings)
     assert (url.username, url.host, url.password) == ("worker", "proxy.example", None)
@@ -55,8 +63,9 @@ def test_tls_gives_the_driver_a_verifying_context():
 def test_iam_auth_signs_a_new_token_for_every_connection(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    engine = build_engine("mysql+pymysql://worker@proxy.example:3306/x",
-                          options=ConnectionOptions(iam_auth=True, region="ap-northeast-1"))
+    engine = build_engine(
+        "mysql+pymysql://worker@proxy.example:3306/x", options=ConnectionOptions(iam_auth=True, region="ap-northeast-1")
+    )
     calls: list[dict] = []
 
     @event.listens_for(engine, "do_connect")

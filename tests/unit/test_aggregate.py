@@ -23,23 +23,33 @@ def failed_batch(n, error="TransientDatabaseError"):
 
 # Issue 8.9, by table: (error rate, tolerance, medium ratio) -> severity. With the defaults
 # (tolerance 5, ratio 0.5) every severity is reachable: LOW <= 2.5 < MEDIUM <= 5 < HIGH.
-@pytest.mark.parametrize(("rate", "tolerance", "ratio", "severity"), [
-    (0, 5, 0.5, Severity.NONE), (0.1, 5, 0.5, Severity.LOW), (2.5, 5, 0.5, Severity.LOW),
-    (2.51, 5, 0.5, Severity.MEDIUM), (5, 5, 0.5, Severity.MEDIUM), (5.01, 5, 0.5, Severity.HIGH),
-    (100, 5, 0.5, Severity.HIGH),
-    (4, 10, 0.5, Severity.LOW), (7, 10, 0.5, Severity.MEDIUM), (10.5, 10, 0.5, Severity.HIGH),
-    (1, 5, 0.1, Severity.MEDIUM), (0.4, 5, 0.1, Severity.LOW),
-    (0.01, 0, 0.5, Severity.HIGH),  # nothing tolerated: any failed row fails the run
-    (100, 100, 0.5, Severity.MEDIUM),  # everything tolerated: only a failed map is HIGH
-])
+@pytest.mark.parametrize(
+    ("rate", "tolerance", "ratio", "severity"),
+    [
+        (0, 5, 0.5, Severity.NONE),
+        (0.1, 5, 0.5, Severity.LOW),
+        (2.5, 5, 0.5, Severity.LOW),
+        (2.51, 5, 0.5, Severity.MEDIUM),
+        (5, 5, 0.5, Severity.MEDIUM),
+        (5.01, 5, 0.5, Severity.HIGH),
+        (100, 5, 0.5, Severity.HIGH),
+        (4, 10, 0.5, Severity.LOW),
+        (7, 10, 0.5, Severity.MEDIUM),
+        (10.5, 10, 0.5, Severity.HIGH),
+        (1, 5, 0.1, Severity.MEDIUM),
+        (0.4, 5, 0.1, Severity.LOW),
+        (0.01, 0, 0.5, Severity.HIGH),  # nothing tolerated: any failed row fails the run
+        (100, 100, 0.5, Severity.MEDIUM),  # everything tolerated: only a failed map is HIGH
+    ],
+)
 def test_severity_is_relative_to_the_tolerance(rate, tolerance, ratio, severity):
     assert severity_of(rate, tolerance, ratio) is severity
 
 
 def test_with_default_settings_every_severity_is_reachable_and_high_is_exactly_a_failed_run():
-    from csv_dmap.config import Settings
+    from csv_dmap.config import AggregateSettings
 
-    settings = Settings.from_env({})
+    settings = AggregateSettings.from_env({})
     seen = {}
     for failed in range(101):
         summary = make(tally_of(100 - failed, failed), tolerance=settings.tolerated_failure_percentage)
@@ -51,7 +61,10 @@ def test_with_default_settings_every_severity_is_reachable_and_high_is_exactly_a
 
 def test_tally_counts_rows_of_failed_batches_and_pending_batches():
     tally = RunTally()
-    tally.add("SUCCEEDED", [succeeded([{"status": "APPLIED"}, {"status": "FAILED", "errorType": "UserNotFound", "userId": "U9"}])])
+    tally.add(
+        "SUCCEEDED",
+        [succeeded([{"status": "APPLIED"}, {"status": "FAILED", "errorType": "UserNotFound", "userId": "U9"}])],
+    )
     tally.add("FAILED", [failed_batch(5)])
     tally.add("PENDING", [{"Input": json.dumps({"Items": [{}, {}]})}])
     assert (tally.rows, tally.applied, tally.failed, tally.pending) == (9, 1, 6, 2)
@@ -63,13 +76,26 @@ def test_tally_counts_rows_of_failed_batches_and_pending_batches():
 
 def test_superseded_and_skipped_rows_are_counted_and_are_not_failures():
     tally = RunTally()
-    tally.add("SUCCEEDED", [succeeded(
-        [{"status": "APPLIED"}] * 6
-        + [{"status": "SUPERSEDED", "supersededBy": 9}] * 3
-        + [{"status": "SKIPPED", "errorType": "NewerExecutionApplied"}] * 2
-        + [{"status": "FAILED", "errorType": "FieldCountMismatch", "line": 4}])])
+    tally.add(
+        "SUCCEEDED",
+        [
+            succeeded(
+                [{"status": "APPLIED"}] * 6
+                + [{"status": "SUPERSEDED", "supersededBy": 9}] * 3
+                + [{"status": "SKIPPED", "errorType": "NewerExecutionApplied"}] * 2
+                + [{"status": "FAILED", "errorType": "FieldCountMismatch", "line": 4}]
+            )
+        ],
+    )
     tally.add("PENDING", [{"Input": json.dumps({"Items": [{"index": 12}]})}])
-    assert (tally.rows, tally.applied, tally.superseded, tally.skipped, tally.failed, tally.pending) == (13, 6, 3, 2, 1, 1)
+    assert (tally.rows, tally.applied, tally.superseded, tally.skipped, tally.failed, tally.pending) == (
+        13,
+        6,
+        3,
+        2,
+        1,
+        1,
+    )
     assert tally.rows == tally.applied + tally.failed + tally.superseded + tally.skipped + tally.pending
     assert tally.errors == {"FieldCountMismatch": 1, "Pending": 1}  # no NewerExecutionApplied: not an error
     assert tally.error_rate == pytest.approx(100 * 2 / 13)
@@ -92,15 +118,31 @@ def test_examples_are_capped():
 
 
 def make(tally, map_result=None, tolerance=5.0):
-    return summarise(execution_name="run-1", start_time=START, now=datetime(2026, 11, 22, 15, 31, tzinfo=UTC),
-                     tally=tally, source_bucket="in", source_key="incoming/a.csv", validation=None, config=None,
-                     map_result=map_result or {"MapRunArn": "arn"}, tolerated_failure_percentage=tolerance,
-                     timezone="Asia/Tokyo")
+    return summarise(
+        execution_name="run-1",
+        start_time=START,
+        now=datetime(2026, 11, 22, 15, 31, tzinfo=UTC),
+        tally=tally,
+        source_bucket="in",
+        source_key="incoming/a.csv",
+        validation=None,
+        config=None,
+        map_result=map_result or {"MapRunArn": "arn"},
+        tolerated_failure_percentage=tolerance,
+        timezone="Asia/Tokyo",
+    )
 
 
 def tally_of(applied, failed):
     tally = RunTally()
-    tally.add("SUCCEEDED", [succeeded([{"status": "APPLIED"}] * applied + [{"status": "FAILED", "errorType": "InvalidPostCount"}] * failed)])
+    tally.add(
+        "SUCCEEDED",
+        [
+            succeeded(
+                [{"status": "APPLIED"}] * applied + [{"status": "FAILED", "errorType": "InvalidPostCount"}] * failed
+            )
+        ],
+    )
     return tally
 
 

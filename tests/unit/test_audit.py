@@ -28,19 +28,36 @@ def ddb():
 
 
 def build(results: list[dict[str, Any]], execution: str = "exec-1", start: datetime = NOW) -> list[dict[str, Any]]:
-    return audit_items(results, execution_name=execution, execution_start=start, source_key="incoming/a.csv",
-                       ttl_days=180)
+    return audit_items(
+        results, execution_name=execution, execution_start=start, source_key="incoming/a.csv", ttl_days=180
+    )
 
 
 def applied(index: int, user: str, login: int = 5, post: int = 10) -> dict[str, Any]:
-    return {"index": index, "line": index + 2, "userId": user, "status": "APPLIED",
-            "oldLoginCount": 3, "newLoginCount": login, "oldPostCount": 8, "newPostCount": post}
+    return {
+        "index": index,
+        "line": index + 2,
+        "userId": user,
+        "status": "APPLIED",
+        "oldLoginCount": 3,
+        "newLoginCount": login,
+        "oldPostCount": 8,
+        "newPostCount": post,
+    }
 
 
-def failed(index: int, error: str = "UserNotFound", user: str | None = "U00009", raw: str | None = None) -> dict[str, Any]:
+def failed(
+    index: int, error: str = "UserNotFound", user: str | None = "U00009", raw: str | None = None
+) -> dict[str, Any]:
     who = {"userId": user} if user else {"rawUserId": raw}
-    return {"index": index, "line": index + 2, **who, "status": "FAILED", "errorType": error,
-            "errorMessage": f"{error} here"}
+    return {
+        "index": index,
+        "line": index + 2,
+        **who,
+        "status": "FAILED",
+        "errorType": error,
+        "errorMessage": f"{error} here",
+    }
 
 
 def calls(client: Any, operation: str) -> dict[str, int]:
@@ -95,18 +112,38 @@ def test_history_of_a_user_in_the_last_7_days_is_one_query_newest_first(ddb):
     writer.write_items(build([applied(0, "U00001")], "old-run", NOW - timedelta(days=10)))
     writer.write_items(build([applied(0, "U00001")], "edge-run", since - timedelta(microseconds=1)))
     writer.write_items(build([applied(0, "U00001"), applied(1, "U00002")], "boundary-run", since))
-    writer.write_items(build([{"index": 4, "line": 6, "userId": "U00001", "status": "SUPERSEDED", "supersededBy": 9},
-                              applied(7, "U00001")], "run-a", NOW - timedelta(days=3)))
+    writer.write_items(
+        build(
+            [
+                {"index": 4, "line": 6, "userId": "U00001", "status": "SUPERSEDED", "supersededBy": 9},
+                applied(7, "U00001"),
+            ],
+            "run-a",
+            NOW - timedelta(days=3),
+        )
+    )
     writer.write_items(build([failed(5, "InvalidLoginCount", user="U00001")], "run-b", NOW - timedelta(hours=1)))
     queries = calls(ddb, "Query")
     history = AuditLogReader(ddb, TABLE).user_history("U00001", since=since)
     assert queries["n"] == 1
     assert [(h["executionName"], h["line"], h["status"]) for h in history] == [
-        ("run-b", 7, "FAILED"), ("run-a", 9, "APPLIED"), ("boundary-run", 2, "APPLIED")]
+        ("run-b", 7, "FAILED"),
+        ("run-a", 9, "APPLIED"),
+        ("boundary-run", 2, "APPLIED"),
+    ]
     assert history[1] == {
-        "executionName": "run-a", "timestamp": "2026-11-19T00:30:00.000000Z", "line": 9, "rowIndex": 7,
-        "userId": "U00001", "status": "APPLIED", "oldLoginCount": 3, "newLoginCount": 5, "oldPostCount": 8,
-        "newPostCount": 10, "sourceKey": "incoming/a.csv"}
+        "executionName": "run-a",
+        "timestamp": "2026-11-19T00:30:00.000000Z",
+        "line": 9,
+        "rowIndex": 7,
+        "userId": "U00001",
+        "status": "APPLIED",
+        "oldLoginCount": 3,
+        "newLoginCount": 5,
+        "oldPostCount": 8,
+        "newPostCount": 10,
+        "sourceKey": "incoming/a.csv",
+    }
 
 
 def test_failed_items_of_an_execution_are_a_fixed_fan_out_reading_failed_rows_only(ddb):
@@ -122,7 +159,12 @@ def test_failed_items_of_an_execution_are_a_fixed_fan_out_reading_failed_rows_on
     assert queries["n"] == SHARDS == 64  # the documented fan-out: one Query per shard
     assert queries["scanned"] == 5  # every item read is a failed row of this execution
     assert [(f["line"], f["errorType"]) for f in result] == [
-        (5, "UserNotFound"), (66, "UserNotFound"), (69, "UserNotFound"), (101, "InvalidUserId"), (152, "UserNotFound")]
+        (5, "UserNotFound"),
+        (66, "UserNotFound"),
+        (69, "UserNotFound"),
+        (101, "InvalidUserId"),
+        (152, "UserNotFound"),
+    ]
     assert result[3]["rawUserId"] == "bad id" and "userId" not in result[3]
     assert result[0]["userId"] == "U00003" and result[0]["errorMessage"] == "UserNotFound here"
     assert {f["executionName"] for f in result} == {"exec-1"}
@@ -154,8 +196,9 @@ def test_chunks_are_written_concurrently_and_all_land(ddb):
 
 def test_the_workers_call_writes_through_the_same_builder(ddb):
     results = [applied(i, f"U{i:05d}", 2, 4) | {"oldLoginCount": 1, "oldPostCount": 3} for i in range(3)]
-    AuditLogWriter(ddb, TABLE).write_results(results, execution_name="exec-1", execution_start=NOW,
-                                             source_key="incoming/a.csv", ttl_days=180)
+    AuditLogWriter(ddb, TABLE).write_results(
+        results, execution_name="exec-1", execution_start=NOW, source_key="incoming/a.csv", ttl_days=180
+    )
     expected = build(results)
     stored = sorted(ddb.scan(TableName=TABLE)["Items"], key=lambda i: i["pk"]["S"])
     assert [i["pk"]["S"] for i in stored] == [e["pk"] for e in expected]
@@ -170,13 +213,10 @@ def test_an_unknown_status_is_a_clear_error(status):
 
 
 def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(monkeypatch):
-    from csv_dmap import audit
+    from csv_dmap import audit, runtime
 
     monkeypatch.setenv("AUDIT_TABLE_NAME", "the-audit-table")
-    from csv_dmap.config import get_settings
-
-    get_settings.cache_clear()
-    audit.get_audit_writer.cache_clear()
+    runtime.reset()
     try:
         writer = audit.get_audit_writer()
         config = writer.client.meta.config
@@ -187,5 +227,4 @@ def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(
         # the audit write's worst case (budget + one stuck call) leaves most of the worker's time to the database
         assert writer.budget_seconds + config.connect_timeout + config.read_timeout <= worker_timeout / 3
     finally:
-        audit.get_audit_writer.cache_clear()
-        get_settings.cache_clear()
+        runtime.reset()

@@ -372,9 +372,15 @@ class AuditLogWriter:
         ttl_days: int,
     ) -> int:
         """Audit a batch from the worker's result dicts (contract 4): the worker's one call."""
-        return self.write_items(audit_items(results, execution_name=execution_name,
-                                            execution_start=execution_start, source_key=source_key,
-                                            ttl_days=ttl_days))
+        return self.write_items(
+            audit_items(
+                results,
+                execution_name=execution_name,
+                execution_start=execution_start,
+                source_key=source_key,
+                ttl_days=ttl_days,
+            )
+        )
 
 
 def _put_requests(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -454,9 +460,9 @@ def get_audit_writer() -> AuditLogWriter:
     import boto3  # type: ignore[import-untyped]
     from botocore.config import Config  # type: ignore[import-untyped]
 
-    from .config import get_settings
+    from .config import AuditSettings, load
 
-    settings = get_settings()
+    settings = load(AuditSettings)
     client = boto3.client(
         "dynamodb",
         config=Config(
@@ -465,5 +471,9 @@ def get_audit_writer() -> AuditLogWriter:
             read_timeout=AUDIT_READ_TIMEOUT_SECONDS,
         ),
     )
-    return AuditLogWriter(client, settings.audit_table_name, concurrency=settings.audit_write_concurrency,
-                          budget_seconds=AUDIT_WRITE_BUDGET_SECONDS)
+    return AuditLogWriter(
+        client,
+        settings.audit_table_name,
+        concurrency=settings.audit_write_concurrency,
+        budget_seconds=AUDIT_WRITE_BUDGET_SECONDS,
+    )

@@ -57,7 +57,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
-from .config import Settings, get_settings
+from .config import DatabaseSettings, load
 from .errors import ConfigurationError, PermanentDatabaseError, TransientDatabaseError
 from .models import USER_ID_MAX_LENGTH, StatsWrite, StoredStats
 
@@ -143,11 +143,15 @@ def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int
 # --------------------------------------------------------------------------- engine
 
 
-def _url_from_secret(settings: Settings) -> URL:
+def _url_from_secret(settings: DatabaseSettings) -> URL:
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(settings.db_secret_arn or "", transform="json", max_age=300)
-    if not isinstance(secret, dict) or "username" not in secret or ("password" not in secret and not settings.db_iam_auth):
+    if (
+        not isinstance(secret, dict)
+        or "username" not in secret
+        or ("password" not in secret and not settings.db_iam_auth)
+    ):
         raise ConfigurationError(
             f"secret {settings.db_secret_arn} must be JSON with at least username and password "
             "(the format RDS and Secrets Manager rotation use)"
@@ -166,15 +170,19 @@ def _url_from_secret(settings: Settings) -> URL:
     )
 
 
-def database_url(settings: Settings) -> URL:
+def database_url(settings: DatabaseSettings) -> URL:
     if settings.database_url:
         return make_url(settings.database_url)
     if settings.db_secret_arn:
         return _url_from_secret(settings)
     if settings.db_iam_auth and settings.db_host and settings.db_user:
         return URL.create(
-            "mysql+pymysql", username=settings.db_user, host=settings.db_host, port=settings.db_port,
-            database=settings.db_name, query={"charset": "utf8mb4"},
+            "mysql+pymysql",
+            username=settings.db_user,
+            host=settings.db_host,
+            port=settings.db_port,
+            database=settings.db_name,
+            query={"charset": "utf8mb4"},
         )
     raise ConfigurationError(
         "no database configured: set DATABASE_URL (for example sqlite:///csv_dmap.db or "
@@ -205,7 +213,7 @@ class ConnectionOptions:
     region: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ConnectionOptions:
+    def from_settings(cls, settings: DatabaseSettings) -> ConnectionOptions:
         return cls(settings.db_tls, settings.db_ca_path, settings.db_iam_auth, settings.db_region)
 
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -290,7 +298,7 @@ _engine_lock = threading.Lock()
 def get_engine() -> Engine:
     """The container's engine, built once from the settings (forgotten by ``csv_dmap.runtime.reset``)."""
     with _engine_lock:
-        settings = get_settings()
+        settings = load(DatabaseSettings)  # the function's database piece (worker, migrator)
         return build_engine(database_url(settings), settings.db_pool_size, ConnectionOptions.from_settings(settings))
 
 
@@ -342,7 +350,9 @@ def _upsert(dialect: str) -> Insert:
         from sqlalchemy.dialects import sqlite
 
         lite = sqlite.insert(user_stats)
-        return lite.on_conflict_do_update(index_elements=[user_stats.c.user_id], set_={c: lite.excluded[c] for c in _WRITTEN})
+        return lite.on_conflict_do_update(
+            index_elements=[user_stats.c.user_id], set_={c: lite.excluded[c] for c in _WRITTEN}
+        )
     raise ConfigurationError(f"database dialect {dialect!r} is not supported (use MySQL/MariaDB or SQLite)")
 
 
@@ -452,7 +462,8 @@ class UnitOfWork:
     def _row(self, write: StatsWrite) -> Row:
         before = self.snapshot[write.user_id]
         retry = before.last_execution_name == self.batch.execution_name and (
-            before.last_batch_index == self.batch.batch_index)
+            before.last_batch_index == self.batch.batch_index
+        )
         if retry:  # the values this batch replaced the first time
             return (write.user_id, write.login_count, write.post_count, before.prev_login_count, before.prev_post_count)
         return (write.user_id, write.login_count, write.post_count, before.login_count, before.post_count)

@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config import Settings
+from ..config import PlanSettings
 from ..models import HEADER_ALIASES, MAX_ITEMS_PER_BATCH, RunConfig, RunSummary
 
 BATCH_INPUT_LIMIT = 256 * 1024
@@ -72,10 +72,12 @@ class Limits:
         if self.max_concurrency < 1:
             raise ValueError("the concurrency ceiling must be at least 1")
         positive = {
-            "db_connections": self.db_connections, "db_connections_per_worker": self.db_connections_per_worker,
+            "db_connections": self.db_connections,
+            "db_connections_per_worker": self.db_connections_per_worker,
             "audit_write_units_per_second": self.audit_write_units_per_second,
             "audit_write_units_per_row": self.audit_write_units_per_row,
-            "lambda_concurrency": self.lambda_concurrency, "map_max_children": self.map_max_children,
+            "lambda_concurrency": self.lambda_concurrency,
+            "map_max_children": self.map_max_children,
             "child_starts_per_second": self.child_starts_per_second,
             "db_write_rows_per_second": 1 if self.db_write_rows_per_second is None else self.db_write_rows_per_second,
         }
@@ -86,10 +88,12 @@ class Limits:
 
 def audit_write_units_per_row(tolerated_failure_percentage: float) -> float:
     """Average audit write units per row when up to the tolerated share of rows fails."""
-    return AUDIT_WRITE_UNITS_PER_APPLIED_ROW + AUDIT_EXTRA_WRITE_UNITS_PER_FAILED_ROW * tolerated_failure_percentage / 100
+    return (
+        AUDIT_WRITE_UNITS_PER_APPLIED_ROW + AUDIT_EXTRA_WRITE_UNITS_PER_FAILED_ROW * tolerated_failure_percentage / 100
+    )
 
 
-def limits_from(settings: Settings) -> Limits:
+def limits_from(settings: PlanSettings) -> Limits:
     """The downstream bounds as this deployment configures them (0 = the AWS default)."""
     reserved = settings.worker_reserved_concurrency
     return Limits(
@@ -142,9 +146,11 @@ def bounds(limits: Limits, *, rate: float, batch: int, batches: int) -> dict[str
         "number of batches": batches,
         "database connections": limits.db_connections // limits.db_connections_per_worker,
         "audit table write throughput": _at_least_one(
-            limits.audit_write_units_per_second / (limits.audit_write_units_per_row * rate)),
-        "Lambda reserved concurrency" if limits.lambda_reserved else "Lambda account concurrency":
-            limits.lambda_concurrency,
+            limits.audit_write_units_per_second / (limits.audit_write_units_per_row * rate)
+        ),
+        "Lambda reserved concurrency"
+        if limits.lambda_reserved
+        else "Lambda account concurrency": limits.lambda_concurrency,
         "Step Functions child executions": limits.map_max_children,
         "Step Functions child start rate": _at_least_one(limits.child_starts_per_second * batch / rate),
     }
@@ -182,7 +188,9 @@ def plan(
         toleratedFailurePercentage=tolerated_failure_percentage,
         estimatedSeconds=round(estimate, 1),
         boundBy=bound_by,
-        basis=(f"{row_count} rows in {batches} batches of {batch}; {rate:.0f} rows/s per worker ({source}); "
-               f"{concurrency} workers, bounded by the {bound_by}; target {target_seconds:.0f} s "
-               f"({needed:,} workers); most workers each bound allows: {listed}"),
+        basis=(
+            f"{row_count} rows in {batches} batches of {batch}; {rate:.0f} rows/s per worker ({source}); "
+            f"{concurrency} workers, bounded by the {bound_by}; target {target_seconds:.0f} s "
+            f"({needed:,} workers); most workers each bound allows: {listed}"
+        ),
     )
