@@ -7,12 +7,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import IO, Any, Protocol
 
 from .errors import StatesError
@@ -69,14 +71,27 @@ class HandlerLoadError(ImportError):
     pass
 
 
+_LOADING = threading.Lock()
+
+
 def load_handler(
     module_path: Path | str, function_name: str = "lambda_handler", module_name: str | None = None
 ) -> Handler:
-    """Import a handler file under a unique module name; ``HandlerLoadError`` says why it cannot."""
+    """Import a handler file under a unique module name, once per process even when a map's
+    children ask for it at the same moment; ``HandlerLoadError`` says why it cannot."""
     path = Path(module_path).resolve()
     if not path.is_file():
         raise HandlerLoadError(f"handler file {module_path} does not exist")
     name = module_name or "asl_fn_" + uuid.uuid5(uuid.NAMESPACE_URL, str(path)).hex
+    with _LOADING:
+        module = _module(name, path, module_path)
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        raise HandlerLoadError(f"{module_path} has no function {function_name!r}")
+    return handler  # type: ignore[no-any-return]
+
+
+def _module(name: str, path: Path, module_path: Path | str) -> ModuleType:
     if name in sys.modules:
         module = sys.modules[name]
     else:
@@ -89,10 +104,7 @@ def load_handler(
         except Exception as exc:
             raise HandlerLoadError(f"cannot import {module_path}: {type(exc).__name__}: {exc}") from exc
         sys.modules[name] = module
-    handler = getattr(module, function_name, None)
-    if not callable(handler):
-        raise HandlerLoadError(f"{module_path} has no function {function_name!r}")
-    return handler  # type: ignore[no-any-return]
+    return module
 
 
 def function_error(exc: BaseException, request_id: str) -> StatesError:

@@ -7,18 +7,20 @@ from zoneinfo import ZoneInfo
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_dmap.aws import s3_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import PlanSettings, load
 from csv_dmap.logic.concurrency import limits_from, plan
 from csv_dmap.models import ConcurrencyRequest, RunSummary
 from csv_dmap.observability import logger, tracer
 from csv_dmap.summaries import recent_summaries
+
+load(PlanSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 @logger.inject_lambda_context(correlation_id_path="executionName")
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ConcurrencyRequest.model_validate(event)
-    settings = get_settings()
+    settings = load(PlanSettings)
     history: list[RunSummary] = []
     if settings.results_bucket:
         today = datetime.now(ZoneInfo(settings.report_timezone)).date()

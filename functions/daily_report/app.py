@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_dmap.aws import s3_client, sns_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import ReportSettings, load
 from csv_dmap.errors import ConfigurationError
 from csv_dmap.logic.daily_report import build_report, render_text
 from csv_dmap.models import ReportRequest
@@ -20,11 +20,13 @@ from csv_dmap.observability import logger, tracer
 from csv_dmap.reports import write_report
 from csv_dmap.summaries import summaries_of
 
+load(ReportSettings)  # cold start: a misconfigured function fails here, naming the variable
+
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = load(ReportSettings)
     if not settings.results_bucket:
         raise ConfigurationError("RESULTS_BUCKET is not set")
     request = ReportRequest.model_validate(event if isinstance(event, dict) else {})

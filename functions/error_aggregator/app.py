@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_dmap.aws import s3_client, sns_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import AggregateSettings, load
 from csv_dmap.errors import ConfigurationError
 from csv_dmap.logic.aggregate import alert, execution_date, needs_alert, summarise
 from csv_dmap.models import AggregateRequest, AggregateResult, RunSummary
@@ -19,6 +19,8 @@ from csv_dmap.observability import logger, metrics, tracer
 from csv_dmap.results import manifest_keys, tally_run
 from csv_dmap.row_results import RowResultsWriter
 from csv_dmap.summaries import summary_key, write_summary
+
+load(AggregateSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 def _publish_metrics(summary: RunSummary) -> None:
@@ -42,7 +44,7 @@ def _publish_metrics(summary: RunSummary) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = AggregateRequest.model_validate(event)
-    settings = get_settings()
+    settings = load(AggregateSettings)
     s3 = s3_client()
     details = request.map.get("ResultWriterDetails") or {}
     bucket = details.get("Bucket") or settings.results_bucket

@@ -11,12 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from csv_dmap.aws import s3_client, sns_client, stepfunctions_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import RunStatusSettings, load
 from csv_dmap.errors import ConfigurationError
 from csv_dmap.logic.run_status import ExecutionStatusChange, alert, failure_summary
 from csv_dmap.models import RunSummary
 from csv_dmap.observability import logger, metrics, tracer
 from csv_dmap.summaries import summary_key, write_summary
+
+load(RunStatusSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 def _existing_summary(s3: Any, bucket: str, key: str) -> RunSummary | None:
@@ -40,7 +42,7 @@ def _with_error(change: ExecutionStatusChange) -> ExecutionStatusChange:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = load(RunStatusSettings)
     if not settings.results_bucket:
         raise ConfigurationError("RESULTS_BUCKET is not set")
     change = _with_error(ExecutionStatusChange.model_validate(event["detail"]))

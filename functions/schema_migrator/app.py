@@ -16,8 +16,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from csv_dmap.config import MigratorSettings, load
 from csv_dmap.custom_resource import Context, Outcome, Request, handle
+from csv_dmap.errors import ConfigurationError
 from csv_dmap.observability import logger
+
+try:  # cold start: a misconfigured migrator says so in its log, and answers CloudFormation FAILED (below)
+    load(MigratorSettings)
+except ConfigurationError as _exc:
+    logger.error("misconfigured", extra={"error": str(_exc)})
 
 CONNECT_ATTEMPTS = 8
 CONNECT_PAUSE_SECONDS = 5.0
@@ -29,6 +36,7 @@ def migrate(request: Request) -> Mapping[str, str]:
     from csv_dmap.db import get_engine
     from csv_dmap.schema import current, upgrade
 
+    load(MigratorSettings)  # raises ConfigurationError: CloudFormation gets FAILED with its one line
     engine = get_engine()
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:

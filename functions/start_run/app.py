@@ -6,16 +6,18 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_dmap.aws import stepfunctions_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import StartRunSettings, load
 from csv_dmap.errors import ConfigurationError
 from csv_dmap.logic.run_start import run_start_of
 from csv_dmap.observability import logger, tracer
+
+load(StartRunSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = load(StartRunSettings)
     if not settings.state_machine_arn:
         raise ConfigurationError("STATE_MACHINE_ARN is not set")
     start = run_start_of(event)

@@ -10,10 +10,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_dmap.aws import s3_client
-from csv_dmap.config import get_settings
+from csv_dmap.config import ValidateSettings, load
 from csv_dmap.input_files import validate_object
 from csv_dmap.models import ValidateRequest
 from csv_dmap.observability import logger, metrics, tracer
+
+load(ValidateSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 @logger.inject_lambda_context(correlation_id_path="executionName")
@@ -22,7 +24,7 @@ from csv_dmap.observability import logger, metrics, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidateRequest.model_validate(event)
     result = validate_object(
-        s3_client(), request.bucket, request.key, request.execution_name, get_settings().max_input_bytes
+        s3_client(), request.bucket, request.key, request.execution_name, load(ValidateSettings).max_input_bytes
     )
     metrics.add_metric(name="InputRows", unit=MetricUnit.Count, value=result.source_rows)
     metrics.add_metric(name="DuplicateRows", unit=MetricUnit.Count, value=result.duplicate_rows)

@@ -8,11 +8,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_dmap.audit import get_audit_writer
-from csv_dmap.config import get_settings
+from csv_dmap.config import WorkerSettings, load
 from csv_dmap.db import get_repository
 from csv_dmap.logic.apply_batch import apply_batch
 from csv_dmap.models import WorkerEvent
 from csv_dmap.observability import logger, metrics, tracer
+
+load(WorkerSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 @logger.inject_lambda_context(correlation_id_path="BatchInput.executionName", log_event=False)
@@ -20,7 +22,7 @@ from csv_dmap.observability import logger, metrics, tracer
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch = WorkerEvent.model_validate(event)
-    settings = get_settings()
+    settings = load(WorkerSettings)
     output = apply_batch(
         batch,
         get_repository(),

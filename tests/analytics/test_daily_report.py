@@ -37,19 +37,16 @@ def _summary(name: str, statuses: list[str]) -> object:
 
 
 def test_the_daily_report_function_writes_three_forms(s3, monkeypatch, tmp_path: Path):
-    from csv_dmap.config import get_settings
     from csv_dmap.runtime import reset as reset_clients
 
     write_summary(s3, BUCKET, _summary("r1", ["APPLIED"] * 7 + ["SUPERSEDED", "SKIPPED", "FAILED"]))
     write_summary(s3, BUCKET, _summary("r2", ["APPLIED"] * 4))
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
     monkeypatch.delenv("ALERT_TOPIC_ARN", raising=False)
-    get_settings.cache_clear()
     reset_clients()
     try:
         answer = _load_handler("daily_report").lambda_handler({"date": "2026-11-23"}, _Context())
     finally:
-        get_settings.cache_clear()
         reset_clients()
     assert answer["reportKeys"] == [
         "daily-reports/2026-11-23.json",

@@ -259,13 +259,11 @@ class _Context:
 
 
 def test_aggregate_errors_writes_the_dataset_and_a_summary_that_agree(s3, monkeypatch):
-    from csv_dmap.config import get_settings
     from csv_dmap.runtime import reset as reset_clients
 
     monkeypatch.setenv("RESULTS_BUCKET", BUCKET)
     monkeypatch.setenv("REPORT_TIMEZONE", "Asia/Tokyo")
     monkeypatch.setenv("ROW_RESULTS_PART_ROWS", "3")
-    get_settings.cache_clear()
     reset_clients()
     try:
         manifest = write_result_writer(s3, "run-A", **MIXED)
@@ -278,7 +276,6 @@ def test_aggregate_errors_writes_the_dataset_and_a_summary_that_agree(s3, monkey
         }
         answer = app.lambda_handler(event, _Context())
     finally:
-        get_settings.cache_clear()
         reset_clients()
     keys, records = read_parts(s3, "rows/")
     assert records == expected_records() and len(keys) == 3

@@ -74,7 +74,7 @@ def request(kind: str, response_url: str, physical_id: str | None = None) -> dic
 @pytest.fixture
 def migrator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, dict[str, Any]], dict[str, Any]]]:
     """Invoke the handler as Lambda would, with DATABASE_URL pointing at ``url``."""
-    from csv_dmap import config, db
+    from csv_dmap import runtime
 
     handler = load_function("schema_migrator")
     app = __import__(handler.__module__)
@@ -82,13 +82,11 @@ def migrator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, dict[st
 
     def invoke(url: str, event: dict[str, Any], timeout: int = 120) -> dict[str, Any]:
         monkeypatch.setenv("DATABASE_URL", url)
-        config.get_settings.cache_clear()
-        db.get_engine.cache_clear()
+        runtime.reset()
         return handler(event, LocalLambdaContext(function_name="schema-migrator", timeout_seconds=timeout))
 
     yield invoke
-    config.get_settings.cache_clear()
-    db.get_engine.cache_clear()
+    runtime.reset()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from csv_dmap import config, runtime
+from csv_dmap import runtime
 from csv_dmap.errors import InvalidEvent
 from csv_dmap.logic.run_start import execution_name, run_start_of
 from tests.deploy.functions import Context, handler_module
@@ -46,10 +46,8 @@ def state_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
         )["stateMachineArn"]
         monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-        config.get_settings.cache_clear()
         runtime.reset()
         yield arn
-        config.get_settings.cache_clear()
         runtime.reset()
 
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from csv_dmap import config, runtime
+from csv_dmap import runtime
 from csv_dmap.logic.run_status import REJECTION_ERRORS, run_status
 from csv_dmap.models import RunSummary, Severity
 from csv_dmap.summaries import summary_key, write_summary
@@ -64,10 +64,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         for key, value in {"RESULTS_BUCKET": BUCKET, "ALERT_TOPIC_ARN": topic, "REPORT_TIMEZONE": "Asia/Tokyo"}.items():
             monkeypatch.setenv(key, value)
-        config.get_settings.cache_clear()
         runtime.reset()
         yield {"s3": s3, "sqs": sqs, "queue": queue}
-        config.get_settings.cache_clear()
         runtime.reset()
 
 

@@ -8,7 +8,7 @@ import ssl
 import pytest
 from sqlalchemy import event
 
-from csv_dmap.config import Settings
+from csv_dmap.config import DatabaseSettings
 from csv_dmap.db import ConnectionOptions, build_engine, database_url
 
 
@@ -29,7 +29,7 @@ def connect_params(engine) -> list[dict]:
 
 
 def test_settings_read_the_options_from_the_environment():
-    settings = Settings.from_env(
+    settings = DatabaseSettings.from_env(
         {
             "DB_TLS": "true",
             "DB_CA_PATH": "/opt/ca.pem",

@@ -10,7 +10,7 @@ def test_reset_forgets_settings_engine_repository_writer_and_clients(monkeypatch
     monkeypatch.setenv("AUDIT_TABLE_NAME", "table-a")
     runtime.reset()
     before = (
-        config.get_settings(),
+        config.load(config.WorkerSettings),
         db.get_engine(),
         db.get_repository(),
         audit.get_audit_writer(),
@@ -24,7 +24,7 @@ def test_reset_forgets_settings_engine_repository_writer_and_clients(monkeypatch
     assert db.get_engine() is before[1]  # cached until reset: a warm container
     runtime.reset()
     after = (
-        config.get_settings(),
+        config.load(config.WorkerSettings),
         db.get_engine(),
         db.get_repository(),
         audit.get_audit_writer(),

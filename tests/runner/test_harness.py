@@ -208,3 +208,32 @@ def test_make_run_on_a_cp932_file_with_a_password_in_the_url(tmp_path, mariadb_u
     assert summary["outputs"]["database"] == f"mysql+pymysql://{user}:***@{url.host}:{url.port}/{url.database}"
     for text_ in (proc.stdout, proc.stderr, summary_file):
         assert password not in text_
+
+
+def test_a_handler_asked_for_by_many_children_at_once_is_imported_once(tmp_path):
+    """The map's children load their function concurrently on a cold start: one module, one
+    container's state (two copies of a module made two barriers above, and a flaky hang)."""
+    import threading
+
+    from asl_runner.services import load_handler
+
+    marker = tmp_path / "imports.txt"
+    (tmp_path / "fn.py").write_text(
+        "import time\n"
+        f"with open({str(marker)!r}, 'a') as fh:\n    fh.write('x')\n"
+        "time.sleep(0.2)  # a slow cold start widens the window\n"
+        "def handler(event, context):\n    return event\n"
+    )
+    start, got = threading.Barrier(8), []
+
+    def load():
+        start.wait()
+        got.append(load_handler(tmp_path / "fn.py", "handler"))
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(got) == 8 and len({id(h) for h in got}) == 1
+    assert marker.read_text() == "x"

@@ -48,9 +48,9 @@ def test_severity_is_relative_to_the_tolerance(rate, tolerance, ratio, severity)
 
 
 def test_with_default_settings_every_severity_is_reachable_and_high_is_exactly_a_failed_run():
-    from csv_dmap.config import Settings
+    from csv_dmap.config import AggregateSettings
 
-    settings = Settings.from_env({})
+    settings = AggregateSettings.from_env({})
     seen = {}
     for failed in range(101):
         summary = make(tally_of(100 - failed, failed), tolerance=settings.tolerated_failure_percentage)

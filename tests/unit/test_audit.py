@@ -213,13 +213,10 @@ def test_an_unknown_status_is_a_clear_error(status):
 
 
 def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(monkeypatch):
-    from csv_dmap import audit
+    from csv_dmap import audit, runtime
 
     monkeypatch.setenv("AUDIT_TABLE_NAME", "the-audit-table")
-    from csv_dmap.config import get_settings
-
-    get_settings.cache_clear()
-    audit.get_audit_writer.cache_clear()
+    runtime.reset()
     try:
         writer = audit.get_audit_writer()
         config = writer.client.meta.config
@@ -230,5 +227,4 @@ def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(
         # the audit write's worst case (budget + one stuck call) leaves most of the worker's time to the database
         assert writer.budget_seconds + config.connect_timeout + config.read_timeout <= worker_timeout / 3
     finally:
-        audit.get_audit_writer.cache_clear()
-        get_settings.cache_clear()
+        runtime.reset()

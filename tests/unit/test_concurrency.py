@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from csv_dmap.config import Settings
+from csv_dmap.config import PlanSettings
 from csv_dmap.logic.concurrency import (
     BATCH_INPUT_LIMIT,
     DEFAULT_ROWS_PER_SECOND_PER_WORKER,
@@ -158,7 +158,7 @@ def test_the_basis_lists_every_bound_with_its_value():
 
 
 def test_settings_map_to_limits_with_aws_defaults_for_zero():
-    limits = limits_from(Settings.from_env({}))
+    limits = limits_from(PlanSettings.from_env({}))
     assert limits == Limits(
         max_concurrency=10,
         db_connections=100,
@@ -170,7 +170,7 @@ def test_settings_map_to_limits_with_aws_defaults_for_zero():
         lambda_reserved=False,
     )
     custom = limits_from(
-        Settings.from_env(
+        PlanSettings.from_env(
             {
                 "DB_MAX_CONCURRENCY": "50",
                 "DB_CONNECTION_BUDGET": "30",

@@ -460,9 +460,9 @@ def get_audit_writer() -> AuditLogWriter:
     import boto3
     from botocore.config import Config
 
-    from .config import get_settings
+    from .config import AuditSettings, load
 
-    settings = get_settings()
+    settings = load(AuditSettings)
     client = boto3.client(
         "dynamodb",
         config=Config(

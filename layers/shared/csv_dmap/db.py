@@ -57,7 +57,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
-from .config import Settings, get_settings
+from .config import DatabaseSettings, load
 from .errors import ConfigurationError, PermanentDatabaseError, TransientDatabaseError
 from .models import USER_ID_MAX_LENGTH, StatsWrite, StoredStats
 
@@ -143,7 +143,7 @@ def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int
 # --------------------------------------------------------------------------- engine
 
 
-def _url_from_secret(settings: Settings) -> URL:
+def _url_from_secret(settings: DatabaseSettings) -> URL:
     from aws_lambda_powertools.utilities import parameters
 
     secret = parameters.get_secret(settings.db_secret_arn or "", transform="json", max_age=300)
@@ -170,7 +170,7 @@ def _url_from_secret(settings: Settings) -> URL:
     )
 
 
-def database_url(settings: Settings) -> URL:
+def database_url(settings: DatabaseSettings) -> URL:
     if settings.database_url:
         return make_url(settings.database_url)
     if settings.db_secret_arn:
@@ -213,7 +213,7 @@ class ConnectionOptions:
     region: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ConnectionOptions:
+    def from_settings(cls, settings: DatabaseSettings) -> ConnectionOptions:
         return cls(settings.db_tls, settings.db_ca_path, settings.db_iam_auth, settings.db_region)
 
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -298,7 +298,7 @@ _engine_lock = threading.Lock()
 def get_engine() -> Engine:
     """The container's engine, built once from the settings (forgotten by ``csv_dmap.runtime.reset``)."""
     with _engine_lock:
-        settings = get_settings()
+        settings = load(DatabaseSettings)  # the function's database piece (worker, migrator)
         return build_engine(database_url(settings), settings.db_pool_size, ConnectionOptions.from_settings(settings))
 
 

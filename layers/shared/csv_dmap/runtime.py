@@ -15,8 +15,9 @@ def reset() -> None:
 
     if db.get_engine.cache_info().currsize:
         db.get_engine().dispose()
-    for cached in (db.get_repository, db.get_engine, config.get_settings):
+    for cached in (db.get_repository, db.get_engine):
         cached.cache_clear()
+    config.forget()
     audit.get_audit_writer.cache_clear()
     for client in (aws.s3_client, aws.sns_client, aws.dynamodb_client, aws.stepfunctions_client):
         client.cache_clear()

@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config import Settings
+from ..config import PlanSettings
 from ..models import HEADER_ALIASES, MAX_ITEMS_PER_BATCH, RunConfig, RunSummary
 
 BATCH_INPUT_LIMIT = 256 * 1024
@@ -93,7 +93,7 @@ def audit_write_units_per_row(tolerated_failure_percentage: float) -> float:
     )
 
 
-def limits_from(settings: Settings) -> Limits:
+def limits_from(settings: PlanSettings) -> Limits:
     """The downstream bounds as this deployment configures them (0 = the AWS default)."""
     reserved = settings.worker_reserved_concurrency
     return Limits(
