@@ -25,7 +25,7 @@ EVENT ?= events/$(FN).json
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x "$(PYTHON313)" || { echo "python3.13 not found: install CPython 3.13 or set PYTHON313=/path/to/python3.13"; exit 1; }
 	$(PYTHON313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
