@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from asl_runner import RunOptions
 from local_runner.exec_cli import run_definition
-from local_runner.interpreter import RunOptions
 from local_runner.run import DEFINITION, generate_sample
 
 ROOT = Path(__file__).parents[2]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from local_runner.asl_lint import lint, lint_file
+from asl_runner.lint import lint, lint_file
 
 DEFINITION = Path(__file__).parents[2] / "statemachine" / "definition.asl.json"
 
