@@ -210,6 +210,8 @@ def _summary(
         "rowsInFile": None,
         "applied": tally.applied,
         "failed": tally.failed,
+        "superseded": tally.superseded,
+        "skipped": tally.skipped,
         "pending": tally.pending,
         "failedByErrorType": dict(tally.errors.most_common()),
         "errorRatePercent": round(tally.error_rate, 2),
@@ -257,6 +259,8 @@ def _print_summary(s: dict[str, Any], total_seconds: float) -> None:
     ]
     for kind, count in s["failedByErrorType"].items():
         lines.append(f"{'':<{width}}  {kind:<20}{count:,}")
+    # the other outcomes, so that the lines add up to the rows (shown when there are any)
+    lines += [f"{name:<{width}}{s[name]:,}" for name in ("superseded", "skipped", "pending") if s[name]]
     lines += [
         f"{'batches':<{width}}{s['batches']:,} ({s['failedBatches']} failed), peak {s['peakInFlight']}/{s['maxConcurrency']} in flight",
         f"{'duration':<{width}}{s['durationSeconds']} s  ({_format_rate(s['rows'], s['durationSeconds'])}; {total_seconds:.1f} s in all)",
