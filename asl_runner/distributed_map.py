@@ -14,6 +14,8 @@
 - ResultWriter: records are appended to SUCCEEDED/FAILED temp files as each
   child finishes, then uploaded as ``<Prefix>/<map-run-id>/SUCCEEDED_0.json`` ...
   with ``manifest.json``; the map's output is ``{MapRunArn, ResultWriterDetails}``.
+- Redrive (``previous``): the same Map Run; only the children that did not succeed run again,
+  the succeeded ones' records are carried over from the previous manifest (``asl_runner.redrive``).
 
 The run talks to the rest of the runner through ``MapEnvironment`` only.
 """
@@ -39,6 +41,7 @@ from .errors import StatesError, runtime_error
 from .limits import check_payload
 from .model import Machine, Map, ReaderConfigSpec, ResultWriterSpec
 from .paths import JSON, read_path
+from .redrive import MapRunCheckpoint, Unit
 from .services import Services
 from .templates import render
 
@@ -152,14 +155,27 @@ def _csv_items(text: IO[str], config: ReaderConfigSpec) -> Iterator[JSON]:
 
 class DistributedMapRun:
     def __init__(
-        self, environment: MapEnvironment, state: Map, name: str, effective_input: JSON, context: Context
+        self,
+        environment: MapEnvironment,
+        state: Map,
+        name: str,
+        effective_input: JSON,
+        context: Context,
+        previous: MapRunCheckpoint | None = None,
     ) -> None:
         self.env = environment
         self.state = state
         self.name = name
         self.input = effective_input
         self.context = context
-        self.map_run_id = str(uuid.uuid4())
+        self.previous = previous
+        self.map_run_id = previous.map_run_id if previous else str(uuid.uuid4())
+        # Children that succeeded before: skipped, their records carried over (only when the
+        # previous attempt's records can be had: its manifest was written, or there is no writer).
+        usable = previous is not None and (previous.manifest is not None or state.ResultWriter is None)
+        self.carried: dict[int, int] = {u.first: u.count for u in previous.succeeded} if usable and previous else {}
+        self.succeeded: list[Unit] = []
+        self.manifest: dict[str, str] | None = None
         label = state.Label or name.replace(" ", "")[:40]
         self.child_state_machine = f"{environment.state_machine_name}/{label}"
         self.map_run_arn = (
@@ -171,7 +187,11 @@ class DistributedMapRun:
         self.items_total = self.items_failed = 0
         self.batches = self.failed_batches = 0
         self.outputs: dict[int, JSON] = {}  # only without a ResultWriter
-        self.stats: dict[str, Any] = {"mapRunArn": self.map_run_arn, "state": name}
+        self.stats: dict[str, Any] = {
+            "mapRunArn": self.map_run_arn,
+            "state": name,
+            "redriveCount": previous.redrive_count + 1 if previous else 0,
+        }
         self.max_concurrency = 1
         self.max_items: int | None = None
         self.max_bytes: int | None = None
@@ -363,10 +383,12 @@ class DistributedMapRun:
         writer = self.state.ResultWriter
         files = self._result_files() if writer else {}
         try:
+            self._carry_over(files)
             errors = self._dispatch(files)
         finally:
             self.stats.update(
                 {
+                    "carriedOverBatches": len(self.carried),
                     "itemsTotal": self.items_total,
                     "itemsFailed": self.items_failed,
                     "batches": self.batches,
@@ -382,12 +404,50 @@ class DistributedMapRun:
         output: JSON
         if writer:
             output = self._write_results(writer, files)
+            self.manifest = {
+                "Bucket": output["ResultWriterDetails"]["Bucket"],
+                "Key": output["ResultWriterDetails"]["Key"],
+            }
             self.stats["resultWriterKey"] = output["ResultWriterDetails"]["Key"]
         else:
             output = [self.outputs[k] for k in sorted(self.outputs)]
         if exceeded:
             raise StatesError("States.ExceedToleratedFailureThreshold", THRESHOLD_CAUSE)
         return output
+
+    def checkpoint(self) -> MapRunCheckpoint:
+        """What a redrive of this map run needs (``asl_runner.redrive``)."""
+        with self._lock:
+            succeeded = sorted(self.succeeded, key=lambda u: u.first)
+            outputs = {u.first: self.outputs.get(u.first) for u in succeeded} if self.state.ResultWriter is None else {}
+        return MapRunCheckpoint(
+            map_run_id=self.map_run_id,
+            map_run_arn=self.map_run_arn,
+            succeeded=succeeded,
+            manifest=self.manifest,
+            outputs=outputs,
+            redrive_count=self.stats["redriveCount"],
+        )
+
+    def _carry_over(self, files: dict[str, _ResultFiles]) -> None:
+        """Copy the previous attempt's SUCCEEDED records into this attempt's result files."""
+        if not (self.carried and files and self.previous and self.previous.manifest):
+            return
+        import ijson
+
+        where = self.previous.manifest
+        try:
+            body = self.env.services.open_object(where["Bucket"], where["Key"], None)
+            manifest = json.loads(body.read())
+            for entry in manifest.get("ResultFiles", {}).get("SUCCEEDED", []):
+                records = self.env.services.open_object(manifest["DestinationBucket"], entry["Key"], None)
+                for record in ijson.items(records, "item", use_float=True):
+                    files["SUCCEEDED"].add(record)
+        except Exception as exc:  # noqa: BLE001 - the previous results are the writer's to read
+            raise StatesError(
+                "States.ResultWriterFailed",
+                f"cannot read the previous attempt's results s3://{where['Bucket']}/{where['Key']}: {exc}",
+            ) from None
 
     @staticmethod
     def _result_files() -> dict[str, _ResultFiles]:
@@ -400,7 +460,9 @@ class DistributedMapRun:
         record, ok, output = future.result()
         with self._lock:
             self.in_flight -= 1
-            if not ok:
+            if ok:
+                self.succeeded.append(Unit(first=first, count=count))
+            else:
                 self.failed_batches += 1
                 self.items_failed += count
             if files:
@@ -433,6 +495,9 @@ class DistributedMapRun:
             for first, count, child_input in self._units():
                 if stop.is_set():
                     break
+                if first in self.carried:
+                    self._carried_unit(first, count)
+                    continue
                 slots.acquire()  # at most MaxConcurrency children in flight
                 if stop.is_set():
                     slots.release()
@@ -447,6 +512,24 @@ class DistributedMapRun:
                 future = pool.submit(self._child, child_input)
                 future.add_done_callback(functools.partial(finished, first, count))
         return errors
+
+    def _carried_unit(self, first: int, count: int) -> None:
+        """A child that succeeded in an earlier attempt: counted, not run again."""
+        if self.carried[first] != count:
+            raise runtime_error(
+                f"the items of {self.name} changed since the earlier attempt (the child starting at item {first} "
+                f"had {self.carried[first]} items, now {count}): it cannot be redriven"
+            )
+        with self._lock:
+            self.items_total += count
+            self.batches += 1
+            self.succeeded.append(Unit(first=first, count=count))
+            if self.state.ResultWriter is None and self.previous is not None:
+                self.outputs[first] = self.previous.outputs.get(first)
+        if self.env.on_items_read:
+            self.env.on_items_read(count)
+        if self.env.on_batch_done:
+            self.env.on_batch_done(count, True)
 
     def _write_results(self, writer: ResultWriterSpec, files: dict[str, _ResultFiles]) -> dict[str, JSON]:
         params = render(writer.Parameters.template(), self.input, self.context)

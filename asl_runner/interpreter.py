@@ -46,6 +46,7 @@ from .model import (
     parse,
 )
 from .paths import JSON, apply_input_path, read_path, write_path
+from .redrive import Checkpoint, MapRunCheckpoint, NotRedrivable, Visit
 from .services import Services
 from .templates import render
 
@@ -76,6 +77,7 @@ class ExecutionResult:
     map_runs: list[dict[str, Any]] = field(default_factory=list)
     retries: list[dict[str, Any]] = field(default_factory=list)
     history_events: int = 0
+    checkpoint: Checkpoint | None = None  # what a redrive of this execution needs (``Execution.redrive``)
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause}
@@ -115,32 +117,105 @@ class Execution:
         self.arn = f"arn:aws:states:{region}:{account}:execution:{state_machine_name}:{self.name}"
         self.map_runs: list[dict[str, Any]] = []
         self.retries: list[dict[str, Any]] = []
+        self.previous: Checkpoint | None = None
+        self.map_checkpoints: dict[str, MapRunCheckpoint] = {}
+        self._continued: set[str] = set()
         self._lock = threading.Lock()
 
     def run(self, input: JSON) -> ExecutionResult:
-        context: Context = {
-            "Execution": {
-                "Id": self.arn,
-                "Input": input,
-                "Name": self.name,
-                "RoleArn": f"arn:aws:iam::{self.options.account}:role/local",
-                "StartTime": now_iso(),
-                "RedriveCount": 0,
-            },
+        return self._run(input, self._context(input, now_iso(), 0, None), journal=[])
+
+    def redrive(self, checkpoint: Checkpoint) -> ExecutionResult:
+        """Continue a FAILED (TIMED_OUT, ABORTED) execution from its first unsuccessful state,
+        with that state's input; ``NotRedrivable`` when it cannot be (see ``asl_runner.redrive``)."""
+        position, visit = checkpoint.restart_point()
+        if checkpoint.name != self.name or checkpoint.state_machine_name != self.state_machine_name:
+            raise NotRedrivable(
+                f"the checkpoint is of execution {checkpoint.state_machine_name}:{checkpoint.name}, "
+                f"not {self.state_machine_name}:{self.name}"
+            )
+        self.previous = checkpoint
+        context = self._context(checkpoint.input, checkpoint.start_time, checkpoint.redrive_count + 1, now_iso())
+        return self._run(
+            checkpoint.input,
+            context,
+            journal=list(checkpoint.visits[:position]),
+            start_at=(visit.state, visit.input),
+            history_base=checkpoint.history_events,
+        )
+
+    def _context(self, input: JSON, start_time: str, redrive_count: int, redrive_time: str | None) -> Context:
+        execution: dict[str, Any] = {
+            "Id": self.arn,
+            "Input": input,
+            "Name": self.name,
+            "RoleArn": f"arn:aws:iam::{self.options.account}:role/local",
+            "StartTime": start_time,
+            "RedriveCount": redrive_count,
+        }
+        if redrive_time is not None:
+            execution["RedriveTime"] = redrive_time
+        return {
+            "Execution": execution,
             "StateMachine": {"Id": self.state_machine_arn, "Name": self.state_machine_name},
         }
+
+    def _run(
+        self,
+        input: JSON,
+        context: Context,
+        *,
+        journal: list[Visit],
+        start_at: tuple[str, JSON] | None = None,
+        history_base: int = 0,
+    ) -> ExecutionResult:
         history = History(self.options.history_limit)
+        history.events = history_base
         try:
             check_payload(input, "the execution input")
-            history.add(2, "(execution)")  # ExecutionStarted, ExecutionSucceeded/Failed
-            output = MachineRun(self, history).run(self.definition, input, context)
+            if start_at is None:
+                history.add(2, "(execution)")  # ExecutionStarted, ExecutionSucceeded/Failed
+                output = MachineRun(self, history, top=True).run(self.definition, input, context, journal=journal)
+            else:
+                history.add(2, "(redrive)")  # ExecutionRedriven, ExecutionSucceeded/Failed
+                state, state_input = start_at
+                output = MachineRun(self, history, top=True).run(
+                    self.definition, state_input, context, journal=journal, start_at=state
+                )
             check_payload(output, "the execution output")
             result = ExecutionResult("SUCCEEDED", output=output)
         except StatesError as err:
             result = ExecutionResult("FAILED", error=err.error, cause=err.cause)
         result.execution_arn, result.map_runs, result.retries = self.arn, self.map_runs, self.retries
         result.history_events = history.events
+        result.checkpoint = Checkpoint(
+            name=self.name,
+            state_machine_name=self.state_machine_name,
+            input=input,
+            start_time=context["Execution"]["StartTime"],
+            status=result.status,
+            error=result.error,
+            cause=result.cause,
+            redrive_count=context["Execution"]["RedriveCount"],
+            redrive_time=context["Execution"].get("RedriveTime"),
+            history_events=history.events,
+            visits=journal,
+            map_runs={**(self.previous.map_runs if self.previous else {}), **self.map_checkpoints},
+        )
         return result
+
+    def previous_map_run(self, state: str) -> MapRunCheckpoint | None:
+        """The map run a redrive continues, handed out once (a later visit of the state, or a
+        Retry of it, starts a map run afresh)."""
+        with self._lock:
+            if self.previous is None or state in self._continued:
+                return None
+            self._continued.add(state)
+            return self.previous.map_runs.get(state)
+
+    def record_map_checkpoint(self, state: str, checkpoint: MapRunCheckpoint) -> None:
+        with self._lock:
+            self.map_checkpoints[state] = checkpoint
 
     def record_retry(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -160,39 +235,55 @@ class Execution:
 class MachineRun:
     """Runs the states of one execution's history (a machine and its branches)."""
 
-    def __init__(self, execution: Execution, history: History) -> None:
+    def __init__(self, execution: Execution, history: History, top: bool = False) -> None:
         self.execution = execution
         self.options = execution.options
         self.services = execution.services
         self.history = history
+        self.top = top  # the execution's own machine (and its Parallel branches), not a map's child
 
-    def run(self, machine: Machine, data: JSON, context: Context) -> JSON:
-        name = machine.StartAt
+    def run(
+        self,
+        machine: Machine,
+        data: JSON,
+        context: Context,
+        *,
+        journal: list[Visit] | None = None,
+        start_at: str | None = None,
+    ) -> JSON:
+        """Run ``machine`` from ``start_at`` (default StartAt). With a ``journal``, every state
+        entered is appended to it, marked exited once it completed without an error (a caught
+        error does not count as completing: see ``asl_runner.redrive``)."""
+        name = start_at or machine.StartAt
         while True:
             state = machine.States[name]
             self.history.add(2, name)  # StateEntered, StateExited
+            if journal is not None:
+                journal.append(Visit(state=name, input=data))
             ctx = {**context, "State": {"EnteredTime": now_iso(), "Name": name, "RetryCount": 0}}
-            data, following = self._step(state, name, data, ctx)
+            data, following, caught = self._step(state, name, data, ctx)
             check_payload(data, f"the output of state {name!r}")
+            if journal is not None and not caught:
+                journal[-1] = journal[-1].model_copy(update={"exited": True})
             if following is None:
                 return data
             name = following
 
-    def _step(self, state: Any, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None]:
-        """(output, next state or None at the end)."""
+    def _step(self, state: Any, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None, bool]:
+        """(output, next state or None at the end, whether a Catch handled an error)."""
         if isinstance(state, Succeed):
-            return apply_input_path(state.OutputPath, apply_input_path(state.InputPath, data, ctx), ctx), None
+            return apply_input_path(state.OutputPath, apply_input_path(state.InputPath, data, ctx), ctx), None, False
         if isinstance(state, Fail):
             raise self._failure(state, data, ctx)
         if isinstance(state, Choice):
             effective = apply_input_path(state.InputPath, data, ctx)
-            return apply_input_path(state.OutputPath, effective, ctx), self._choose(state, effective, ctx, name)
+            return apply_input_path(state.OutputPath, effective, ctx), self._choose(state, effective, ctx, name), False
         if isinstance(state, Wait):
             effective = apply_input_path(state.InputPath, data, ctx)
             self.options.sleep(_wait_seconds(state, effective, ctx))
-            return apply_input_path(state.OutputPath, effective, ctx), state.Next
+            return apply_input_path(state.OutputPath, effective, ctx), state.Next, False
         if isinstance(state, Pass):
-            return self._pass(state, name, data, ctx), state.Next
+            return self._pass(state, name, data, ctx), state.Next, False
         return self._retriable(state, name, data, ctx)
 
     @staticmethod
@@ -211,7 +302,7 @@ class MachineRun:
         combined = write_path(state.ResultPath, data, result)
         return apply_input_path(state.OutputPath, combined, ctx)
 
-    def _retriable(self, state: ResultState, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None]:
+    def _retriable(self, state: ResultState, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None, bool]:
         """Task, Parallel, Map: Retry, then Catch."""
         try:
             result = self._with_retry(state, name, data, ctx)
@@ -219,11 +310,11 @@ class MachineRun:
             catcher = next((c for c in state.Catch if matches(c.ErrorEquals, err)), None)
             if catcher is None:
                 raise
-            return write_path(catcher.ResultPath, data, {"Error": err.error, "Cause": err.cause}), catcher.Next
+            return write_path(catcher.ResultPath, data, {"Error": err.error, "Cause": err.cause}), catcher.Next, True
         if state.ResultSelector is not None:
             result = render(state.ResultSelector, result, ctx)
         combined = write_path(state.ResultPath, data, result)
-        return apply_input_path(state.OutputPath, combined, ctx), state.Next
+        return apply_input_path(state.OutputPath, combined, ctx), state.Next, False
 
     def _with_retry(self, state: ResultState, name: str, data: JSON, ctx: Context) -> JSON:
         attempts = [0] * len(state.Retry)
@@ -301,11 +392,14 @@ class MachineRun:
                 on_batch_done=self.options.on_batch_done,
                 on_items_read=self.options.on_items_read,
             )
-            map_run = DistributedMapRun(environment, state, name, effective, ctx)
+            previous = self.execution.previous_map_run(name) if self.top else None
+            map_run = DistributedMapRun(environment, state, name, effective, ctx, previous=previous)
             try:
                 return map_run.run()
             finally:
                 self.execution.record_map_run(map_run.stats)
+                if self.top:
+                    self.execution.record_map_checkpoint(name, map_run.checkpoint())
         return self._inline_map(state, name, effective, ctx)
 
     def _inline_map(self, state: Map, name: str, effective: JSON, ctx: Context) -> list[JSON]:
