@@ -20,7 +20,7 @@ STACK ?= csv-dmap-dev
 FN ?= worker
 EVENT ?= events/$(FN).json
 
-.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run exec bench cost clean db-schema
+.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench cost clean db-schema
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -91,6 +91,9 @@ db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 ROWS ?= 10000
 run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
 	$(PY) -m local_runner run $(if $(CSV),--csv $(CSV),--rows $(ROWS)) $(RUN_ARGS)
+
+redrive: $(VENV)/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
+	$(PY) -m local_runner redrive $(EXECUTION) $(RUN_ARGS)
 
 exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--definition f.json --input '{}' --json" (exit 0/1/2)
 	$(PY) -m local_runner exec $(ARGS)

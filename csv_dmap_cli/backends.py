@@ -64,10 +64,11 @@ class _LocalBucket:
 class LocalBackend:
     """The local runs' data: summaries, per-row results and audit items under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, clock: Any = None):
+    def __init__(self, data_dir: Path, clock: Any = None, database_url: str | None = None):
         if not data_dir.is_dir():
             raise CliError(f"no local data in {data_dir}: run `make run` first", USAGE)
         self.data_dir = data_dir
+        self.database_url = database_url
         self.clock = clock or (lambda: datetime.now(UTC))
         self._con: Any = None
 
@@ -101,9 +102,22 @@ class LocalBackend:
             raise CliError(f"no run summary for {execution!r} in {self.data_dir} (is it still running, or mistyped?)")
         return _summary_status(summary)
 
+    def _known(self, execution: str) -> None:
+        """A clear error for an execution the local runs do not know (a typo, or another machine's)."""
+        from .localdata import progress_path
+
+        traces = (
+            self.data_dir / "audit" / f"{execution}.jsonl",
+            self.data_dir / "executions" / execution,
+            progress_path(execution, self.data_dir),
+        )
+        if self.summary(execution) is None and not any(p.exists() for p in traces):
+            raise CliError(f"no local execution {execution!r} in {self.data_dir} (see `csv-dmap --local runs`)")
+
     def failures(self, execution: str) -> list[dict[str, Any]]:
         from .engine import LocalAuditReader
 
+        self._known(execution)
         return LocalAuditReader(self.con).failed_items(execution)
 
     def history(self, user_id: str, since: datetime) -> list[dict[str, Any]]:
@@ -120,11 +134,18 @@ class LocalBackend:
         return report
 
     def redrive(self, execution: str) -> dict[str, Any]:
-        raise CliError(
-            "redrive is not available locally yet: re-run the file with `make run CSV=...` "
-            "(rows already applied are applied again idempotently)",
-            USAGE,
-        )
+        """Re-run the failed and pending batches of a failed local run (``local_runner.redrive``);
+        the summary of the redriven execution."""
+        from asl_runner.cli import CannotRun
+        from asl_runner.redrive import NotRedrivable
+        from local_runner.redrive import redrive
+
+        try:
+            return redrive(execution, database_url=self.database_url, data_dir=self.data_dir)
+        except NotRedrivable as exc:
+            raise CliError(str(exc)) from None
+        except CannotRun as exc:
+            raise CliError(str(exc), USAGE) from None
 
 
 # ------------------------------------------------------------------ AWS
@@ -217,6 +238,7 @@ class AwsBackend:
     def failures(self, execution: str) -> list[dict[str, Any]]:
         from csv_dmap.audit import AuditLogReader
 
+        self._describe(execution)  # an unknown execution is an error, not an empty list
         return AuditLogReader(self.dynamodb, self.resources.audit_table).failed_items(execution)
 
     def history(self, user_id: str, since: datetime) -> list[dict[str, Any]]:

@@ -51,7 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=7)
     sub.add_parser("runs", help="the runs of a day").add_argument("--date", type=date.fromisoformat)
     sub.add_parser("report", help="regenerate a day's report").add_argument("date", type=date.fromisoformat)
-    sub.add_parser("redrive", help="redrive a failed execution (AWS)").add_argument("execution")
+    p = sub.add_parser(
+        "redrive", help="redrive a failed execution: its failed and pending batches run again (AWS and local)"
+    )
+    p.add_argument("execution")
+    p.add_argument("--database-url", help="--local: the database the run used (default: DATABASE_URL or .local SQLite)")
     p = sub.add_parser("query", help="SQL over the local data (the Glue tables' names)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--sql")
@@ -237,10 +241,32 @@ def cmd_report(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
+REDRIVE_FIELDS = (
+    "execution",
+    "status",
+    "redriveCount",
+    "rows",
+    "applied",
+    "failed",
+    "superseded",
+    "skipped",
+    "pending",
+    "batches",
+    "carriedOverBatches",
+    "error",
+    "cause",
+    "redrive",
+)
+
+
 def cmd_redrive(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
     answer = backend.redrive(args.execution)
-    _emit(args, out, answer, lambda: print(f"redriven {answer['execution']} at {answer['redriveDate']}", file=out))
-    return OK
+    if "status" not in answer:  # AWS: the redrive has started
+        _emit(args, out, answer, lambda: print(f"redriven {answer['execution']} at {answer['redriveDate']}", file=out))
+        return OK
+    shown = {k: answer.get(k) for k in REDRIVE_FIELDS if answer.get(k) not in (None, 0) or k in ("status", "rows")}
+    _emit(args, out, answer, lambda: _pairs(shown, out))
+    return OK if answer["status"] == "SUCCEEDED" else FAILED
 
 
 def cmd_query(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
@@ -316,7 +342,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, backend: 
             return cmd_queries(None, args, out)
         if backend is None:
             backend = (
-                aws_backend(args.stack, args.region) if args.stack else LocalBackend(args.data_dir or local_data_dir())
+                aws_backend(args.stack, args.region)
+                if args.stack
+                else LocalBackend(args.data_dir or local_data_dir(), database_url=getattr(args, "database_url", None))
             )
         return COMMANDS[args.command](backend, args, out)
     except CliError as exc:

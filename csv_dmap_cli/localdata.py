@@ -73,8 +73,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _audit_items(dynamodb: Any, table: str, execution_name: str) -> Iterator[dict[str, Any]]:
-    """The run's audit records (contract 5, as ``AuditLogReader`` gives them), read by scanning
+def execution_items(dynamodb: Any, table: str, execution_name: str) -> Iterator[dict[str, Any]]:
+    """The run's audit items as DynamoDB stores them (typed JSON), found by scanning
     (locally the table holds a handful of runs)."""
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -84,9 +84,22 @@ def _audit_items(dynamodb: Any, table: str, execution_name: str) -> Iterator[dic
     paginator = dynamodb.get_paginator("scan")
     for page in paginator.paginate(TableName=table):
         for raw in page.get("Items", []):
-            record = plain(item_record({k: deserializer.deserialize(v) for k, v in raw.items()}))
-            if record.get("executionName") == execution_name:
-                yield record
+            if (
+                item_record({k: deserializer.deserialize(v) for k, v in raw.items()}).get("executionName")
+                == execution_name
+            ):
+                yield raw
+
+
+def _audit_items(dynamodb: Any, table: str, execution_name: str) -> Iterator[dict[str, Any]]:
+    """The run's audit records (contract 5, as ``AuditLogReader`` gives them)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from csv_dmap.audit import item_record
+
+    deserializer = TypeDeserializer()
+    for raw in execution_items(dynamodb, table, execution_name):
+        yield plain(item_record({k: deserializer.deserialize(v) for k, v in raw.items()}))
 
 
 def export_local(

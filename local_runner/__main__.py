@@ -1,4 +1,4 @@
-"""Command line of the local runner: ``python -m local_runner {invoke,exec,run,lint} ...``.
+"""Command line of the local runner: ``python -m local_runner {invoke,exec,run,redrive,lint} ...``.
 
 Exit codes: 0 succeeded, 1 failed, 2 cannot run (one line on stderr)."""
 
@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a template parameter, e.g. --parameter MaxConcurrency=4 (repeatable)",
     )
 
+    rd = sub.add_parser(
+        "redrive", parents=[database], help="re-run the failed and pending batches of a local run that failed"
+    )
+    rd.add_argument("execution", help="the execution name make run printed")
+    rd.add_argument("--json", action="store_true", help="print the summary as JSON")
+    rd.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     lint = sub.add_parser("lint", help="strict check of ASL definitions (fields, numbers, transitions, context object)")
     lint.add_argument("files", nargs="+")
     return parser
@@ -94,6 +101,10 @@ def _command(args: argparse.Namespace) -> int:
         from .run import main as run_main
 
         return run_main(args)
+    if args.command == "redrive":
+        from .redrive import main as redrive_main
+
+        return redrive_main(args)
     if args.command == "lint":
         from asl_runner.cli import main as asl_main
 

@@ -26,6 +26,7 @@ from asl_runner.cli import (
 )
 from asl_runner.lint import load_definition
 from asl_runner.model import Definition
+from asl_runner.redrive import Checkpoint
 
 from . import ACCOUNT, REGION
 from .environment import LocalEnvironment
@@ -75,10 +76,17 @@ def run_definition(
     input: Any = None,
     name: str | None = None,
     options: RunOptions | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> ExecutionResult:
+    """Run the definition; with a ``checkpoint``, redrive that execution instead (its name and input)."""
     definition, services, sm_name = prepare(env, definition_path, list(functions), state_machine)
     options = dataclasses.replace(options or RunOptions(), region=REGION, account=ACCOUNT)
     try:
+        if checkpoint is not None:
+            execution = Execution(
+                definition, services, name=checkpoint.name, state_machine_name=sm_name, options=options
+            )
+            return execution.redrive(checkpoint)
         execution = Execution(definition, services, name=name, state_machine_name=sm_name, options=options)
         return execution.run(input if input is not None else {})
     finally:

@@ -71,15 +71,31 @@ def read_user_ids(path: Path) -> Iterator[str]:
         return
 
 
-def keep_for_analysis(s3: Any, results_bucket: str, dynamodb: Any, audit_table: str, execution_name: str) -> None:
+def keep_for_analysis(
+    s3: Any, results_bucket: str, dynamodb: Any, audit_table: str, execution_name: str, data_dir: Path | None = None
+) -> None:
     """Copy a run's per-row results, summary, daily reports and audit items into
     ``.local/data`` (kept across runs until ``make clean``): what ``make query`` and
     ``csv-dmap --local`` read once moto has gone."""
     from csv_dmap_cli.localdata import export_local
 
     export_local(
-        s3=s3, bucket=results_bucket, execution_name=execution_name, dynamodb=dynamodb, audit_table=audit_table
+        s3=s3,
+        bucket=results_bucket,
+        execution_name=execution_name,
+        dynamodb=dynamodb,
+        audit_table=audit_table,
+        data_dir=data_dir,
     )
+
+
+def execution_objects(execution_name: str, input_key: str) -> list[tuple[str, str]]:
+    """(bucket logical id, key prefix) of every object an execution reads or writes: its input
+    file, its staging copy (contract 1) and its ResultWriter files. A redrive needs them back."""
+    from csv_dmap.input_files import STAGING_PREFIX
+
+    objects = [("InputBucket", f"{STAGING_PREFIX}{execution_name}/"), ("ResultsBucket", f"results/{execution_name}/")]
+    return ([("InputBucket", input_key)] if input_key else []) + objects
 
 
 class MapProgress:

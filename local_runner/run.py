@@ -23,6 +23,7 @@ from typing import Any
 from asl_runner import ExecutionResult, RunOptions
 from asl_runner.cli import CannotRun
 from asl_runner.limits import NAME_MAX_CHARS
+from asl_runner.redrive import Checkpoint
 
 from . import layer
 from .environment import LocalEnvironment
@@ -111,13 +112,13 @@ def _format_rate(rows: int, seconds: float) -> str:
 
 
 def main(args: Any) -> int:
+    from .redrive import keep_kit
+
     started = time.monotonic()
     out_dir = Path(args.out or LOCAL / "out")
     csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
     if args.csv and not csv_path.is_file():
         raise CannotRun(f"--csv: no file {args.csv}")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
     overrides = dict(p.split("=", 1) for p in args.parameter)
     with LocalEnvironment(
         database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server, parameters=overrides
@@ -125,16 +126,24 @@ def main(args: Any) -> int:
         _seed(args, csv_path)
         total_rows = count_rows(csv_path)
         name = execution_name()
-        result, run_seconds = _execute(env, args, csv_path, total_rows, name)
-        summary = _summary(env, args, out_dir, name, result, run_seconds)
-    summary["rowsInFile"] = total_rows
-    summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+        bucket = env.physical_name("InputBucket")
+        key = f"incoming/{csv_path.name}"
+        env.client("s3").upload_file(str(csv_path), bucket, key)
+        result, run_seconds = run_map(env, name, total_rows, not args.no_progress, input={"bucket": bucket, "key": key})
+        layer.keep_for_analysis(
+            env.client("s3"),
+            env.physical_name("ResultsBucket"),
+            env.client("dynamodb"),
+            env.physical_name("AuditTable"),
+            name,
+        )
+        if result.status != "SUCCEEDED":
+            keep_kit(env, result, parameters=overrides, rows_in_file=total_rows)
+        summary = finish(env, out_dir, name, result, run_seconds, total_rows, started, export=not args.no_export)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
-        _print_summary(summary, time.monotonic() - started)
+        print_summary(summary)
     return 0 if result.status == "SUCCEEDED" else 1
 
 
@@ -146,14 +155,19 @@ def _seed(args: Any, csv_path: Path) -> None:
         layer.seed_users(ids_in_csv(csv_path))
 
 
-def _execute(
-    env: LocalEnvironment, args: Any, csv_path: Path, total_rows: int, name: str
+def run_map(
+    env: LocalEnvironment,
+    name: str,
+    total_rows: int,
+    progress_bar: bool,
+    *,
+    input: Any = None,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[ExecutionResult, float]:
-    bucket = env.physical_name("InputBucket")
-    key = f"incoming/{csv_path.name}"
-    env.client("s3").upload_file(str(csv_path), bucket, key)
+    """Run (or, with ``checkpoint``, redrive) the pipeline's execution ``name``, with a progress
+    bar and the running map's counts where ``csv-dmap --local status`` finds them."""
     bar = None
-    if not args.no_progress:
+    if progress_bar:
         from tqdm import tqdm
 
         bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
@@ -167,23 +181,43 @@ def _execute(
     options = RunOptions(on_batch_done=batch_done)
     run_started = time.monotonic()
     try:
-        result = run_definition(env, DEFINITION, input={"bucket": bucket, "key": key}, name=name, options=options)
+        result = run_definition(env, DEFINITION, input=input, name=name, options=options, checkpoint=checkpoint)
     finally:
         progress.close()
         if bar:
             bar.close()
-    layer.keep_for_analysis(
-        env.client("s3"),
-        env.physical_name("ResultsBucket"),
-        env.client("dynamodb"),
-        env.physical_name("AuditTable"),
-        name,
-    )
     return result, time.monotonic() - run_started
 
 
+def finish(
+    env: LocalEnvironment,
+    out_dir: Path,
+    name: str,
+    result: ExecutionResult,
+    run_seconds: float,
+    total_rows: int,
+    started: float,
+    *,
+    export: bool = True,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The run's summary (also written to ``out_dir/summary.json``), with ``out_dir`` rewritten."""
+    from .redrive import kit_dir
+
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    summary = _summary(env, out_dir, name, result, run_seconds, export)
+    summary["rowsInFile"] = total_rows
+    summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    summary["redrive"] = f"csv-dmap --local redrive {name}" if kit_dir(name, data_dir).is_dir() else None
+    summary["totalSeconds"] = round(time.monotonic() - started, 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    return summary
+
+
 def _summary(
-    env: LocalEnvironment, args: Any, out_dir: Path, name: str, result: ExecutionResult, run_seconds: float
+    env: LocalEnvironment, out_dir: Path, name: str, result: ExecutionResult, run_seconds: float, export: bool
 ) -> dict[str, Any]:
     from csv_dmap.results import manifest_keys, tally_run
 
@@ -197,7 +231,7 @@ def _summary(
         if o["Key"].endswith(f"/{name}.json")
     ]
     audit_count = None
-    if not args.no_export:
+    if export:
         env.export_s3(out_dir / "s3")
         audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
     map_run = result.map_runs[0] if result.map_runs else {}
@@ -217,6 +251,7 @@ def _summary(
         "errorRatePercent": round(tally.error_rate, 2),
         "batches": tally.batches,
         "failedBatches": tally.failed_batches,
+        "carriedOverBatches": map_run.get("carriedOverBatches"),
         "maxConcurrency": map_run.get("maxConcurrency"),
         "peakInFlight": map_run.get("peakInFlight"),
         "durationSeconds": round(run_seconds, 2),
@@ -245,7 +280,7 @@ def _rss_mib(pid: int) -> float | None:
     return None
 
 
-def _print_summary(s: dict[str, Any], total_seconds: float) -> None:
+def print_summary(s: dict[str, Any]) -> None:
     width = 22
     lines = [
         f"{'execution':<{width}}{s['execution']}  {s['status']}",
@@ -263,9 +298,10 @@ def _print_summary(s: dict[str, Any], total_seconds: float) -> None:
     lines += [f"{name:<{width}}{s[name]:,}" for name in ("superseded", "skipped", "pending") if s[name]]
     lines += [
         f"{'batches':<{width}}{s['batches']:,} ({s['failedBatches']} failed), peak {s['peakInFlight']}/{s['maxConcurrency']} in flight",
-        f"{'duration':<{width}}{s['durationSeconds']} s  ({_format_rate(s['rows'], s['durationSeconds'])}; {total_seconds:.1f} s in all)",
+        f"{'duration':<{width}}{s['durationSeconds']} s  ({_format_rate(s['rows'], s['durationSeconds'])}; {s['totalSeconds']} s in all)",
         f"{'peak memory':<{width}}{s['peakRssMiB']} MiB",
         f"{'audit records':<{width}}{s['auditRecords']:,}" if s["auditRecords"] is not None else "",
+        f"{'redrive':<{width}}{s['redrive']}" if s.get("redrive") else "",
         "outputs:",
     ]
     for label, value in s["outputs"].items():

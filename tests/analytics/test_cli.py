@@ -181,7 +181,13 @@ def aws():
                 }
             ),
         )
-        yield {"s3": s3, "dynamodb": ddb, "cloudformation": cfn}
+        states = boto3.client("stepfunctions", region_name=REGION)
+        states.create_state_machine(
+            name="csv-dmap-dev",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn="arn:aws:iam::123456789012:role/csv-dmap-dev",
+        )
+        yield {"s3": s3, "dynamodb": ddb, "cloudformation": cfn, "states": states}
 
 
 def test_the_stack_outputs_name_the_resources(aws):
@@ -270,6 +276,8 @@ def _write_audit(ddb: Any, results: list[dict[str, Any]], execution: str, start:
 
 def test_failures_and_history_from_the_audit_log(aws):
     now = datetime.now(UTC)
+    for name in ("run-0", "run-1", "run-2"):
+        aws["states"].start_execution(stateMachineArn=SM_ARN, name=name)
     _write_audit(
         aws["dynamodb"],
         [
@@ -344,6 +352,8 @@ def test_failures_and_history_from_the_audit_log(aws):
         ("U 2", "InvalidUserId"),
         ("U3", "UserNotFound"),
     ]
+    code, out, err = run([*base, "failures", "run-9"])  # no such execution: an error, not an empty list
+    assert code == 1 and out == "" and err.strip() == f"csv-dmap: no execution 'run-9' in {SM_ARN}"
     code, out, _ = run([*base, "failures", "run-1", "--type", "UserNotFound"])
     assert code == 0 and out.splitlines()[0].split() == ["line", "user", "error", "message"]
     assert len(out.splitlines()) == 2 and "U3" in out and "U 2" not in out
@@ -375,7 +385,13 @@ def test_local_mode_errors_are_one_line_with_exit_codes(tmp_path):
     assert code == 2 and err == f"csv-dmap: no local data in {tmp_path / 'none'}: run `make run` first\n"
     (tmp_path / "data").mkdir()
     code, _, err = run(["--local", "--data-dir", str(tmp_path / "data"), "redrive", "run-1"])
-    assert code == 2 and err.startswith("csv-dmap: redrive is not available locally yet")
+    assert (
+        code == 1
+        and err
+        == f"csv-dmap: no local execution 'run-1' to redrive in {tmp_path / 'data'} (see `csv-dmap --local runs`)\n"
+    )
+    code, out, err = run(["--local", "--data-dir", str(tmp_path / "data"), "failures", "run-1"])
+    assert code == 1 and out == "" and "no local execution 'run-1'" in err
     code, _, err = run(["--local", "--data-dir", str(tmp_path / "data"), "status", "run-1"])
     assert code == 1 and "no run summary for 'run-1'" in err
     code, _, err = run(["--local", "--data-dir", str(tmp_path / "data"), "query", "--sql", "SELEC 1"])

@@ -1,0 +1,189 @@
+"""Local redrive: ``csv-dmap --local redrive EXECUTION`` (``make redrive EXECUTION=...``).
+
+On AWS, ``RedriveExecution`` continues a failed execution from its unsuccessful step, and a
+redriven Distributed Map runs again only its failed and pending child executions. Locally moto
+forgets everything when ``make run`` ends, so a run that did not succeed leaves a *redrive kit*
+beside the analysable data, in ``.local/data/executions/<execution>/``:
+
+    execution.json        the runner's checkpoint (``asl_runner.redrive``), the template
+                          parameters and the (masked) database URL the run used, its row count
+    s3/<bucket>/<key>     the objects the execution read and wrote: its input file, its staging
+                          copy, its ResultWriter files (``layer.execution_objects``)
+    audit.jsonl           its audit items, as DynamoDB stores them
+
+A redrive starts moto afresh, puts the kit back, continues the execution with the same
+definition, functions and database, and then does what ``make run`` does after a run: the
+summary, ``.local/data`` (rows, summary, audit; overwritten for the execution, so they describe
+every row once), and a new kit if it failed again. A redrive that succeeds removes the kit:
+a SUCCEEDED execution cannot be redriven, as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from asl_runner import ExecutionResult
+from asl_runner.cli import CannotRun
+from asl_runner.redrive import Checkpoint, NotRedrivable
+
+from . import layer
+from .environment import LocalEnvironment
+
+KIT = "executions"
+MANIFEST = "execution.json"
+
+
+def kit_dir(execution: str, data_dir: Path | None = None) -> Path:
+    from csv_dmap_cli.localdata import local_data_dir
+
+    return (data_dir or local_data_dir()) / KIT / execution
+
+
+def keep_kit(
+    env: LocalEnvironment,
+    result: ExecutionResult,
+    *,
+    parameters: dict[str, str],
+    rows_in_file: int,
+    data_dir: Path | None = None,
+) -> Path:
+    """Save what a redrive of ``result``'s execution needs (while moto still runs)."""
+    from csv_dmap_cli.localdata import execution_items
+
+    from .run import mask_url
+
+    checkpoint = result.checkpoint
+    assert checkpoint is not None
+    target = kit_dir(checkpoint.name, data_dir)
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    s3 = env.client("s3")
+    source = checkpoint.input if isinstance(checkpoint.input, dict) else {}
+    for logical_id, prefix in layer.execution_objects(checkpoint.name, str(source.get("key", ""))):
+        bucket = env.physical_name(logical_id)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                path = staging / "s3" / logical_id / obj["Key"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, obj["Key"], str(path))
+    with open(staging / "audit.jsonl", "w", encoding="utf-8") as fh:
+        table = env.physical_name("AuditTable")
+        fh.writelines(
+            json.dumps(raw, ensure_ascii=False) + "\n"
+            for raw in execution_items(env.client("dynamodb"), table, checkpoint.name)
+        )
+    manifest = {
+        "checkpoint": checkpoint.to_json(),
+        "parameters": parameters,
+        "database": mask_url(env.database_url),
+        "rowsInFile": rows_in_file,
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.replace(target)
+    return target
+
+
+def drop_kit(execution: str, data_dir: Path | None = None) -> None:
+    shutil.rmtree(kit_dir(execution, data_dir), ignore_errors=True)
+
+
+def load_kit(execution: str, data_dir: Path | None = None) -> dict[str, Any]:
+    """The kit's manifest; ``NotRedrivable`` (with the reason) when there is none."""
+    from csv_dmap_cli.localdata import local_data_dir
+
+    path = kit_dir(execution, data_dir) / MANIFEST
+    if not path.is_file():
+        root = data_dir or local_data_dir()
+        summary = next(root.glob(f"summaries/date=*/{execution}.json"), None)
+        if summary is not None:
+            status = json.loads(summary.read_text(encoding="utf-8")).get("status", "?")
+            raise NotRedrivable(f"execution {execution} ended {status} and cannot be redriven (no failed batches)")
+        raise NotRedrivable(f"no local execution {execution!r} to redrive in {root} (see `csv-dmap --local runs`)")
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        manifest["checkpoint"] = Checkpoint.from_json(manifest["checkpoint"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NotRedrivable(f"the redrive kit {path} is damaged ({exc}): run the file again with `make run`") from None
+    return manifest
+
+
+def _restore(env: LocalEnvironment, kit: Path) -> None:
+    s3 = env.client("s3")
+    objects = kit / "s3"
+    if objects.is_dir():
+        for logical in objects.iterdir():
+            bucket = env.physical_name(logical.name)
+            for path in sorted(p for p in logical.rglob("*") if p.is_file()):
+                s3.upload_file(str(path), bucket, path.relative_to(logical).as_posix())
+    audit = kit / "audit.jsonl"
+    if audit.is_file():
+        dynamodb, table = env.client("dynamodb"), env.physical_name("AuditTable")
+        with open(audit, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    dynamodb.put_item(TableName=table, Item=json.loads(line))
+
+
+def redrive(
+    execution: str,
+    *,
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Redrive a local execution; returns ``make run``'s summary of the redriven execution
+    (plus ``redriveCount``). ``NotRedrivable`` or ``CannotRun`` say why it cannot be."""
+    from .run import LOCAL, finish, mask_url, run_map
+
+    kit = kit_dir(execution, data_dir)
+    manifest = load_kit(execution, data_dir)
+    checkpoint: Checkpoint = manifest["checkpoint"]
+    started = time.monotonic()
+    env = LocalEnvironment(database_url=database_url, quiet=True, parameters=manifest.get("parameters") or {})
+    if mask_url(env.database_url) != manifest.get("database"):
+        raise CannotRun(
+            f"execution {execution} ran against {manifest.get('database')}, not {mask_url(env.database_url)}: "
+            "redrive it against the same database (DATABASE_URL or --database-url)"
+        )
+    out = Path(out_dir or LOCAL / "out")
+    with env:
+        _restore(env, kit)
+        rows = int(manifest.get("rowsInFile") or 0)
+        result, seconds = run_map(env, execution, rows, progress, checkpoint=checkpoint)
+        layer.keep_for_analysis(
+            env.client("s3"),
+            env.physical_name("ResultsBucket"),
+            env.client("dynamodb"),
+            env.physical_name("AuditTable"),
+            execution,
+            data_dir=data_dir,
+        )
+        if result.status == "SUCCEEDED":
+            drop_kit(execution, data_dir)
+        else:
+            keep_kit(env, result, parameters=manifest.get("parameters") or {}, rows_in_file=rows, data_dir=data_dir)
+        summary = finish(env, out, execution, result, seconds, rows, started, data_dir=data_dir)
+    summary["redriveCount"] = result.checkpoint.redrive_count if result.checkpoint else None
+    return summary
+
+
+def main(args: Any) -> int:
+    """``python -m local_runner redrive EXECUTION``: prints the summary as ``make run`` does."""
+    from .run import print_summary
+
+    try:
+        summary = redrive(args.execution, database_url=args.database_url, progress=not args.no_progress)
+    except NotRedrivable as exc:
+        raise CannotRun(str(exc)) from None
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print_summary(summary)
+    return 0 if summary["status"] == "SUCCEEDED" else 1

@@ -1,0 +1,145 @@
+"""Local redrive end to end: ``make run`` of a file whose run fails part-way (the database
+loses its ``users`` table after three batches), then ``csv-dmap --local redrive`` once the
+table is back. The oracle is the CSV text: afterwards the database holds what the file
+implies, and the per-row dataset, the audit export and ``failures`` name every row once."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from csv_dmap_cli.cli import main as cli
+
+SEEDED = [f"U{i:04d}" for i in range(1, 61)]
+ROWS = [f"U{i:04d},{i},{3 * i}" for i in range(1, 61)] + ["U0061,abc,3", "N0001,5,5"]
+TEXT = "user_id,login_count,post_count\n" + "\n".join(ROWS) + "\n"
+BAD_LINES = {62: ("U0061", "InvalidLoginCount"), 63: ("N0001", "UserNotFound")}  # line 1 is the header
+PARAMETERS = ["MaxConcurrency=1", "MaxItemsPerBatch=10"]  # 7 batches, one at a time
+
+
+def run_args(csv: Path, db: str, out: Path) -> argparse.Namespace:
+    return argparse.Namespace(
+        csv=str(csv),
+        rows=0,
+        seed="none",
+        out=str(out),
+        json=True,
+        no_progress=True,
+        verbose=False,
+        moto_server=False,
+        no_export=False,
+        parameter=PARAMETERS,
+        database_url=db,
+    )
+
+
+def cli_run(data: Path, *argv: str) -> tuple[int, Any]:
+    out = io.StringIO()
+    code = cli(["--local", "--data-dir", str(data), "--json", *argv], out=out)
+    return code, json.loads(out.getvalue()) if out.getvalue() else None
+
+
+@pytest.fixture
+def failed_run(tmp_path, monkeypatch, capsys):
+    """A ``make run`` whose database loses ``users`` after three batches: (name, db url, db path, data dir)."""
+    from csv_dmap.db import build_engine, create_schema, seed_users
+    from local_runner import layer
+    from local_runner.run import main as make_run
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("CSV_DMAP_LOCAL_DATA", str(data))
+    db_path = tmp_path / "db.sqlite"
+    db = f"sqlite:///{db_path}"
+    engine = build_engine(db)
+    create_schema(engine)
+    seed_users(engine, SEEDED)
+    engine.dispose()
+    csv = tmp_path / "activity.csv"
+    csv.write_text(TEXT, encoding="utf-8")
+
+    batches = {"done": 0}
+    original = layer.MapProgress.batch_done
+
+    def batch_done(self, rows, ok):
+        original(self, rows, ok)
+        batches["done"] += 1
+        if batches["done"] == 3:
+            with sqlite3.connect(db_path) as con:
+                con.execute("ALTER TABLE users RENAME TO users_away")
+
+    monkeypatch.setattr(layer.MapProgress, "batch_done", batch_done)
+    assert make_run(run_args(csv, db, tmp_path / "out")) == 1
+    summary = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(layer.MapProgress, "batch_done", original)
+    return summary, db, db_path, data
+
+
+def stats(db_path: Path) -> dict[str, tuple[int, int]]:
+    with sqlite3.connect(db_path) as con:
+        return {u: (lc, pc) for u, lc, pc in con.execute("SELECT user_id, login_count, post_count FROM user_stats")}
+
+
+def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(failed_run, tmp_path):
+    summary, db, db_path, data = failed_run
+    name = summary["execution"]
+    assert summary["status"] == "FAILED"
+    assert summary["failedBatches"] == 4 and summary["applied"] == 30  # three batches of ten went in
+    assert summary["redrive"] == f"csv-dmap --local redrive {name}"
+    assert (data / "executions" / name / "execution.json").is_file()
+    assert len(stats(db_path)) == 30
+
+    # the database is mended; a redrive against another database is refused
+    with sqlite3.connect(db_path) as con:
+        con.execute("ALTER TABLE users_away RENAME TO users")
+    code, _ = cli_run(data, "redrive", name, "--database-url", f"sqlite:///{tmp_path / 'other.sqlite'}")
+    assert code == 2
+
+    code, redriven = cli_run(data, "redrive", name, "--database-url", db)
+    assert code == 0, redriven
+    assert redriven["status"] == "SUCCEEDED" and redriven["redriveCount"] == 1
+    assert redriven["carriedOverBatches"] == 3  # the batches that had succeeded did not run again
+    assert (redriven["rows"], redriven["applied"], redriven["failed"]) == (62, 60, 2)
+    assert not (data / "executions" / name).exists()
+
+    # the oracle: the CSV text
+    expected = {f"U{i:04d}": (i, 3 * i) for i in range(1, 61)}
+    assert stats(db_path) == expected
+    code, per_row = cli_run(
+        data, "query", "--sql", f"SELECT line, status FROM user_update_results WHERE execution_name = '{name}'"
+    )
+    lines = [r["line"] for r in per_row]
+    assert sorted(lines) == list(range(2, 64))  # every data line once, none twice
+    assert {r["line"] for r in per_row if r["status"] == "FAILED"} == set(BAD_LINES)
+    code, failures = cli_run(data, "failures", name)
+    assert code == 0
+    assert {(f["line"], f.get("userId"), f["errorType"]) for f in failures} == {
+        (line, uid, kind) for line, (uid, kind) in BAD_LINES.items()
+    }
+    audit = [json.loads(x) for x in (data / "audit" / f"{name}.jsonl").read_text().splitlines()]
+    assert sorted(a["line"] for a in audit) == list(range(2, 64))
+    code, status = cli_run(data, "status", name)
+    assert status["state"] == "SUCCEEDED"
+
+    # a SUCCEEDED execution cannot be redriven, and an unknown one is named
+    code, _ = cli_run(data, "redrive", name, "--database-url", db)
+    assert code == 1
+    code, _ = cli_run(data, "redrive", "local-nothing-here", "--database-url", db)
+    assert code == 1
+
+
+def test_a_redrive_that_fails_again_keeps_its_kit_and_counts_the_redrives(failed_run):
+    summary, db, _db_path, data = failed_run
+    name = summary["execution"]
+    code, again = cli_run(data, "redrive", name, "--database-url", db)  # the table is still away
+    assert code == 1
+    assert again["status"] == "FAILED" and again["redriveCount"] == 1
+    assert again["carriedOverBatches"] == 3 and again["failedBatches"] == 4
+    assert again["redrive"] == f"csv-dmap --local redrive {name}"
+    kit = json.loads((data / "executions" / name / "execution.json").read_text())
+    assert kit["checkpoint"]["redrive_count"] == 1
