@@ -368,7 +368,8 @@ def child(csv_path: Path, url: str, data_dir: Path, parameters: Mapping[str, str
     from csv_dmap_cli.localdata import export_local
     from local_runner.environment import LocalEnvironment
     from local_runner.exec_cli import run_definition
-    from local_runner.run import DEFINITION, execution_name
+    from local_runner.pipeline import DEFINITION
+    from local_runner.run import execution_name
 
     with LocalEnvironment(database_url=url, quiet=True, create_schema=False, parameters=dict(parameters)) as env:
         bucket = env.physical_name("InputBucket")

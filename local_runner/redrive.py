@@ -37,6 +37,10 @@ KIT = "executions"
 MANIFEST = "execution.json"
 
 
+def redrive_command(execution: str) -> str:
+    return f"csv-dmap --local redrive {execution}"
+
+
 def kit_dir(execution: str, data_dir: Path | None = None) -> Path:
     from csv_dmap_cli.localdata import local_data_dir
 
@@ -54,7 +58,7 @@ def keep_kit(
     """Save what a redrive of ``result``'s execution needs (while moto still runs)."""
     from csv_dmap_cli.localdata import execution_items
 
-    from .run import mask_url
+    from .pipeline import mask_url
 
     checkpoint = result.checkpoint
     assert checkpoint is not None
@@ -140,7 +144,7 @@ def redrive(
 ) -> dict[str, Any]:
     """Redrive a local execution; returns ``make run``'s summary of the redriven execution
     (plus ``redriveCount``). ``NotRedrivable`` or ``CannotRun`` say why it cannot be."""
-    from .run import LOCAL, finish, mask_url, run_map
+    from .pipeline import LOCAL, finish, mask_url, run_map
 
     kit = kit_dir(execution, data_dir)
     manifest = load_kit(execution, data_dir)
@@ -165,18 +169,20 @@ def redrive(
             execution,
             data_dir=data_dir,
         )
+        hint = None
         if result.status == "SUCCEEDED":
             drop_kit(execution, data_dir)
         else:
             keep_kit(env, result, parameters=manifest.get("parameters") or {}, rows_in_file=rows, data_dir=data_dir)
-        summary = finish(env, out, execution, result, seconds, rows, started, data_dir=data_dir)
+            hint = redrive_command(execution)
+        summary = finish(env, out, execution, result, seconds, rows, started, redrive=hint)
     summary["redriveCount"] = result.checkpoint.redrive_count if result.checkpoint else None
     return summary
 
 
 def main(args: Any) -> int:
     """``python -m local_runner redrive EXECUTION``: prints the summary as ``make run`` does."""
-    from .run import print_summary
+    from .pipeline import print_summary
 
     try:
         summary = redrive(args.execution, database_url=args.database_url, progress=not args.no_progress)

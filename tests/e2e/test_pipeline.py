@@ -11,7 +11,8 @@ import pytest
 
 from asl_runner import RunOptions
 from local_runner.exec_cli import run_definition
-from local_runner.run import DEFINITION, generate_sample
+from local_runner.pipeline import DEFINITION
+from local_runner.run import generate_sample
 
 ROOT = Path(__file__).parents[2]
 

@@ -9,7 +9,7 @@ import pytest
 
 from local_runner.exec_cli import run_definition
 from local_runner.invoke import invoke
-from local_runner.run import DEFINITION
+from local_runner.pipeline import DEFINITION
 
 USERS = [f"U{i:05d}" for i in range(1, 101)]
 

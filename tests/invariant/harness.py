@@ -113,7 +113,7 @@ class PipelineHarness:
     # ------------------------------------------------------------ a run
     def run(self, data: bytes, name: str) -> Run:
         from local_runner.exec_cli import run_definition
-        from local_runner.run import DEFINITION
+        from local_runner.pipeline import DEFINITION
 
         bucket = self.env.physical_name("InputBucket")
         key = f"incoming/{name}.csv"

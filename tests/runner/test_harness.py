@@ -131,7 +131,7 @@ def test_execution_names_are_unique_within_a_second_and_valid_for_aws():
 
 
 def test_database_url_password_is_masked():
-    from local_runner.run import _masked, mask_url
+    from local_runner.pipeline import _masked, mask_url
 
     url = "mysql+pymysql://app:Sup3r%40Secret@db.example:3306/csv_dmap"
     masked = mask_url(url)

@@ -1,0 +1,210 @@
+"""Running the project's pipeline once on this machine, for ``make run`` and a local redrive:
+the execution with a progress bar (``run_map``), then its summary (``finish``), printed for
+people (``print_summary``). Database passwords never reach the output (``mask_url``)."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from asl_runner import ExecutionResult, RunOptions
+from asl_runner.redrive import Checkpoint
+
+from . import layer
+from .environment import LocalEnvironment
+from .exec_cli import run_definition
+from .template import ROOT
+
+LOCAL = ROOT / ".local"
+DEFINITION = ROOT / "statemachine" / "definition.asl.json"
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password hidden (SQLAlchemy's own rendering)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def run_map(
+    env: LocalEnvironment,
+    name: str,
+    total_rows: int,
+    progress_bar: bool,
+    *,
+    input: Any = None,
+    checkpoint: Checkpoint | None = None,
+) -> tuple[ExecutionResult, float]:
+    """Run (or, with ``checkpoint``, redrive) the pipeline's execution ``name``, with a progress
+    bar and the running map's counts where ``csv-dmap --local status`` finds them."""
+    bar = None
+    if progress_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
+    progress = layer.MapProgress(name, total_rows)
+
+    def batch_done(rows: int, ok: bool) -> None:
+        progress.batch_done(rows, ok)
+        if bar:
+            bar.update(rows)
+
+    options = RunOptions(on_batch_done=batch_done)
+    run_started = time.monotonic()
+    try:
+        result = run_definition(env, DEFINITION, input=input, name=name, options=options, checkpoint=checkpoint)
+    finally:
+        progress.close()
+        if bar:
+            bar.close()
+    return result, time.monotonic() - run_started
+
+
+def finish(
+    env: LocalEnvironment,
+    out_dir: Path,
+    name: str,
+    result: ExecutionResult,
+    run_seconds: float,
+    total_rows: int,
+    started: float,
+    *,
+    export: bool = True,
+    redrive: str | None = None,
+) -> dict[str, Any]:
+    """The run's summary (also written to ``out_dir/summary.json``), with ``out_dir`` rewritten;
+    ``redrive`` is the command that redrives the execution, when it can be."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    summary = _summary(env, out_dir, name, result, run_seconds, export)
+    summary["rowsInFile"] = total_rows
+    summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    summary["redrive"] = redrive
+    summary["totalSeconds"] = round(time.monotonic() - started, 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    return summary
+
+
+def _summary(
+    env: LocalEnvironment, out_dir: Path, name: str, result: ExecutionResult, run_seconds: float, export: bool
+) -> dict[str, Any]:
+    from csv_dmap.results import manifest_keys, tally_run
+
+    s3 = env.client("s3")
+    results_bucket = env.physical_name("ResultsBucket")
+    manifests = manifest_keys(s3, results_bucket, name)
+    tally = tally_run(s3, results_bucket, manifests)
+    summaries = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
+        if o["Key"].endswith(f"/{name}.json")
+    ]
+    audit_count = None
+    if export:
+        env.export_s3(out_dir / "s3")
+        audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
+    map_run = result.map_runs[0] if result.map_runs else {}
+    return {
+        "execution": name,
+        "status": result.status,
+        "error": result.error,
+        "cause": _masked(result.cause, env.database_url),
+        "rows": tally.rows,
+        "rowsInFile": None,
+        "applied": tally.applied,
+        "failed": tally.failed,
+        "superseded": tally.superseded,
+        "skipped": tally.skipped,
+        "pending": tally.pending,
+        "failedByErrorType": dict(tally.errors.most_common()),
+        "errorRatePercent": round(tally.error_rate, 2),
+        "batches": tally.batches,
+        "failedBatches": tally.failed_batches,
+        "carriedOverBatches": map_run.get("carriedOverBatches"),
+        "maxConcurrency": map_run.get("maxConcurrency"),
+        "peakInFlight": map_run.get("peakInFlight"),
+        "durationSeconds": round(run_seconds, 2),
+        "rowsPerSecond": round(tally.rows / run_seconds) if run_seconds else None,
+        "peakRssMiB": None,
+        "awsStandInRssMiB": _rss_mib(env.moto_server_pid) if env.moto_server_pid else None,
+        "auditRecords": audit_count,
+        "outputs": {
+            "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
+            "runSummary": [str(out_dir / "s3" / results_bucket / k) for k in summaries],
+            "s3Export": str(out_dir / "s3"),
+            "auditJsonl": str(out_dir / "audit.jsonl"),
+            "database": mask_url(env.database_url),
+        },
+    }
+
+
+def _rss_mib(pid: int) -> float | None:
+    """Peak RSS (VmHWM) of another process, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _format_rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f} rows/s" if seconds > 0 else "-"
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    width = 22
+    lines = [
+        f"{'execution':<{width}}{s['execution']}  {s['status']}",
+    ]
+    if s["error"]:
+        lines.append(f"{'error':<{width}}{s['error']}: {s['cause']}")
+    lines += [
+        f"{'rows':<{width}}{s['rows']:,} (file: {s['rowsInFile']:,})",
+        f"{'applied':<{width}}{s['applied']:,}",
+        f"{'failed':<{width}}{s['failed']:,}  ({s['errorRatePercent']}%)",
+    ]
+    kinds = s["failedByErrorType"]
+    kind_width = max([20, *(len(k) + 2 for k in kinds)])
+    for kind, count in kinds.items():
+        lines.append(f"{'':<{width}}  {kind:<{kind_width}}{count:,}")
+    # the other outcomes, so that the lines add up to the rows (shown when there are any)
+    lines += [f"{name:<{width}}{s[name]:,}" for name in ("superseded", "skipped", "pending") if s[name]]
+    lines += [
+        f"{'batches':<{width}}{s['batches']:,} ({s['failedBatches']} failed), peak {s['peakInFlight']}/{s['maxConcurrency']} in flight",
+        f"{'duration':<{width}}{s['durationSeconds']} s  ({_format_rate(s['rows'], s['durationSeconds'])}; {s['totalSeconds']} s in all)",
+        f"{'peak memory':<{width}}{s['peakRssMiB']} MiB",
+        f"{'audit records':<{width}}{s['auditRecords']:,}" if s["auditRecords"] is not None else "",
+        f"{'redrive':<{width}}{s['redrive']}" if s.get("redrive") else "",
+        "outputs:",
+    ]
+    for label, value in s["outputs"].items():
+        for v in value if isinstance(value, list) else [value]:
+            lines.append(f"  {label:<{width - 2}}{v}")
+    print("\n".join(line for line in lines if line))
+
+
+def _masked(text: str | None, url: str) -> str | None:
+    """``text`` with the database password (if any) replaced, wherever it appears."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not text:
+        return text
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return text
+    text = text.replace(url, mask_url(url))
+    return text.replace(str(password), "***") if password else text
