@@ -335,6 +335,19 @@ def aws_backend(stack: str, region: str | None) -> AwsBackend:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, backend: Backend | None = None) -> int:
+    try:
+        return _main(argv, out, backend)
+    except BrokenPipeError:
+        # the reader went away (`csv-dmap failures X | head`): stop quietly, as other tools do
+        # (the Python docs' recipe: stdout to devnull, so the interpreter's final flush is silent)
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return FAILED
+
+
+def _main(argv: Sequence[str] | None, out: TextIO | None, backend: Backend | None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:

@@ -426,3 +426,30 @@ def test_status_of_a_running_local_map_shows_progress_that_increases_and_an_eta(
     clear_map_progress("local-1", tmp_path)
     with pytest.raises(CliError):
         backend.status("local-1")
+
+
+def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path):
+    """``csv-dmap ... | head``: the pipe closes early; the CLI stops quietly (no BrokenPipeError)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "csv_dmap_cli",
+            "--local",
+            "--data-dir",
+            str(tmp_path),
+            "query",
+            "--sql",
+            "SELECT range AS n FROM range(200000)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.readline().split() == [b"n"]
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
