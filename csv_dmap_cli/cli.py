@@ -168,9 +168,8 @@ def cmd_status(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
-    items = backend.failures(args.execution)
-    if args.error_type:
-        items = [i for i in items if i.get("errorType") == args.error_type]
+    audited = backend.failures(args.execution)
+    items = [i for i in audited if i.get("errorType") == args.error_type] if args.error_type else audited
     rows = [
         {
             "line": i.get("line"),
@@ -180,8 +179,38 @@ def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int
         }
         for i in items
     ]
-    _emit(args, out, items, lambda: table(rows, ["line", "user", "error", "message"], out))
+
+    def show() -> None:
+        table(rows, ["line", "user", "error", "message"], out)
+        note = _unaudited(backend.summary(args.execution), audited, args.error_type)
+        if note:
+            print(note, file=out)
+
+    _emit(args, out, items, show)
     return OK
+
+
+def _unaudited(summary: Any, audited: list[dict[str, Any]], error_type: str | None) -> str | None:
+    """The failed rows the run counted but the audit log cannot list: the rows of batches that
+    failed as a whole (the worker wrote no record for them) and pending rows."""
+    if summary is None:
+        return None
+    from collections import Counter
+
+    listed = Counter(str(i.get("errorType")) for i in audited)
+    missing = {
+        kind: count - listed[kind]
+        for kind, count in summary.errors_by_type.items()
+        if count > listed[kind] and (error_type is None or kind == error_type)
+    }
+    if not missing:
+        return None
+    kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(missing.items(), key=lambda kv: -kv[1]))
+    return (
+        f"and {sum(missing.values()):,} more failed row(s) with no audit record ({kinds}): their batches "
+        f"failed as a whole; the per-row dataset lists them (query: status = 'FAILED' AND execution_name = "
+        f"'{summary.execution_name}')"
+    )
 
 
 def cmd_history(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:

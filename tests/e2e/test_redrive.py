@@ -93,6 +93,13 @@ def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(fai
     assert summary["redrive"] == f"csv-dmap --local redrive {name}"
     assert (data / "executions" / name / "execution.json").is_file()
     assert len(stats(db_path)) == 30
+    # failures lists what the audit log holds, and says what it cannot list: the 32 rows of the
+    # failed batches (10 + 10 + 10 + 2; the bad rows, lines 62 and 63, were in the last one)
+    out = io.StringIO()
+    assert cli(["--local", "--data-dir", str(data), "failures", name], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["line  user  error  message", "(none)"]
+    assert lines[2].startswith("and 32 more failed row(s) with no audit record (PermanentDatabaseError 32): ")
 
     # the database is mended; a redrive against another database is refused
     with sqlite3.connect(db_path) as con:
