@@ -71,7 +71,7 @@ def run_map(
 
 def finish(
     env: LocalEnvironment,
-    out_dir: Path,
+    out_dir: Path | None,
     name: str,
     result: ExecutionResult,
     run_seconds: float,
@@ -81,22 +81,24 @@ def finish(
     export: bool = True,
     redrive: str | None = None,
 ) -> dict[str, Any]:
-    """The run's summary (also written to ``out_dir/summary.json``), with ``out_dir`` rewritten;
-    ``redrive`` is the command that redrives the execution, when it can be."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    summary = _summary(env, out_dir, name, result, run_seconds, export)
+    """The run's summary, also written to ``out_dir/summary.json`` with ``out_dir`` rewritten
+    (the S3 objects and the audit table exported there too, with ``export``); with no
+    ``out_dir``, the summary only. ``redrive`` is the command that redrives the execution."""
+    if out_dir is not None:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    summary = _summary(env, out_dir, name, result, run_seconds, export and out_dir is not None)
     summary["rowsInFile"] = total_rows
     summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     summary["redrive"] = redrive
     summary["totalSeconds"] = round(time.monotonic() - started, 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2))
     return summary
 
 
 def _summary(
-    env: LocalEnvironment, out_dir: Path, name: str, result: ExecutionResult, run_seconds: float, export: bool
+    env: LocalEnvironment, out_dir: Path | None, name: str, result: ExecutionResult, run_seconds: float, export: bool
 ) -> dict[str, Any]:
     from csv_dmap.results import manifest_keys, tally_run
 
@@ -110,9 +112,16 @@ def _summary(
         if o["Key"].endswith(f"/{name}.json")
     ]
     audit_count = None
-    if export:
+    outputs: dict[str, Any] = {}
+    if export and out_dir is not None:
         env.export_s3(out_dir / "s3")
         audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
+        outputs = {
+            "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
+            "runSummary": [str(out_dir / "s3" / results_bucket / k) for k in summaries],
+            "s3Export": str(out_dir / "s3"),
+            "auditJsonl": str(out_dir / "audit.jsonl"),
+        }
     map_run = result.map_runs[0] if result.map_runs else {}
     return {
         "execution": name,
@@ -138,13 +147,7 @@ def _summary(
         "peakRssMiB": None,
         "awsStandInRssMiB": _rss_mib(env.moto_server_pid) if env.moto_server_pid else None,
         "auditRecords": audit_count,
-        "outputs": {
-            "resultWriter": [str(out_dir / "s3" / results_bucket / k) for k in manifests],
-            "runSummary": [str(out_dir / "s3" / results_bucket / k) for k in summaries],
-            "s3Export": str(out_dir / "s3"),
-            "auditJsonl": str(out_dir / "audit.jsonl"),
-            "database": mask_url(env.database_url),
-        },
+        "outputs": {**outputs, "database": mask_url(env.database_url)},
     }
 
 

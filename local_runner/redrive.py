@@ -143,8 +143,9 @@ def redrive(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Redrive a local execution; returns ``make run``'s summary of the redriven execution
-    (plus ``redriveCount``). ``NotRedrivable`` or ``CannotRun`` say why it cannot be."""
-    from .pipeline import LOCAL, finish, mask_url, run_map
+    (plus ``redriveCount``), also written with the run's exports to ``out_dir`` when given.
+    ``NotRedrivable`` or ``CannotRun`` say why it cannot be."""
+    from .pipeline import finish, mask_url, run_map
 
     kit = kit_dir(execution, data_dir)
     manifest = load_kit(execution, data_dir)
@@ -156,7 +157,6 @@ def redrive(
             f"execution {execution} ran against {manifest.get('database')}, not {mask_url(env.database_url)}: "
             "redrive it against the same database (DATABASE_URL or --database-url)"
         )
-    out = Path(out_dir or LOCAL / "out")
     with env:
         _restore(env, kit)
         rows = int(manifest.get("rowsInFile") or 0)
@@ -175,17 +175,19 @@ def redrive(
         else:
             keep_kit(env, result, parameters=manifest.get("parameters") or {}, rows_in_file=rows, data_dir=data_dir)
             hint = redrive_command(execution)
-        summary = finish(env, out, execution, result, seconds, rows, started, redrive=hint)
+        summary = finish(env, out_dir, execution, result, seconds, rows, started, redrive=hint)
     summary["redriveCount"] = result.checkpoint.redrive_count if result.checkpoint else None
     return summary
 
 
 def main(args: Any) -> int:
     """``python -m local_runner redrive EXECUTION``: prints the summary as ``make run`` does."""
-    from .pipeline import print_summary
+    from .pipeline import LOCAL, print_summary
 
     try:
-        summary = redrive(args.execution, database_url=args.database_url, progress=not args.no_progress)
+        summary = redrive(
+            args.execution, database_url=args.database_url, out_dir=LOCAL / "out", progress=not args.no_progress
+        )
     except NotRedrivable as exc:
         raise CannotRun(str(exc)) from None
     if args.json:
