@@ -22,6 +22,7 @@ The run talks to the rest of the runner through ``MapEnvironment`` only.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import functools
@@ -174,6 +175,8 @@ class DistributedMapRun:
         # previous attempt's records can be had: its manifest was written, or there is no writer).
         usable = previous is not None and (previous.manifest is not None or state.ResultWriter is None)
         self.carried: dict[int, int] = {u.first: u.count for u in previous.succeeded} if usable and previous else {}
+        self._carried_starts = sorted(self.carried)
+        self.carried_over = 0
         self.succeeded: list[Unit] = []
         self.manifest: dict[str, str] | None = None
         label = state.Label or name.replace(" ", "")[:40]
@@ -388,7 +391,7 @@ class DistributedMapRun:
         finally:
             self.stats.update(
                 {
-                    "carriedOverBatches": len(self.carried),
+                    "carriedOverBatches": self.carried_over,
                     "itemsTotal": self.items_total,
                     "itemsFailed": self.items_failed,
                     "batches": self.batches,
@@ -417,6 +420,10 @@ class DistributedMapRun:
 
     def checkpoint(self) -> MapRunCheckpoint:
         """What a redrive of this map run needs (``asl_runner.redrive``)."""
+        previous = self.previous
+        if previous is not None and self.manifest is None and self.state.ResultWriter is not None:
+            # this attempt wrote no results (it failed before): the earlier record still stands
+            return previous.model_copy(update={"redrive_count": self.stats["redriveCount"]})
         with self._lock:
             succeeded = sorted(self.succeeded, key=lambda u: u.first)
             outputs = {u.first: self.outputs.get(u.first) for u in succeeded} if self.state.ResultWriter is None else {}
@@ -498,6 +505,7 @@ class DistributedMapRun:
                 if first in self.carried:
                     self._carried_unit(first, count)
                     continue
+                self._check_no_overlap(first, count)
                 slots.acquire()  # at most MaxConcurrency children in flight
                 if stop.is_set():
                     slots.release()
@@ -511,16 +519,33 @@ class DistributedMapRun:
                     self.env.on_items_read(count)
                 future = pool.submit(self._child, child_input)
                 future.add_done_callback(functools.partial(finished, first, count))
+        if not stop.is_set() and not errors and self.carried_over < len(self.carried):
+            errors.append(self._changed(f"{len(self.carried) - self.carried_over} child(ren) that succeeded are gone"))
         return errors
+
+    def _changed(self, what: str) -> StatesError:
+        return runtime_error(
+            f"the items of {self.name} changed since the earlier attempt ({what}): it cannot be redriven"
+        )
+
+    def _check_no_overlap(self, first: int, count: int) -> None:
+        """A child to run must not hold items of a child that succeeded before (their records are
+        carried over: they would be there twice)."""
+        at = bisect.bisect_left(self._carried_starts, first + count) - 1
+        if at >= 0:
+            start = self._carried_starts[at]
+            if start + self.carried[start] > first:
+                raise self._changed(
+                    f"items {first}..{first + count - 1} overlap the child that succeeded with items "
+                    f"{start}..{start + self.carried[start] - 1}"
+                )
 
     def _carried_unit(self, first: int, count: int) -> None:
         """A child that succeeded in an earlier attempt: counted, not run again."""
         if self.carried[first] != count:
-            raise runtime_error(
-                f"the items of {self.name} changed since the earlier attempt (the child starting at item {first} "
-                f"had {self.carried[first]} items, now {count}): it cannot be redriven"
-            )
+            raise self._changed(f"the child starting at item {first} had {self.carried[first]} items, now {count}")
         with self._lock:
+            self.carried_over += 1
             self.items_total += count
             self.batches += 1
             self.succeeded.append(Unit(first=first, count=count))

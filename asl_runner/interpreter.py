@@ -129,6 +129,8 @@ class Execution:
         """Continue a FAILED (TIMED_OUT, ABORTED) execution from its first unsuccessful state,
         with that state's input; ``NotRedrivable`` when it cannot be (see ``asl_runner.redrive``)."""
         position, visit = checkpoint.restart_point()
+        if visit.state not in self.definition.States:
+            raise NotRedrivable(f"the checkpoint restarts at state {visit.state!r}, which the definition does not have")
         if checkpoint.name != self.name or checkpoint.state_machine_name != self.state_machine_name:
             raise NotRedrivable(
                 f"the checkpoint is of execution {checkpoint.state_machine_name}:{checkpoint.name}, "

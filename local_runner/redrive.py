@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from asl_runner import ExecutionResult
 from asl_runner.cli import CannotRun
 from asl_runner.redrive import Checkpoint, NotRedrivable
@@ -35,6 +37,8 @@ from .environment import LocalEnvironment
 
 KIT = "executions"
 MANIFEST = "execution.json"
+WHY_NOT = "not-redrivable.txt"  # instead of a kit: why a redrive could not help
+REJECTED_STATE = "InputRejected"  # the Fail state of a rejected file (statemachine/definition.asl.json)
 
 
 def redrive_command(execution: str) -> str:
@@ -47,6 +51,30 @@ def kit_dir(execution: str, data_dir: Path | None = None) -> Path:
     return (data_dir or local_data_dir()) / KIT / execution
 
 
+def redrive_blocker(checkpoint: Checkpoint) -> str | None:
+    """Why a redrive could not change how this failed execution ends, or None when it could:
+    the file was rejected (a redrive reads the same file), or it would restart at a Fail state
+    (the run failed on its rows, after every batch ran)."""
+    from .pipeline import DEFINITION
+
+    try:
+        _, visit = checkpoint.restart_point()
+    except NotRedrivable as exc:
+        return str(exc)
+    states = json.loads(DEFINITION.read_text(encoding="utf-8"))["States"]
+    if any(v.state == REJECTED_STATE for v in checkpoint.visits):
+        return (
+            f"execution {checkpoint.name} rejected its file ({checkpoint.error}): a redrive would read the same "
+            "file; fix the file and run it again"
+        )
+    if states.get(visit.state, {}).get("Type") == "Fail":
+        return (
+            f"execution {checkpoint.name} failed on its rows ({checkpoint.error}) after every batch ran: "
+            "a redrive would run nothing again"
+        )
+    return None
+
+
 def keep_kit(
     env: LocalEnvironment,
     result: ExecutionResult,
@@ -54,8 +82,10 @@ def keep_kit(
     parameters: dict[str, str],
     rows_in_file: int,
     data_dir: Path | None = None,
-) -> Path:
-    """Save what a redrive of ``result``'s execution needs (while moto still runs)."""
+) -> str | None:
+    """Save what a redrive of ``result``'s execution needs (while moto still runs), and return
+    the command that redrives it; when a redrive could not help, keep only the reason, say so
+    to ``csv-dmap redrive`` later, and return None."""
     from csv_dmap_cli.localdata import execution_items
 
     from .pipeline import mask_url
@@ -66,6 +96,12 @@ def keep_kit(
     staging = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    blocker = redrive_blocker(checkpoint)
+    if blocker is not None:
+        (staging / WHY_NOT).write_text(blocker + "\n", encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.replace(target)
+        return None
     s3 = env.client("s3")
     source = checkpoint.input if isinstance(checkpoint.input, dict) else {}
     for logical_id, prefix in layer.execution_objects(checkpoint.name, str(source.get("key", ""))):
@@ -84,40 +120,84 @@ def keep_kit(
     manifest = {
         "checkpoint": checkpoint.to_json(),
         "parameters": parameters,
-        "database": mask_url(env.database_url),
+        "database": database_identity(mask_url(env.database_url)),
         "rowsInFile": rows_in_file,
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     staging.replace(target)
-    return target
+    return redrive_command(checkpoint.name)
+
+
+def database_identity(masked_url: str) -> str:
+    """The database a URL names, for comparing two runs' databases: a relative SQLite path made
+    absolute (the same text run from another directory is another file)."""
+    prefix = "sqlite:///"
+    if masked_url.startswith(prefix) and not masked_url.startswith(prefix + "/"):
+        return prefix + str(Path(masked_url[len(prefix) :]).resolve())
+    return masked_url
 
 
 def drop_kit(execution: str, data_dir: Path | None = None) -> None:
     shutil.rmtree(kit_dir(execution, data_dir), ignore_errors=True)
 
 
-def load_kit(execution: str, data_dir: Path | None = None) -> dict[str, Any]:
-    """The kit's manifest; ``NotRedrivable`` (with the reason) when there is none."""
+class KitManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: Checkpoint
+    parameters: dict[str, str] = Field(default_factory=dict)
+    database: str
+    rows_in_file: int = Field(alias="rowsInFile", ge=0)
+
+
+def load_kit(execution: str, data_dir: Path | None = None) -> KitManifest:
+    """The kit's manifest; ``NotRedrivable`` (with the reason) when there is none or it is damaged."""
     from csv_dmap_cli.localdata import local_data_dir
 
-    path = kit_dir(execution, data_dir) / MANIFEST
+    kit = kit_dir(execution, data_dir)
+    path = kit / MANIFEST
+    if (kit / WHY_NOT).is_file():
+        raise NotRedrivable((kit / WHY_NOT).read_text(encoding="utf-8").strip())
     if not path.is_file():
         root = data_dir or local_data_dir()
         summary = next(root.glob(f"summaries/date=*/{execution}.json"), None)
-        if summary is not None:
-            status = json.loads(summary.read_text(encoding="utf-8")).get("status", "?")
-            raise NotRedrivable(f"execution {execution} ended {status} and cannot be redriven (no failed batches)")
-        raise NotRedrivable(f"no local execution {execution!r} to redrive in {root} (see `csv-dmap --local runs`)")
+        if summary is None:
+            raise NotRedrivable(f"no local execution {execution!r} to redrive in {root} (see `csv-dmap --local runs`)")
+        status = json.loads(summary.read_text(encoding="utf-8")).get("status", "?")
+        if status == "SUCCEEDED":
+            raise NotRedrivable(f"execution {execution} ended SUCCEEDED and cannot be redriven")
+        raise NotRedrivable(
+            f"execution {execution} ended {status} but its redrive kit is missing from {kit.parent}: run the file again"
+        )
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        manifest["checkpoint"] = Checkpoint.from_json(manifest["checkpoint"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise NotRedrivable(f"the redrive kit {path} is damaged ({exc}): run the file again with `make run`") from None
+        manifest = KitManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise NotRedrivable(f"the redrive kit {kit} is damaged ({reason}): run the file again") from None
+    if manifest.checkpoint.name != execution:
+        raise NotRedrivable(
+            f"the redrive kit {kit} is damaged: it holds execution {manifest.checkpoint.name!r}, not {execution!r}"
+        )
     return manifest
 
 
 def _restore(env: LocalEnvironment, kit: Path) -> None:
+    """Put the kit's objects and audit items back into (a fresh) moto; a damaged piece is
+    ``NotRedrivable`` before anything reaches the database."""
+    try:
+        _put_back(env, kit)
+    except (OSError, ValueError) as exc:
+        raise NotRedrivable(f"the redrive kit {kit} is damaged ({exc}): run the file again") from None
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, (BotoCoreError, ClientError)):
+            raise NotRedrivable(f"the redrive kit {kit} is damaged ({exc}): run the file again") from None
+        raise
+
+
+def _put_back(env: LocalEnvironment, kit: Path) -> None:
     s3 = env.client("s3")
     objects = kit / "s3"
     if objects.is_dir():
@@ -149,17 +229,18 @@ def redrive(
 
     kit = kit_dir(execution, data_dir)
     manifest = load_kit(execution, data_dir)
-    checkpoint: Checkpoint = manifest["checkpoint"]
+    checkpoint = manifest.checkpoint
     started = time.monotonic()
-    env = LocalEnvironment(database_url=database_url, quiet=True, parameters=manifest.get("parameters") or {})
-    if mask_url(env.database_url) != manifest.get("database"):
+    env = LocalEnvironment(database_url=database_url, quiet=True, parameters=manifest.parameters)
+    here = database_identity(mask_url(env.database_url))
+    if here != database_identity(manifest.database):
         raise CannotRun(
-            f"execution {execution} ran against {manifest.get('database')}, not {mask_url(env.database_url)}: "
+            f"execution {execution} ran against {manifest.database}, not {here}: "
             "redrive it against the same database (DATABASE_URL or --database-url)"
         )
     with env:
         _restore(env, kit)
-        rows = int(manifest.get("rowsInFile") or 0)
+        rows = manifest.rows_in_file
         result, seconds = run_map(env, execution, rows, progress, checkpoint=checkpoint)
         layer.keep_for_analysis(
             env.client("s3"),
@@ -173,8 +254,7 @@ def redrive(
         if result.status == "SUCCEEDED":
             drop_kit(execution, data_dir)
         else:
-            keep_kit(env, result, parameters=manifest.get("parameters") or {}, rows_in_file=rows, data_dir=data_dir)
-            hint = redrive_command(execution)
+            hint = keep_kit(env, result, parameters=manifest.parameters, rows_in_file=rows, data_dir=data_dir)
         summary = finish(env, out_dir, execution, result, seconds, rows, started, redrive=hint)
     summary["redriveCount"] = result.checkpoint.redrive_count if result.checkpoint else None
     return summary

@@ -91,7 +91,7 @@ def count_rows(path: Path) -> int:
 
 
 def main(args: Any) -> int:
-    from .redrive import keep_kit, redrive_command
+    from .redrive import keep_kit
 
     started = time.monotonic()
     out_dir = Path(args.out or LOCAL / "out")
@@ -118,8 +118,7 @@ def main(args: Any) -> int:
         )
         hint = None
         if result.status != "SUCCEEDED":
-            keep_kit(env, result, parameters=overrides, rows_in_file=total_rows)
-            hint = redrive_command(name)
+            hint = keep_kit(env, result, parameters=overrides, rows_in_file=total_rows)
         summary = finish(
             env, out_dir, name, result, run_seconds, total_rows, started, export=not args.no_export, redrive=hint
         )

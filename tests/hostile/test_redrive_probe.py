@@ -379,11 +379,11 @@ REFUSED = [
     damage_truncate,
     damage_not_an_object,
     damage_checkpoint_null,
-    damage_parameters,  # FAILS today: TypeError traceback (local_runner/environment.py:63)
-    damage_audit_line,  # FAILS today: JSONDecodeError traceback (local_runner/redrive.py:_restore)
+    damage_parameters,  # was a TypeError traceback
+    damage_audit_line,  # was a JSONDecodeError traceback
     damage_status,
-    damage_visit_state,  # FAILS today: KeyError traceback (asl_runner/interpreter.py MachineRun.run)
-    damage_name,  # FAILS today: exit 0, redriven as another execution, kit dropped
+    damage_visit_state,  # was a KeyError traceback
+    damage_name,  # was redriven as another execution, and the kit dropped
 ]
 # Damage the redrive runs into: a FAILED summary (exit 1), no traceback, database untouched.
 FAILS_CLEANLY = [damage_s3, damage_results, damage_staging, damage_succeeded_units]
@@ -437,9 +437,9 @@ def test_a_kit_missing_its_objects_fails_cleanly(failed, capsys, damage):
     ids=["empty", "bad-header", "error-rate-exceeded"],
 )
 def test_a_failure_of_the_file_itself_is_not_offered_a_redrive(tmp_path, monkeypatch, capsys, text):
-    """FAILS today: the kit is kept and ``redrive`` advertised; each redrive restarts at the
-    same Fail state / ValidateInput on the kit's own copy of the file and fails identically,
-    redriveCount growing without end. Nothing is failed or pending, so there is nothing to redrive."""
+    """Nothing failed or is pending: a redrive would restart at ValidateInput on the same file, or
+    at the RunFailed Fail state, and fail identically. So no kit and no hint, and ``redrive``
+    refuses, saying why (it once kept a kit, advertised it, and failed again on every redrive)."""
     lab = Lab(tmp_path, monkeypatch, capsys, SMALL_USERS)
     code, first = lab.run(text, ["MaxConcurrency=1", "MaxItemsPerBatch=5"])
     assert code == 1 and first["status"] == "FAILED"
@@ -448,6 +448,8 @@ def test_a_failure_of_the_file_itself_is_not_offered_a_redrive(tmp_path, monkeyp
     code, again = lab.redrive(name)
     assert code == 1 and again is None, again  # refused with a reason, not run again
     assert first["redrive"] is None
+    reason = capsys.readouterr().err
+    assert "rejected its file" in reason or "failed on its rows" in reason, reason
 
 
 def test_a_run_that_failed_at_aggregate_errors_is_redriven_from_there(tmp_path, monkeypatch, capsys):
@@ -479,11 +481,9 @@ def test_a_run_that_failed_at_aggregate_errors_is_redriven_from_there(tmp_path, 
 
 
 def test_a_carried_unit_that_no_longer_lines_up_is_refused_not_doubled(s3_runner):
-    """FAILS today: ``DistributedMapRun`` checks a carried unit's size only when a unit of the
-    new batching *starts* at the same item; a carried unit whose start falls inside a new unit
-    is never checked, the new unit runs again, and ``_carry_over`` still copies the old records:
-    items appear twice among the SUCCEEDED records (asl_runner/distributed_map.py _dispatch)."""
-    from tests.runner.test_redrive import Child, definition, execution, put_items, succeeded_items
+    """A carried unit whose start falls inside a new unit once went unchecked: the new unit ran
+    again and the old records were still carried over, so items appeared twice."""
+    from tests.runner.test_redrive import Child, definition, execution, put_items
 
     s3 = s3_runner
     inp = put_items(s3, 9)  # batches of 3: i0-2, i3-5, i6-8
@@ -497,11 +497,9 @@ def test_a_carried_unit_that_no_longer_lines_up_is_refused_not_doubled(s3_runner
 
     child.broken, child.seen = False, []
     again = execution(definition(), child).redrive(Checkpoint.from_json(cp))
-    if again.status == "SUCCEEDED":
-        items, _ = succeeded_items(s3, again.output["map"])
-        assert sorted(items) == sorted(set(items)), f"items twice in the manifest: {sorted(items)}"
-    else:
-        assert "changed since the earlier attempt" in (again.cause or "")
+    assert again.status == "FAILED" and again.error == "States.Runtime"
+    assert "changed since the earlier attempt" in again.cause
+    assert child.seen == []  # refused before any child ran
 
 
 @pytest.fixture

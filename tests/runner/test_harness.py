@@ -237,3 +237,16 @@ def test_a_handler_asked_for_by_many_children_at_once_is_imported_once(tmp_path)
         t.join(30)
     assert len(got) == 8 and len({id(h) for h in got}) == 1
     assert marker.read_text() == "x"
+
+
+def test_a_redrive_compares_databases_by_what_they_name(tmp_path, monkeypatch):
+    from local_runner.redrive import database_identity
+
+    monkeypatch.chdir(tmp_path)
+    assert database_identity("sqlite:///x.db") == f"sqlite:///{tmp_path / 'x.db'}"  # relative: from here
+    assert database_identity(f"sqlite:///{tmp_path}/x.db") == f"sqlite:///{tmp_path}/x.db"
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert database_identity("sqlite:///x.db") != f"sqlite:///{tmp_path / 'x.db'}"  # same text, another file
+    masked = "mysql+pymysql://root:***@127.0.0.1:3306/test"
+    assert database_identity(masked) == masked

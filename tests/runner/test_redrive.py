@@ -217,3 +217,23 @@ def test_what_cannot_be_redriven_says_why(s3):
     )
     with pytest.raises(NotRedrivable, match="nothing to redrive"):
         execution(definition(), child).redrive(everything_exited)
+
+
+def test_a_redrive_that_fails_before_any_child_keeps_the_earlier_record(s3):
+    inp = put_items(s3, 9)
+    child = Child(bad={"i8"})
+    first = execution(definition(), child).run(inp)
+    body = s3.get_object(Bucket="in-bucket", Key="items.csv")["Body"].read()
+    s3.delete_object(Bucket="in-bucket", Key="items.csv")  # the items are away: the reader fails
+    child.broken, child.seen = False, []
+    second = execution(definition(), child).redrive(first.checkpoint)
+    assert second.status == "FAILED"
+    assert second.checkpoint.visits[-1].input["error"]["Error"] == "States.ItemReaderFailed"  # what Catch saw
+    assert second.checkpoint.map_runs["Map"].succeeded == first.checkpoint.map_runs["Map"].succeeded
+    assert second.checkpoint.map_runs["Map"].redrive_count == 1
+    s3.put_object(Bucket="in-bucket", Key="items.csv", Body=body)
+    third = execution(definition(), child).redrive(second.checkpoint)
+    assert third.status == "SUCCEEDED", third.cause
+    assert child.seen == ["i6", "i7", "i8"]  # still only the batch that had failed
+    items, _ = succeeded_items(s3, third.output["map"])
+    assert sorted(items) == [f"i{k}" for k in range(9)]
