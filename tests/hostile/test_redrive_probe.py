@@ -459,6 +459,7 @@ def test_a_run_that_failed_at_aggregate_errors_is_redriven_from_there(tmp_path, 
     original = row_results.RowResultsWriter.close
 
     def broken(self):
+        self._discard()  # what a failed upload leaves: the part's temporary file closed, nothing sent
         raise RuntimeError("the results bucket is away")
 
     monkeypatch.setattr(row_results.RowResultsWriter, "close", broken)
