@@ -86,8 +86,8 @@ class _ResultFiles:
     """One status (SUCCEEDED / FAILED / PENDING): JSON arrays on disk, a new
     file every ``RESULT_FILE_LIMIT`` bytes."""
 
-    def __init__(self, status: str, directory: str) -> None:
-        self.status, self.directory = status, directory
+    def __init__(self, status: str, directory: str, stem: str = "") -> None:
+        self.status, self.directory, self.stem = status, directory, stem or status
         self.paths: list[str] = []
         self._fh: IO[str] | None = None
         self._size = 0
@@ -97,7 +97,7 @@ class _ResultFiles:
         text = _json(record)
         if self._fh is None or self._size + len(text) > RESULT_FILE_LIMIT:
             self._close_current()
-            path = os.path.join(self.directory, f"{self.status}_{len(self.paths)}.json")
+            path = os.path.join(self.directory, f"{self.stem}_{len(self.paths)}.json")
             self.paths.append(path)
             self._fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - open across calls, closed by close()
             self._fh.write("[")
@@ -179,6 +179,7 @@ class DistributedMapRun:
         self.carried_over = 0
         self.succeeded: list[Unit] = []
         self.manifest: dict[str, str] | None = None
+        self.source: dict[str, Any] | None = None
         label = state.Label or name.replace(" ", "")[:40]
         self.child_state_machine = f"{environment.state_machine_name}/{label}"
         self.map_run_arn = (
@@ -383,6 +384,7 @@ class DistributedMapRun:
     def run(self) -> JSON:
         started = time.monotonic()
         self._settings()
+        self._check_source()
         writer = self.state.ResultWriter
         files = self._result_files() if writer else {}
         try:
@@ -418,6 +420,19 @@ class DistributedMapRun:
             raise StatesError("States.ExceedToleratedFailureThreshold", THRESHOLD_CAUSE)
         return output
 
+    def _source(self) -> dict[str, Any]:
+        reader = self.state.ItemReader
+        params = render(reader.Parameters.template(), self.input, self.context) if reader else None
+        return {"reader": params, "maxItemsPerBatch": self.max_items, "maxInputBytesPerBatch": self.max_bytes}
+
+    def _check_source(self) -> None:
+        """Carry nothing over when the map now reads other items (another object, other batch
+        limits) than the attempt it continues: those records belong to other items."""
+        self.source = self._source()
+        previous = self.previous
+        if previous is not None and previous.source is not None and previous.source != self.source:
+            self.carried, self._carried_starts = {}, []
+
     def checkpoint(self) -> MapRunCheckpoint:
         """What a redrive of this map run needs (``asl_runner.redrive``)."""
         previous = self.previous
@@ -425,8 +440,18 @@ class DistributedMapRun:
             # this attempt wrote no results (it failed before): the earlier record still stands
             return previous.model_copy(update={"redrive_count": self.stats["redriveCount"]})
         with self._lock:
-            succeeded = sorted(self.succeeded, key=lambda u: u.first)
-            outputs = {u.first: self.outputs.get(u.first) for u in succeeded} if self.state.ResultWriter is None else {}
+            units = {u.first: u for u in self.succeeded}
+            # carried children the dispatch never reached (it stopped early): their records were
+            # carried into this attempt's files all the same, so they stay succeeded
+            for first, count in self.carried.items():
+                units.setdefault(first, Unit(first=first, count=count))
+            succeeded = sorted(units.values(), key=lambda u: u.first)
+            earlier = self.previous.outputs if self.previous else {}
+            outputs = (
+                {u.first: self.outputs.get(u.first, earlier.get(u.first)) for u in succeeded}
+                if self.state.ResultWriter is None
+                else {}
+            )
         return MapRunCheckpoint(
             map_run_id=self.map_run_id,
             map_run_arn=self.map_run_arn,
@@ -434,6 +459,7 @@ class DistributedMapRun:
             manifest=self.manifest,
             outputs=outputs,
             redrive_count=self.stats["redriveCount"],
+            source=self.source,
         )
 
     def _carry_over(self, files: dict[str, _ResultFiles]) -> None:
@@ -456,10 +482,15 @@ class DistributedMapRun:
                 f"cannot read the previous attempt's results s3://{where['Bucket']}/{where['Key']}: {exc}",
             ) from None
 
-    @staticmethod
-    def _result_files() -> dict[str, _ResultFiles]:
+    def _result_files(self) -> dict[str, _ResultFiles]:
+        """A redrive writes files of its own (``SUCCEEDED_redrive1_0.json`` ...): until its manifest
+        is written, the earlier manifest and the files it names stay as they were."""
         workdir = tempfile.mkdtemp(prefix="map-run-")
-        return {s: _ResultFiles(s, workdir) for s in ("SUCCEEDED", "FAILED", "PENDING")}
+        count = self.stats["redriveCount"]
+        return {
+            s: _ResultFiles(s, workdir, f"{s}_redrive{count}" if count else s)
+            for s in ("SUCCEEDED", "FAILED", "PENDING")
+        }
 
     def _finished(
         self, first: int, count: int, future: Future[tuple[dict[str, Any], bool, JSON]], files: dict[str, _ResultFiles]

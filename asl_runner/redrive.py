@@ -65,6 +65,7 @@ class MapRunCheckpoint(_Strict):
     manifest: dict[str, str] | None = None  # {"Bucket", "Key"} of the ResultWriter manifest, once written
     outputs: dict[int, Any] = Field(default_factory=dict)  # without a ResultWriter: first index -> output
     redrive_count: int = 0
+    source: dict[str, Any] | None = None  # what the children were cut from: reader parameters, batch limits
 
 
 class Checkpoint(_Strict):

@@ -101,10 +101,11 @@ def execution_objects(execution_name: str, input_key: str) -> list[tuple[str, st
 class MapProgress:
     """Leaves a running local map's counts where ``csv-dmap --local status`` finds them."""
 
-    def __init__(self, execution_name: str, total: int) -> None:
+    def __init__(self, execution_name: str, total: int, data_dir: Path | None = None) -> None:
         from datetime import UTC, datetime
 
         self.name, self.total, self.ok, self.bad = execution_name, total, 0, 0
+        self.data_dir = data_dir
         self.started = datetime.now(UTC)
 
     def batch_done(self, rows: int, succeeded: bool) -> None:
@@ -114,9 +115,16 @@ class MapProgress:
             self.ok += rows
         else:
             self.bad += rows
-        write_map_progress(self.name, total=self.total, succeeded=self.ok, failed=self.bad, started=self.started)
+        write_map_progress(
+            self.name,
+            total=self.total,
+            succeeded=self.ok,
+            failed=self.bad,
+            started=self.started,
+            data_dir=self.data_dir,
+        )
 
     def close(self) -> None:
         from csv_dmap_cli.localdata import clear_map_progress
 
-        clear_map_progress(self.name)
+        clear_map_progress(self.name, self.data_dir)

@@ -9,10 +9,13 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from asl_runner import ExecutionResult, RunOptions
+from asl_runner.cli import CannotRun
 from asl_runner.redrive import Checkpoint
 
 from . import layer
@@ -35,6 +38,25 @@ def mask_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+@contextmanager
+def entered(env: LocalEnvironment) -> Iterator[LocalEnvironment]:
+    """``with env:``, where a database that cannot be reached (or migrated) is one line
+    (``CannotRun``), not SQLAlchemy's traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        env.__enter__()
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise CannotRun(
+            f"cannot use the database {mask_url(env.database_url)}: {_masked(detail, env.database_url)}"
+        ) from None
+    try:
+        yield env
+    finally:
+        env.__exit__(None, None, None)
+
+
 def run_map(
     env: LocalEnvironment,
     name: str,
@@ -43,6 +65,7 @@ def run_map(
     *,
     input: Any = None,
     checkpoint: Checkpoint | None = None,
+    data_dir: Path | None = None,
 ) -> tuple[ExecutionResult, float]:
     """Run (or, with ``checkpoint``, redrive) the pipeline's execution ``name``, with a progress
     bar and the running map's counts where ``csv-dmap --local status`` finds them."""
@@ -51,7 +74,7 @@ def run_map(
         from tqdm import tqdm
 
         bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
-    progress = layer.MapProgress(name, total_rows)
+    progress = layer.MapProgress(name, total_rows, data_dir)
 
     def batch_done(rows: int, ok: bool) -> None:
         progress.batch_done(rows, ok)

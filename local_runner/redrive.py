@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,11 @@ def load_kit(execution: str, data_dir: Path | None = None) -> KitManifest:
     kit = kit_dir(execution, data_dir)
     path = kit / MANIFEST
     if (kit / WHY_NOT).is_file():
-        raise NotRedrivable((kit / WHY_NOT).read_text(encoding="utf-8").strip())
+        try:
+            reason = (kit / WHY_NOT).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = f"execution {execution} cannot be redriven ({exc})"
+        raise NotRedrivable(reason)
     if not path.is_file():
         root = data_dir or local_data_dir()
         summary = next(root.glob(f"summaries/date=*/{execution}.json"), None)
@@ -187,8 +192,8 @@ def _restore(env: LocalEnvironment, kit: Path) -> None:
     ``NotRedrivable`` before anything reaches the database."""
     try:
         _put_back(env, kit)
-    except (OSError, ValueError) as exc:
-        raise NotRedrivable(f"the redrive kit {kit} is damaged ({exc}): run the file again") from None
+    except (OSError, ValueError, LookupError) as exc:
+        raise NotRedrivable(f"the redrive kit {kit} is damaged ({exc!r}): run the file again") from None
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -225,7 +230,7 @@ def redrive(
     """Redrive a local execution; returns ``make run``'s summary of the redriven execution
     (plus ``redriveCount``), also written with the run's exports to ``out_dir`` when given.
     ``NotRedrivable`` or ``CannotRun`` say why it cannot be."""
-    from .pipeline import finish, mask_url, run_map
+    from .pipeline import entered, finish, mask_url, run_map
 
     kit = kit_dir(execution, data_dir)
     manifest = load_kit(execution, data_dir)
@@ -238,10 +243,10 @@ def redrive(
             f"execution {execution} ran against {manifest.database}, not {here}: "
             "redrive it against the same database (DATABASE_URL or --database-url)"
         )
-    with env:
+    with entered(env):
         _restore(env, kit)
         rows = manifest.rows_in_file
-        result, seconds = run_map(env, execution, rows, progress, checkpoint=checkpoint)
+        result, seconds = run_map(env, execution, rows, progress, checkpoint=checkpoint, data_dir=data_dir)
         layer.keep_for_analysis(
             env.client("s3"),
             env.physical_name("ResultsBucket"),
@@ -268,8 +273,9 @@ def main(args: Any) -> int:
         summary = redrive(
             args.execution, database_url=args.database_url, out_dir=LOCAL / "out", progress=not args.no_progress
         )
-    except NotRedrivable as exc:
-        raise CannotRun(str(exc)) from None
+    except NotRedrivable as exc:  # as csv-dmap: exit 1, one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:

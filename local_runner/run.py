@@ -23,7 +23,7 @@ from asl_runner.limits import NAME_MAX_CHARS
 
 from . import layer
 from .environment import LocalEnvironment
-from .pipeline import LOCAL, finish, print_summary, run_map
+from .pipeline import LOCAL, entered, finish, print_summary, run_map
 from .template import ROOT
 
 HEADER = "ユーザーID,ログイン回数,投稿回数\n"
@@ -99,9 +99,10 @@ def main(args: Any) -> int:
     if args.csv and not csv_path.is_file():
         raise CannotRun(f"--csv: no file {args.csv}")
     overrides = dict(p.split("=", 1) for p in args.parameter)
-    with LocalEnvironment(
+    environment = LocalEnvironment(
         database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server, parameters=overrides
-    ) as env:
+    )
+    with entered(environment) as env:
         _seed(args, csv_path)
         total_rows = count_rows(csv_path)
         name = execution_name()

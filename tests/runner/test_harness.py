@@ -250,3 +250,15 @@ def test_a_redrive_compares_databases_by_what_they_name(tmp_path, monkeypatch):
     assert database_identity("sqlite:///x.db") != f"sqlite:///{tmp_path / 'x.db'}"  # same text, another file
     masked = "mysql+pymysql://root:***@127.0.0.1:3306/test"
     assert database_identity(masked) == masked
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    from local_runner.__main__ import main
+
+    monkeypatch.setenv("CSV_DMAP_LOCAL_DATA", str(tmp_path / "data"))
+    url = "mysql+pymysql://root:secret@127.0.0.1:1/nothing"  # port 1: nothing listens
+    code = main(["run", "--rows", "10", "--no-progress", "--out", str(tmp_path / "out"), "--database-url", url])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: cannot use the database mysql+pymysql://root:***@127.0.0.1:1/")
+    assert "secret" not in err[0]

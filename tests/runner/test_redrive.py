@@ -237,3 +237,64 @@ def test_a_redrive_that_fails_before_any_child_keeps_the_earlier_record(s3):
     assert child.seen == ["i6", "i7", "i8"]  # still only the batch that had failed
     items, _ = succeeded_items(s3, third.output["map"])
     assert sorted(items) == [f"i{k}" for k in range(9)]
+
+
+def test_carried_children_the_dispatch_never_reached_stay_succeeded(s3):
+    inp = put_items(s3, 15)  # 5 batches of 3
+    child = Child(bad={"i4", "i7", "i13"})
+    # 0-2 ok, 3-5 and 6-8 fail (6 items tolerated), 9-11 ok, 12-14 fails: 9 > 6, the map fails
+    first = execution(definition(tolerated=6), child).run(inp)
+    assert [u.first for u in first.checkpoint.map_runs["Map"].succeeded] == [0, 9]
+    child.seen = []
+    # stricter now: 3-5 fails, the dispatch stops while waiting to start 6-8, before the carried 9-11
+    second = execution(definition(tolerated=0), child).redrive(first.checkpoint)
+    assert second.status == "FAILED" and child.seen == ["i3", "i4", "i5"]
+    assert [u.first for u in second.checkpoint.map_runs["Map"].succeeded] == [0, 9]  # 9-11's records were carried
+    child.broken, child.seen = False, []
+    third = execution(definition(tolerated=0), child).redrive(second.checkpoint)
+    assert third.status == "SUCCEEDED", third.cause
+    assert child.seen == [f"i{k}" for k in (3, 4, 5, 6, 7, 8, 12, 13, 14)]
+    items, _ = succeeded_items(s3, third.output["map"])
+    assert sorted(items, key=lambda i: int(i[1:])) == [f"i{k}" for k in range(15)]  # every item once
+
+
+def test_a_redrive_whose_results_cannot_be_written_leaves_the_earlier_ones_whole(s3):
+    inp = put_items(s3, 9)
+    child = Child(bad={"i8"})
+    first = execution(definition(), child).run(inp)
+    earlier_items, earlier = succeeded_items(s3, first.checkpoint.map_runs["Map"].manifest["Key"])
+    child.broken, child.seen = False, []
+    failing = execution(definition(), child)
+    put_file = failing.services.put_file
+
+    def no_manifest(path, bucket, key):
+        if key.endswith("manifest.json"):
+            raise OSError("the results bucket is away")
+        put_file(path, bucket, key)
+
+    failing.services.put_file = no_manifest
+    second = failing.redrive(first.checkpoint)
+    assert second.status == "FAILED" and child.seen == ["i6", "i7", "i8"]
+    assert second.checkpoint.map_runs["Map"].succeeded == first.checkpoint.map_runs["Map"].succeeded
+    # the earlier manifest and the files it names are as they were (the redrive wrote files of its own)
+    assert succeeded_items(s3, first.checkpoint.map_runs["Map"].manifest["Key"]) == (earlier_items, earlier)
+    child.seen = []
+    third = execution(definition(), child).redrive(second.checkpoint)
+    assert third.status == "SUCCEEDED" and child.seen == ["i6", "i7", "i8"]
+    items, manifest = succeeded_items(s3, third.output["map"])
+    assert sorted(items, key=lambda i: int(i[1:])) == [f"i{k}" for k in range(9)]
+    assert all("_redrive2_" in f["Key"] for f in manifest["ResultFiles"]["SUCCEEDED"])
+
+
+def test_a_map_that_now_reads_other_items_carries_nothing_over(s3):
+    inp = put_items(s3, 9)
+    child = Child(bad={"i8"})
+    first = execution(definition(), child).run(inp)
+    data = first.checkpoint.to_json()
+    data["map_runs"]["Map"]["source"]["maxItemsPerBatch"] = 99  # cut otherwise than this definition cuts
+    child.broken, child.seen = False, []
+    again = execution(definition(), child).redrive(Checkpoint.from_json(data))
+    assert again.status == "SUCCEEDED", again.cause
+    assert child.seen == [f"i{k}" for k in range(9)]  # every child again, none carried
+    items, _ = succeeded_items(s3, again.output["map"])
+    assert sorted(items, key=lambda i: int(i[1:])) == [f"i{k}" for k in range(9)]
