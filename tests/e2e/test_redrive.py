@@ -5,16 +5,13 @@ implies, and the per-row dataset, the audit export and ``failures`` name every r
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import sqlite3
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from csv_dmap_cli.cli import main as cli
+from tests.e2e.local_lab import Lab, cli_run
 
 SEEDED = [f"U{i:04d}" for i in range(1, 61)]
 ROWS = [f"U{i:04d},{i},{3 * i}" for i in range(1, 61)] + ["U0061,abc,3", "N0001,5,5"]
@@ -23,76 +20,24 @@ BAD_LINES = {62: ("U0061", "InvalidLoginCount"), 63: ("N0001", "UserNotFound")} 
 PARAMETERS = ["MaxConcurrency=1", "MaxItemsPerBatch=10"]  # 7 batches, one at a time
 
 
-def run_args(csv: Path, db: str, out: Path) -> argparse.Namespace:
-    return argparse.Namespace(
-        csv=str(csv),
-        rows=0,
-        seed="none",
-        out=str(out),
-        json=True,
-        no_progress=True,
-        verbose=False,
-        moto_server=False,
-        no_export=False,
-        parameter=PARAMETERS,
-        database_url=db,
-    )
-
-
-def cli_run(data: Path, *argv: str) -> tuple[int, Any]:
-    out = io.StringIO()
-    code = cli(["--local", "--data-dir", str(data), "--json", *argv], out=out)
-    return code, json.loads(out.getvalue()) if out.getvalue() else None
-
-
 @pytest.fixture
 def failed_run(tmp_path, monkeypatch, capsys):
-    """A ``make run`` whose database loses ``users`` after three batches: (name, db url, db path, data dir)."""
-    from csv_dmap.db import build_engine, create_schema, seed_users
-    from local_runner import layer
-    from local_runner.run import main as make_run
-
-    data = tmp_path / "data"
-    monkeypatch.setenv("CSV_DMAP_LOCAL_DATA", str(data))
-    db_path = tmp_path / "db.sqlite"
-    db = f"sqlite:///{db_path}"
-    engine = build_engine(db)
-    create_schema(engine)
-    seed_users(engine, SEEDED)
-    engine.dispose()
-    csv = tmp_path / "activity.csv"
-    csv.write_text(TEXT, encoding="utf-8")
-
-    batches = {"done": 0}
-    original = layer.MapProgress.batch_done
-
-    def batch_done(self, rows, ok):
-        original(self, rows, ok)
-        batches["done"] += 1
-        if batches["done"] == 3:
-            with sqlite3.connect(db_path) as con:
-                con.execute("ALTER TABLE users RENAME TO users_away")
-
-    monkeypatch.setattr(layer.MapProgress, "batch_done", batch_done)
-    assert make_run(run_args(csv, db, tmp_path / "out")) == 1
-    summary = json.loads(capsys.readouterr().out)
-    monkeypatch.setattr(layer.MapProgress, "batch_done", original)
-    return summary, db, db_path, data
-
-
-def stats(db_path: Path) -> dict[str, tuple[int, int]]:
-    with sqlite3.connect(db_path) as con:
-        return {u: (lc, pc) for u, lc, pc in con.execute("SELECT user_id, login_count, post_count FROM user_stats")}
+    """A ``make run`` whose database loses ``users`` after three batches: (its summary, the lab)."""
+    lab = Lab(tmp_path, monkeypatch, capsys, SEEDED)
+    code, summary = lab.run(TEXT, PARAMETERS, fail_after=3)
+    assert code == 1
+    return summary, lab
 
 
 def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(failed_run, tmp_path):
-    summary, db, db_path, data = failed_run
+    summary, lab = failed_run
+    db, data = lab.db, lab.data
     name = summary["execution"]
     assert summary["status"] == "FAILED"
     assert summary["failedBatches"] == 4 and summary["applied"] == 30  # three batches of ten went in
     assert summary["redrive"] == f"csv-dmap --local redrive {name}"
     assert (data / "executions" / name / "execution.json").is_file()
-    assert len(stats(db_path)) == 30
+    assert len(lab.stats()) == 30
     # failures lists what the audit log holds, and says what it cannot list: the 32 rows of the
     # failed batches (10 + 10 + 10 + 2; the bad rows, lines 62 and 63, were in the last one)
     out = io.StringIO()
@@ -102,8 +47,7 @@ def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(fai
     assert lines[2].startswith("and 32 more failed row(s) with no audit record (PermanentDatabaseError 32): ")
 
     # the database is mended; a redrive against another database is refused
-    with sqlite3.connect(db_path) as con:
-        con.execute("ALTER TABLE users_away RENAME TO users")
+    lab.mend_db()
     code, _ = cli_run(data, "redrive", name, "--database-url", f"sqlite:///{tmp_path / 'other.sqlite'}")
     assert code == 2
 
@@ -116,7 +60,7 @@ def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(fai
 
     # the oracle: the CSV text
     expected = {f"U{i:04d}": (i, 3 * i) for i in range(1, 61)}
-    assert stats(db_path) == expected
+    assert lab.stats() == expected
     code, per_row = cli_run(
         data, "query", "--sql", f"SELECT line, status FROM user_update_results WHERE execution_name = '{name}'"
     )
@@ -141,7 +85,8 @@ def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(fai
 
 
 def test_a_redrive_that_fails_again_keeps_its_kit_and_counts_the_redrives(failed_run):
-    summary, db, _db_path, data = failed_run
+    summary, lab = failed_run
+    db, data = lab.db, lab.data
     name = summary["execution"]
     code, again = cli_run(data, "redrive", name, "--database-url", db)  # the table is still away
     assert code == 1
