@@ -175,15 +175,12 @@ class Execution:
         history.events = history_base
         try:
             check_payload(input, "the execution input")
-            if start_at is None:
-                history.add(2, "(execution)")  # ExecutionStarted, ExecutionSucceeded/Failed
-                output = MachineRun(self, history, top=True).run(self.definition, input, context, journal=journal)
-            else:
-                history.add(2, "(redrive)")  # ExecutionRedriven, ExecutionSucceeded/Failed
-                state, state_input = start_at
-                output = MachineRun(self, history, top=True).run(
-                    self.definition, state_input, context, journal=journal, start_at=state
-                )
+            # ExecutionStarted (or ExecutionRedriven), ExecutionSucceeded/Failed
+            history.add(2, "(execution)" if start_at is None else "(redrive)")
+            state, state_input = start_at or (None, input)
+            output = MachineRun(self, history, top=True).run(
+                self.definition, state_input, context, journal=journal, start_at=state
+            )
             check_payload(output, "the execution output")
             result = ExecutionResult("SUCCEEDED", output=output)
         except StatesError as err:

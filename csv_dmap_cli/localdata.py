@@ -53,7 +53,8 @@ def _belongs_to(key: str, execution_name: str) -> bool:
     return True  # daily reports are per day: the latest copy wins
 
 
-def _keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
+def object_keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
+    """Every key under ``prefix``, page after page."""
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
@@ -117,7 +118,7 @@ def export_local(
     target = data_dir or local_data_dir()
     counts = {"rows": 0, "summaries": 0, "daily-reports": 0, "audit": 0}
     for prefix in PREFIXES:
-        for key in _keys(s3, bucket, prefix):
+        for key in object_keys(s3, bucket, prefix):
             if not _belongs_to(key, execution_name):
                 continue
             path = target / key

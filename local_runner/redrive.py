@@ -87,8 +87,6 @@ def keep_kit(
     """Save what a redrive of ``result``'s execution needs (while moto still runs), and return
     the command that redrives it; when a redrive could not help, keep only the reason, say so
     to ``csv-dmap redrive`` later, and return None."""
-    from csv_dmap_cli.localdata import execution_items
-
     from .pipeline import mask_url
 
     checkpoint = result.checkpoint
@@ -98,36 +96,40 @@ def keep_kit(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     blocker = redrive_blocker(checkpoint)
-    if blocker is not None:
+    if blocker is None:
+        _save_kit(env, checkpoint, staging)
+        manifest = KitManifest(
+            checkpoint=checkpoint,
+            parameters=parameters,
+            database=database_identity(mask_url(env.database_url)),
+            rowsInFile=rows_in_file,
+        )
+        (staging / MANIFEST).write_text(manifest.model_dump_json(by_alias=True, indent=1), encoding="utf-8")
+    else:
         (staging / WHY_NOT).write_text(blocker + "\n", encoding="utf-8")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.replace(target)
-        return None
+    shutil.rmtree(target, ignore_errors=True)
+    staging.replace(target)
+    return redrive_command(checkpoint.name) if blocker is None else None
+
+
+def _save_kit(env: LocalEnvironment, checkpoint: Checkpoint, kit: Path) -> None:
+    """The execution's objects and audit items, copied out of moto into ``kit``."""
+    from csv_dmap_cli.localdata import execution_items, object_keys
+
     s3 = env.client("s3")
     source = checkpoint.input if isinstance(checkpoint.input, dict) else {}
     for logical_id, prefix in layer.execution_objects(checkpoint.name, str(source.get("key", ""))):
         bucket = env.physical_name(logical_id)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                path = staging / "s3" / logical_id / obj["Key"]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, obj["Key"], str(path))
-    with open(staging / "audit.jsonl", "w", encoding="utf-8") as fh:
+        for key in object_keys(s3, bucket, prefix):
+            path = kit / "s3" / logical_id / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, key, str(path))
+    with open(kit / "audit.jsonl", "w", encoding="utf-8") as fh:
         table = env.physical_name("AuditTable")
         fh.writelines(
             json.dumps(raw, ensure_ascii=False) + "\n"
             for raw in execution_items(env.client("dynamodb"), table, checkpoint.name)
         )
-    manifest = {
-        "checkpoint": checkpoint.to_json(),
-        "parameters": parameters,
-        "database": database_identity(mask_url(env.database_url)),
-        "rowsInFile": rows_in_file,
-    }
-    (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.replace(target)
-    return redrive_command(checkpoint.name)
 
 
 def database_identity(masked_url: str) -> str:
