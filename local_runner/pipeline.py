@@ -92,6 +92,19 @@ def run_map(
     return result, time.monotonic() - run_started
 
 
+def keep_for_analysis(env: LocalEnvironment, name: str, data_dir: Path | None = None) -> None:
+    """The execution's rows, summary, reports and audit items into the local data directory
+    (``layer.keep_for_analysis``), while moto still holds them."""
+    layer.keep_for_analysis(
+        env.client("s3"),
+        env.physical_name("ResultsBucket"),
+        env.client("dynamodb"),
+        env.physical_name("AuditTable"),
+        name,
+        data_dir=data_dir,
+    )
+
+
 def finish(
     env: LocalEnvironment,
     out_dir: Path | None,

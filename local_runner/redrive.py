@@ -232,7 +232,7 @@ def redrive(
     """Redrive a local execution; returns ``make run``'s summary of the redriven execution
     (plus ``redriveCount``), also written with the run's exports to ``out_dir`` when given.
     ``NotRedrivable`` or ``CannotRun`` say why it cannot be."""
-    from .pipeline import entered, finish, mask_url, run_map
+    from .pipeline import entered, finish, keep_for_analysis, mask_url, run_map
 
     kit = kit_dir(execution, data_dir)
     manifest = load_kit(execution, data_dir)
@@ -249,14 +249,7 @@ def redrive(
         _restore(env, kit)
         rows = manifest.rows_in_file
         result, seconds = run_map(env, execution, rows, progress, checkpoint=checkpoint, data_dir=data_dir)
-        layer.keep_for_analysis(
-            env.client("s3"),
-            env.physical_name("ResultsBucket"),
-            env.client("dynamodb"),
-            env.physical_name("AuditTable"),
-            execution,
-            data_dir=data_dir,
-        )
+        keep_for_analysis(env, execution, data_dir)
         hint = None
         if result.status == "SUCCEEDED":
             drop_kit(execution, data_dir)

@@ -23,7 +23,7 @@ from asl_runner.limits import NAME_MAX_CHARS
 
 from . import layer
 from .environment import LocalEnvironment
-from .pipeline import LOCAL, entered, finish, print_summary, run_map
+from .pipeline import LOCAL, entered, finish, keep_for_analysis, print_summary, run_map
 from .template import ROOT
 
 HEADER = "ユーザーID,ログイン回数,投稿回数\n"
@@ -110,13 +110,7 @@ def main(args: Any) -> int:
         key = f"incoming/{csv_path.name}"
         env.client("s3").upload_file(str(csv_path), bucket, key)
         result, run_seconds = run_map(env, name, total_rows, not args.no_progress, input={"bucket": bucket, "key": key})
-        layer.keep_for_analysis(
-            env.client("s3"),
-            env.physical_name("ResultsBucket"),
-            env.client("dynamodb"),
-            env.physical_name("AuditTable"),
-            name,
-        )
+        keep_for_analysis(env, name)
         hint = None
         if result.status != "SUCCEEDED":
             hint = keep_kit(env, result, parameters=overrides, rows_in_file=total_rows)
