@@ -251,8 +251,9 @@ class MachineRun:
         start_at: str | None = None,
     ) -> JSON:
         """Run ``machine`` from ``start_at`` (default StartAt). With a ``journal``, every state
-        entered is appended to it, marked exited once it completed without an error (a caught
-        error does not count as completing: see ``asl_runner.redrive``)."""
+        entered is appended to it, marked exited once it left for its next state or ended the
+        machine. A state whose error a Catch handled has exited, as on AWS (its history reads
+        ``MapStateFailed, MapStateExited, <next>Entered``): see ``asl_runner.redrive``."""
         name = start_at or machine.StartAt
         while True:
             state = machine.States[name]
@@ -260,9 +261,9 @@ class MachineRun:
             if journal is not None:
                 journal.append(Visit(state=name, input=data))
             ctx = {**context, "State": {"EnteredTime": now_iso(), "Name": name, "RetryCount": 0}}
-            data, following, caught = self._step(state, name, data, ctx)
+            data, following, _caught = self._step(state, name, data, ctx)
             check_payload(data, f"the output of state {name!r}")
-            if journal is not None and not caught:
+            if journal is not None:
                 journal[-1] = journal[-1].model_copy(update={"exited": True})
             if following is None:
                 return data

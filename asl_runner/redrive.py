@@ -4,9 +4,13 @@
 - "it continues the failed execution from the unsuccessful step and uses the same input";
   the steps that succeeded are not run again. A state is unsuccessful when it was entered and
   never exited (AWS: no ``<stateType>Exited`` event for its ``<stateType>Entered`` event,
-  https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html). Here a state whose
-  error a Catch handled did not exit either; the redrive restarts at the *first* such state of
-  the top-level machine, with the input it had then.
+  https://docs.aws.amazon.com/step-functions/latest/dg/redrive-map-run.html). A state whose
+  error a Catch handled *has* exited: the history AWS records for a caught Map reads
+  ``MapStateFailed, MapStateExited, PassStateEntered`` (LocalStack's snapshot test
+  ``test_map_state_catch``, recorded against AWS). The redrive restarts at the first state
+  entered and not exited, with the input it had then. When that is a Fail state, the redrive
+  "reenters the Fail state and fails again" (AWS, "Restarting state machine executions with
+  redrive"): a run whose failure was caught cannot be mended by a redrive.
 - A Distributed Map that is redriven keeps its Map Run (same ARN) and runs again only the child
   executions that did not succeed: failed ones and those never started (pending). The records of
   the children that succeeded are carried into the new ResultWriter files from the previous
