@@ -15,7 +15,7 @@ from csv_dmap.logic.daily_report import build_report
 from csv_dmap.models import RunSummary
 from csv_dmap.reports import write_report
 from csv_dmap.summaries import PREFIX as SUMMARIES_PREFIX
-from csv_dmap.summaries import summaries_of
+from csv_dmap.summaries import S3Summaries, summaries_of
 
 from .progress import map_progress
 
@@ -247,7 +247,8 @@ class AwsBackend:
         return AuditLogReader(self.dynamodb, self.resources.audit_table).user_history(user_id, since)
 
     def runs(self, day: date) -> list[RunSummary]:
-        return sorted(summaries_of(self.s3, self.resources.results_bucket, day), key=lambda s: s.start_time)
+        found = summaries_of(S3Summaries(self.s3, self.resources.results_bucket), day).runs
+        return sorted(found, key=lambda s: s.start_time)
 
     def report(self, day: date, timezone_name: str) -> dict[str, Any]:
         report = build_report(day.isoformat(), timezone_name, self.runs(day), self.clock())
