@@ -5,15 +5,19 @@ and named; it never fails a run, a report or a command."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from contextlib import redirect_stderr
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from csv_dmap.summaries import DamagedSummary, S3Summaries, parse_summary, summaries_of
+from csv_dmap_cli.cli import main
 
 from .conftest import BUCKET
 from .test_row_results import _Context, _load_handler
@@ -112,7 +116,7 @@ def _today_key(name: str) -> tuple[str, str]:
     return key(name, today), today
 
 
-def test_determine_concurrency_plans_from_the_good_history_and_names_what_it_skipped(s3, monkeypatch, capsys):
+def test_determine_concurrency_plans_from_the_good_history_and_names_what_it_skipped(s3, monkeypatch, caplog):
     from csv_dmap.runtime import reset as reset_clients
 
     good, today = _today_key("big-run.json")
@@ -128,8 +132,7 @@ def test_determine_concurrency_plans_from_the_good_history_and_names_what_it_ski
     finally:
         reset_clients()
     assert "3000 rows/s per worker (median of 1 recent runs)" in plan["basis"]
-    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    warned = {entry["key"]: entry["reason"] for entry in logged if entry.get("level") == "WARNING"}
+    warned = {r.key: r.reason for r in caplog.records if r.levelname == "WARNING" and r.msg == "run summary skipped"}
     assert sorted(warned) == sorted(damaged)
 
 
@@ -163,3 +166,54 @@ def test_the_daily_report_counts_each_run_once_with_sane_numbers_and_says_what_i
     assert f"{len(skipped)} object(s) under summaries/ skipped" in report["message"]
     html = s3.get_object(Bucket=BUCKET, Key=answer["reportKeys"][1])["Body"].read().decode()
     assert "Skipped summaries" in html and "dup.json" in html
+
+
+def _local(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+
+    def put(k: str, b: bytes) -> None:
+        (data / k).parent.mkdir(parents=True, exist_ok=True)
+        if not k.endswith("/"):
+            (data / k).write_bytes(b)
+
+    put(key("good-1.json"), body(payload("good-1", failed=4)))
+    put(key("dup.json"), body(payload("dup", finished=10)))
+    put(key("dup (1).json"), body(payload("dup", finished=20)))
+    put_damaged(put)
+    return data
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stderr(err):
+        code = main(list(argv), out=out)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["runs", "--date", DAY],
+        ["status", "good-1"],
+        ["report", DAY],
+        ["failures", "good-1"],
+        ["query", "--sql", "SELECT execution_name FROM run_summaries ORDER BY 1"],
+    ],
+)
+def test_the_cli_reads_past_damaged_summaries_and_names_each_once(tmp_path, argv):
+    data = _local(tmp_path)
+    code, out, err = run_cli("--local", "--data-dir", str(data), "--json", *argv)
+    assert code == 0, err
+    assert "Traceback" not in err
+    notes = err.splitlines()
+    assert len(notes) == len(set(notes))  # said once, however many reads met it
+    reads_the_day = argv[0] != "status"  # status reads the one summary it was asked about
+    for name, _, _ in DAMAGED if reads_the_day else []:
+        assert any(key(name) in line for line in notes), (name, err)
+    answer = json.loads(out)
+    if argv[0] == "runs":
+        assert sorted(r["executionName"] for r in answer) == ["dup", "good-1"]
+    if argv[0] == "query":
+        assert answer == [{"execution_name": "dup"}, {"execution_name": "good-1"}]
+    if argv[0] == "report":
+        assert (answer["executions"], answer["rows"]) == (2, 2004)
