@@ -166,7 +166,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", help="--local: the database the run used (default: DATABASE_URL or .local SQLite)")
     p = command(
         "query",
-        "SQL over the local data (the Glue tables' names)",
+        "SQL over the local data (the Glue tables' names): one SELECT that reads the local data "
+        "directory and nothing else (docs/architecture.md)",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--sql")

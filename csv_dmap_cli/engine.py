@@ -11,6 +11,15 @@ in Athena.
 Each view reads the exact files found when the engine starts (never a pattern built from
 a path the user gave). A damaged file does not stop a query: a file DuckDB cannot read
 is left out and named, and an audit export with damaged lines is read without them.
+
+What an analyst's SQL (``csv-dmap query``) may do, enforced by DuckDB's own settings
+(https://duckdb.org/docs/stable/operations_manual/securing_duckdb/overview): read the local
+data directory, nothing else. Once the views exist, ``enable_external_access`` is off with
+``allowed_directories`` = the data directory (no other file, no network, no extension
+install), ``lock_configuration`` is on (no ``SET`` gives any of it back), and a query is one
+``SELECT`` (or ``EXPLAIN``) statement as DuckDB's parser classifies it: ``COPY``, ``ATTACH``,
+``EXPORT``, ``INSTALL``/``LOAD``, ``CREATE``/``INSERT``, ``SET``, ``PRAGMA`` and ``CALL`` are
+refused, so nothing is written, not even inside the data directory.
 """
 
 from __future__ import annotations
@@ -178,6 +187,7 @@ VIEWS: dict[str, tuple[str, Callable[[Sequence[Path], Sequence[Path]], str]]] = 
 }
 # Lines of these views' files can be damaged one by one (JSON Lines written as a run goes).
 LINE_BY_LINE = {"audit_log"}
+ANALYST_STATEMENTS = {"SELECT", "EXPLAIN"}
 
 
 @dataclass
@@ -191,7 +201,7 @@ Note = Callable[[str], None]
 
 
 class LocalData:
-    """An in-memory DuckDB with the four views over a data directory."""
+    """An in-memory DuckDB with the four views over a data directory, locked to it."""
 
     def __init__(self, data_dir: Path, summaries: Sequence[str] | None = None, note: Note | None = None):
         self.data_dir = data_dir.resolve()
@@ -218,10 +228,16 @@ class LocalData:
         self.con.execute("SET TimeZone = 'UTC'")
         for view in self.views.values():
             self._create(view)
+        self._lock()
 
     def _create(self, view: _View) -> None:
         build = VIEWS[view.name][1]
         self.con.execute(f"CREATE OR REPLACE VIEW {view.name} AS {build(view.files, view.lenient)}")
+
+    def _lock(self) -> None:
+        self.con.execute(f"SET allowed_directories = [{_quote(str(self.data_dir) + '/')}]")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
 
     def _relative(self, text: str) -> str:
         return text.replace(str(self.data_dir) + "/", "")
@@ -265,10 +281,15 @@ class LocalData:
         raise QueryRefused("the query kept failing on damaged files")  # unreachable: each retry leaves one out
 
     def analyse(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
-        """An analyst's SQL: one statement, with a value for each of its parameters."""
+        """An analyst's SQL: one read-only statement (see the module's docstring)."""
         statements = self.con.extract_statements(sql)  # a syntax error is DuckDB's to name
         if len(statements) != 1:
             raise QueryRefused(f"one SQL statement at a time, got {len(statements)}")
+        kind = statements[0].type.name
+        if kind not in ANALYST_STATEMENTS:
+            raise QueryRefused(
+                f"{kind} is not allowed: a query reads the local data (SELECT or EXPLAIN) and writes nothing"
+            )
         wanted = len(statements[0].named_parameters)
         if wanted != len(parameters):
             raise QueryRefused(f"the query takes {wanted} parameter(s) (--param), got {len(parameters)}")

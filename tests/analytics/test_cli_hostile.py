@@ -271,3 +271,70 @@ def test_control_characters_of_a_damaged_record_are_shown_not_sent_to_the_termin
     code, out, _ = cli(data, "failures", RUN)
     assert code == 0 and "\x1b" not in out
     assert "   6  x\\x1b[2Jy\\nz" in out
+
+
+# ------------------------------------------------------------------ what a query may touch
+
+
+def attacks(data: Path, outside: Path) -> list[tuple[str, Path | None]]:
+    """(SQL, a file it would create): reading elsewhere, writing anywhere, attaching, undoing."""
+    return [
+        ("SELECT * FROM read_csv('/etc/passwd', sep = ':')", None),
+        ("SELECT * FROM read_text('/etc/hostname')", None),
+        ("SELECT * FROM glob('/etc/*')", None),
+        (f"SELECT * FROM read_json('{data}/../outside.json')", None),
+        (f"COPY (SELECT 1 AS x) TO '{outside / 'copied.csv'}'", outside / "copied.csv"),
+        (f"COPY (SELECT 1 AS x) TO '{data / 'copied.csv'}'", data / "copied.csv"),
+        (f"COPY user_update_results TO '{data / 'rows' / 'evil.json'}'", data / "rows" / "evil.json"),
+        (f"ATTACH '{outside / 'attached.db'}' AS evil", outside / "attached.db"),
+        (f"ATTACH '{data / 'attached.db'}' AS evil", data / "attached.db"),
+        (f"EXPORT DATABASE '{outside / 'export'}'", outside / "export"),
+        ("SET enable_external_access = true", None),
+        ("SET lock_configuration = false", None),
+        ("INSTALL httpfs", None),
+        ("LOAD httpfs", None),
+        ("CREATE TABLE t AS SELECT 1", None),
+        (f"SELECT 1; COPY (SELECT 1) TO '{outside / 'second.csv'}'", outside / "second.csv"),
+    ]
+
+
+def test_a_query_reads_the_local_data_and_nothing_else_and_writes_nothing(data, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "outside.json").write_text('{"secret": 1}\n')
+    for sql, creates in attacks(data, outside):
+        code, out, err = cli(data, "query", "--sql", sql)
+        assert (code, out) == (2, ""), sql
+        line = last_line(err)
+        assert len(err.splitlines()) == 1 and line.startswith(("csv-dmap: query refused:", "csv-dmap: query failed:"))
+        assert creates is None or not creates.exists(), sql
+    code, out, err = cli(data, "--json", "query", "--sql", "SELECT count(*) AS n FROM user_update_results")
+    assert (code, json.loads(out)) == (0, [{"n": 7}]), err
+
+
+def test_files_under_the_data_directory_may_be_read_directly(data):
+    sql = f"SELECT count(*) AS n FROM read_json('{data}/audit/*.jsonl', format = 'newline_delimited')"
+    code, out, err = cli(data, "--json", "query", "--sql", sql)
+    assert (code, json.loads(out)) == (0, [{"n": 7}]), err
+
+
+def test_every_named_query_and_the_readmes_queries_still_run(data):
+    import re
+
+    from csv_dmap_cli.engine import named_queries
+
+    for query in named_queries():
+        params = [p for _ in range(query.parameters) for p in ("--param", RUN)]
+        code, out, err = cli(data, "--json", "query", "--named", query.name, *params)
+        assert code == 0 and isinstance(json.loads(out), list), (query.name, err)
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    sqls = re.findall(r'make query SQL="([^"]+)"', readme)
+    named = re.findall(r"make query NAMED=([\w-]+)(?: PARAMS=([\w.:@-]+))?", readme)
+    assert sqls and ("user-history", "U0000005") in named
+    for sql in sqls:
+        code, out, err = cli(data, "--json", "query", "--sql", sql)
+        assert code == 0, (sql, err)
+    assert {"status": "APPLIED", "row_count": 5} in json.loads(cli(data, "--json", "query", "--sql", sqls[0])[1])
+    for name, param in named:
+        code, _, err = cli(data, "query", "--named", name, *(["--param", param] if param else []))
+        assert code == 0, (name, err)
