@@ -20,6 +20,14 @@ STACK ?= csv-dmap-dev
 FN ?= worker
 EVENT ?= events/$(FN).json
 
+# Values a user gives (make run CSV="my users (1).csv", make query PARAMS=...) reach the programs
+# through the environment as typed: make does not expand them ($ stays $, $(...) is not make's) and
+# recipes read them as "$$NAME", never spliced into the shell text. (*_ARGS, ARGS and CONFIG are
+# extra command-line arguments: the shell splits those, as it would on a command line.)
+AS_TYPED := CSV ROWS SQL FILE NAMED PARAMS FN EVENT EXECUTION STACK BENCH_ROWS BENCH_SIZES LOAD_ROWS LOAD_RUNS
+$(foreach v,$(AS_TYPED),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))))
+export $(AS_TYPED)
+
 .PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench cost clean db-schema
 
 help: ## list the targets
@@ -76,13 +84,13 @@ build: $(SAMVENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM) build --cached --parallel
 
 deploy: build ## sam deploy (settings in samconfig.toml; GUIDED=1 for the first time)
-	$(SAM) deploy $(if $(GUIDED),--guided,) --stack-name $(STACK)
+	$(SAM) deploy $(if $(GUIDED),--guided,) --stack-name "$$STACK"
 
 sync: $(SAMVENV)/.installed ## sam sync --watch against a dev stack
-	$(SAM) sync --stack-name $(STACK) --watch
+	$(SAM) sync --stack-name "$$STACK" --watch
 
 invoke: $(VENV)/.installed ## run a function Docker-free: make invoke FN=worker EVENT=events/worker.json
-	$(PY) -m local_runner invoke --function $(FN) --event $(EVENT) --seed-users events/users.txt \
+	$(PY) -m local_runner invoke --function "$$FN" --event "$$EVENT" --seed-users events/users.txt \
 	  $(foreach o,$(shell cat events/s3-objects.txt),--s3-object $(o))
 
 db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
@@ -90,10 +98,10 @@ db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 
 ROWS ?= 10000
 run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
-	$(PY) -m local_runner run $(if $(CSV),--csv $(CSV),--rows $(ROWS)) $(RUN_ARGS)
+	$(PY) -m local_runner run $(if $(value CSV),--csv "$$CSV",--rows "$$ROWS") $(RUN_ARGS)
 
 redrive: $(VENV)/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
-	$(PY) -m local_runner redrive $(EXECUTION) $(RUN_ARGS)
+	$(PY) -m local_runner redrive "$$EXECUTION" $(RUN_ARGS)
 
 exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--definition f.json --input '{}' --json" (exit 0/1/2)
 	$(PY) -m local_runner exec $(ARGS)
@@ -101,15 +109,16 @@ exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--defini
 BENCH_ROWS ?= 20000
 BENCH_SIZES ?= 100000,1000000
 bench: $(VENV)/.installed ## benchmarks -> BENCHMARKS.md (worker path, end to end, cold start, cost); ~40 min
-	$(PY) -m bench.worker_path --rows $(BENCH_ROWS)
-	$(PY) -m bench.e2e --sizes $(BENCH_SIZES)
+	$(PY) -m bench.worker_path --rows "$$BENCH_ROWS"
+	$(PY) -m bench.e2e --sizes "$$BENCH_SIZES"
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.cost --rows 1000000 > /dev/null
 	$(PY) -m bench.report
 
-ROWS_COST := $(if $(filter command line environment,$(origin ROWS)),$(ROWS),1000000)
+ROWS_COST := $(if $(filter command line environment override,$(origin ROWS)),$(value ROWS),1000000)
+export ROWS_COST
 cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 [CONFIG="--batch 100 --children STANDARD"]
-	$(PY) -m bench.cost --rows $(ROWS_COST) $(CONFIG)
+	$(PY) -m bench.cost --rows "$$ROWS_COST" $(CONFIG)
 
 clean: ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) $(CHECKOVVENV) node_modules .pytest_cache
@@ -117,16 +126,17 @@ clean: ## remove build output, local state and virtualenvs
 # ---- capacity (issue 11): the capacity model beside the cost model
 .PHONY: capacity
 capacity: $(VENV)/.installed ## what a run does on AWS (duration, binding resource, hottest key, connections, cost): make capacity ROWS=1000000 [CAPACITY_ARGS="--warm-write-units 40000"]
-	$(PY) -m bench.capacity --rows $(ROWS_COST) $(CAPACITY_ARGS)
+	$(PY) -m bench.capacity --rows "$$ROWS_COST" $(CAPACITY_ARGS)
 
 # ---- analytics: SQL over the local runs' data (.local/data), with the Glue tables' names.
 .PHONY: query
-query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=monthly-increase
-	@$(PY) -m csv_dmap_cli --local query $(if $(FILE),--file "$(FILE)",$(if $(NAMED),--named "$(NAMED)" $(foreach p,$(PARAMS),--param "$(p)"),--sql "$$SQL"))
+query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=user-history PARAMS="U1"
+	@read -ra params <<< "$${PARAMS-}"; \
+	$(PY) -m csv_dmap_cli --local query $(if $(value FILE),--file "$$FILE",$(if $(value NAMED),--named "$$NAMED" "$${params[@]/#/--param=}",--sql "$${SQL-}"))
 
 # ---- load (issue 8): concurrent local runs over overlapping users on MariaDB; the invariant checked after
 LOAD_ROWS ?= 100000
 LOAD_RUNS ?= 10
 .PHONY: load
 load: $(VENV)/.installed ## ten concurrent runs on one MariaDB database, invariant checked -> BENCHMARKS.md: make load [LOAD_ROWS=10000] [LOAD_ARGS="--users 150000"]
-	$(PY) -m bench.load --runs $(LOAD_RUNS) --rows $(LOAD_ROWS) $(LOAD_ARGS)
+	$(PY) -m bench.load --runs "$$LOAD_RUNS" --rows "$$LOAD_ROWS" $(LOAD_ARGS)
