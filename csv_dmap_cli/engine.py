@@ -39,7 +39,7 @@ from csv_dmap.summaries import TABLE_COLUMNS as SUMMARY_COLUMNS
 
 QUERIES_DIR = Path(__file__).parent / "queries"
 
-# The audit items' attributes (contract 5) -> (view column, DuckDB type).
+# The audit items' attributes (csv_dmap.audit.item_record) -> (view column, DuckDB type, attribute).
 AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("execution_name", "VARCHAR", "executionName"),
     ("line", "BIGINT", "line"),

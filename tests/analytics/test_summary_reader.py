@@ -217,3 +217,30 @@ def test_the_cli_reads_past_damaged_summaries_and_names_each_once(tmp_path, argv
         assert answer == [{"execution_name": "dup"}, {"execution_name": "good-1"}]
     if argv[0] == "report":
         assert (answer["executions"], answer["rows"]) == (2, 2004)
+
+
+def test_the_cli_on_a_stack_reads_past_damaged_summaries_too(s3):
+    from csv_dmap_cli.backends import AwsBackend, StackResources
+
+    s3.put_object(Bucket=BUCKET, Key=key("good-1.json"), Body=body(payload("good-1")))
+    damaged = put_damaged(lambda k, b: s3.put_object(Bucket=BUCKET, Key=k, Body=b))
+    resources = StackResources(BUCKET, "audit", "arn:aws:states:ap-northeast-1:123456789012:stateMachine:sm")
+    backend = AwsBackend(resources, s3=s3, dynamodb=None, states=None)
+    for argv in (["runs", "--date", DAY], ["report", DAY]):
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stderr(err):
+            code = main(["--stack", "sm", "--json", *argv], out=out, backend=backend)
+        assert code == 0, err.getvalue()
+        for k in damaged:
+            assert f"csv-dmap: skipped {k}: " in err.getvalue()
+    assert json.loads(out.getvalue())["executions"] == 1
+
+
+def test_status_of_a_run_whose_own_summary_is_damaged_names_it(tmp_path):
+    data = _local(tmp_path)
+    (data / key("good-1.json")).write_bytes(b"\x00\x01 torn")
+    code, out, err = run_cli("--local", "--data-dir", str(data), "status", "good-1")
+    assert (code, out) == (1, "")
+    notes = err.splitlines()
+    assert notes[0].startswith(f"csv-dmap: skipped {key('good-1.json')}: not JSON")
+    assert notes[-1].startswith("csv-dmap: no run summary for 'good-1'")
