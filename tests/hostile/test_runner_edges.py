@@ -147,7 +147,7 @@ def _validate(s3, key: str, capsys) -> tuple[list[str], str]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                handler({"bucket": "results", "key": key, "executionName": "run-1"}, _Context())
+                handler({"input": {"bucket": "results", "key": key}, "executionName": "run-1"}, _Context())
             except Exception as exc:  # noqa: BLE001 - a rejected file is the function raising its named error
                 assert type(exc).__name__ == "EmptyFile", exc
     finally:
