@@ -37,6 +37,8 @@ from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION
 from csv_dmap.summaries import TABLE_COLUMNS as SUMMARY_COLUMNS
 
+from .backends import Note
+
 QUERIES_DIR = Path(__file__).parent / "queries"
 
 # The audit items' attributes (csv_dmap.audit.item_record) -> (view column, DuckDB type, attribute).
@@ -195,9 +197,6 @@ class _View:
     name: str
     files: list[Path]
     lenient: list[Path] = field(default_factory=list)
-
-
-Note = Callable[[str], None]
 
 
 class LocalData:

@@ -20,6 +20,17 @@ def sample_rows(text: str) -> int:
     return rows
 
 
+def execution_name(text: str) -> str:
+    """An execution name as Step Functions accepts it (``asl_runner.limits.name_problem``): checked
+    before it reaches a file name or a pattern."""
+    from asl_runner.limits import name_problem
+
+    problem = name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def parameter(text: str) -> str:
     name, sep, _ = text.partition("=")
     if not sep or not name:
@@ -96,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     rd = sub.add_parser(
         "redrive", parents=[database], help="re-run the failed and pending batches of a local run that failed"
     )
-    rd.add_argument("execution", help="the execution name make run printed")
+    rd.add_argument("execution", type=execution_name, help="the execution name make run printed")
     rd.add_argument("--json", action="store_true", help="print the summary as JSON")
     rd.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -137,11 +137,15 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
 
 def _validate(s3, key: str, capsys) -> tuple[list[str], str]:
     """ValidateInput on one object: the warnings it raised, and what it printed (EMF metrics)."""
+    from csv_dmap.observability import metrics
     from csv_dmap.runtime import reset as reset_clients
     from tests.analytics.test_row_results import _Context, _load_handler
 
     handler = _load_handler("validate_input").lambda_handler
     reset_clients()
+    # Metrics keep their set in class attributes: what an earlier test added (with publishing
+    # disabled, nothing is cleared) is not this invocation's (Powertools' docs: "Clearing metrics")
+    metrics.clear_metrics()
     capsys.readouterr()
     try:
         with warnings.catch_warnings(record=True) as caught:
