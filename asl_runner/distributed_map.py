@@ -65,6 +65,7 @@ class MapEnvironment:
     max_threads: int
     on_batch_done: Callable[[int, bool], None] | None = None
     on_items_read: Callable[[int], None] | None = None
+    emit: Callable[..., int] | None = None  # the Map state's history events (MapRunStarted ...): events.EventLog
 
 
 def _json(value: JSON) -> str:
@@ -381,10 +382,29 @@ class DistributedMapRun:
         )
 
     # -------------------------------------------------------------- run
+    def _emit(self, type: str, **details: Any) -> None:
+        if self.env.emit is not None:
+            self.env.emit(type, **details)
+
     def run(self) -> JSON:
-        started = time.monotonic()
+        """The map run: its settings first (a bad one fails the state before the run starts), then
+        ``MapStateStarted``, ``MapRunStarted`` ... ``MapRunSucceeded`` | ``MapRunFailed``."""
         self._settings()
         self._check_source()
+        self._emit("MapStateStarted")
+        self._emit("MapRunStarted")
+        try:
+            output = self._run()
+        except StatesError as err:
+            self._emit("MapRunFailed", error=err.error, cause=err.cause)
+            self._emit("MapStateFailed")
+            raise
+        self._emit("MapRunSucceeded")
+        self._emit("MapStateSucceeded")
+        return output
+
+    def _run(self) -> JSON:
+        started = time.monotonic()
         writer = self.state.ResultWriter
         files = self._result_files() if writer else {}
         try:

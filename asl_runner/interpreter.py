@@ -15,19 +15,22 @@ a run starts; anything the runner would otherwise ignore stops it, naming state 
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any
 
 from .distributed_map import DistributedMapRun, MapEnvironment, max_concurrency
-from .errors import DefinitionError, StatesError, matches, runtime_error
-from .limits import HISTORY_EVENT_LIMIT, History, check_payload
+from .errors import DefinitionError, StatesError, located, matches, runtime_error
+from .events import Branch, Event, EventLog
+from .limits import HISTORY_EVENT_LIMIT, History, check_payload, check_result
 from .lint import lint
 from .model import (
     LAMBDA_INVOKE,
@@ -48,7 +51,7 @@ from .model import (
 from .paths import JSON, apply_input_path, read_path, write_path
 from .redrive import Checkpoint, MapRunCheckpoint, NotRedrivable, Visit
 from .services import Services
-from .templates import render
+from .templates import evaluate_expression, render
 
 Context = dict[str, Any]
 
@@ -65,6 +68,7 @@ class RunOptions:
     region: str = "us-east-1"
     account: str = "123456789012"
     history_limit: int | None = HISTORY_EVENT_LIMIT  # None: no limit (an Express execution)
+    record_events: bool = False  # keep the execution's history events in ExecutionResult.events
 
 
 @dataclass
@@ -78,6 +82,7 @@ class ExecutionResult:
     retries: list[dict[str, Any]] = field(default_factory=list)
     history_events: int = 0
     checkpoint: Checkpoint | None = None  # what a redrive of this execution needs (``Execution.redrive``)
+    events: list[Event] = field(default_factory=list)  # with RunOptions.record_events: this attempt's history
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause}
@@ -173,20 +178,25 @@ class Execution:
     ) -> ExecutionResult:
         history = History(self.options.history_limit)
         history.events = history_base
+        log = EventLog(self.options.record_events, self.previous.last_event_id if self.previous else 0)
+        log.emit("ExecutionStarted" if start_at is None else "ExecutionRedriven")
         try:
             check_payload(input, "the execution input")
             # ExecutionStarted (or ExecutionRedriven), ExecutionSucceeded/Failed
             history.add(2, "(execution)" if start_at is None else "(redrive)")
             state, state_input = start_at or (None, input)
-            output = MachineRun(self, history, top=True).run(
+            output = MachineRun(self, history, log, top=True).run(
                 self.definition, state_input, context, journal=journal, start_at=state
             )
             check_payload(output, "the execution output")
             result = ExecutionResult("SUCCEEDED", output=output)
+            log.emit("ExecutionSucceeded")
         except StatesError as err:
-            result = ExecutionResult("FAILED", error=err.error, cause=err.cause)
+            result = ExecutionResult("FAILED", error=err.error or None, cause=err.cause or None)
+            log.emit("ExecutionFailed", error=result.error, cause=result.cause)
         result.execution_arn, result.map_runs, result.retries = self.arn, self.map_runs, self.retries
         result.history_events = history.events
+        result.events = log.events
         result.checkpoint = Checkpoint(
             name=self.name,
             state_machine_name=self.state_machine_name,
@@ -198,6 +208,7 @@ class Execution:
             redrive_count=context["Execution"]["RedriveCount"],
             redrive_time=context["Execution"].get("RedriveTime"),
             history_events=history.events,
+            last_event_id=log.last_id,
             visits=journal,
             map_runs={**(self.previous.map_runs if self.previous else {}), **self.map_checkpoints},
         )
@@ -228,18 +239,32 @@ class Execution:
         """A child execution of a Distributed Map: its own history (none for Express)."""
         history = History(self.options.history_limit if execution_type == "STANDARD" else None)
         history.add(2, "(child execution)")
-        return MachineRun(self, history).run(processor, child_input, context)
+        log = EventLog()
+        log.emit("ExecutionStarted")
+        return MachineRun(self, history, log).run(processor, child_input, context)
 
 
 class MachineRun:
-    """Runs the states of one execution's history (a machine and its branches)."""
+    """Runs the states of one execution's history (a machine, its Parallel branches and inline
+    Map iterations, each a ``branch`` of it)."""
 
-    def __init__(self, execution: Execution, history: History, top: bool = False) -> None:
+    def __init__(
+        self, execution: Execution, history: History, log: EventLog, top: bool = False, branch: Branch = ()
+    ) -> None:
         self.execution = execution
         self.options = execution.options
         self.services = execution.services
         self.history = history
+        self.log = log
         self.top = top  # the execution's own machine (and its Parallel branches), not a map's child
+        self.branch = branch
+
+    def emit(self, type: str, name: str | None = None, **details: Any) -> int:
+        return self.log.emit(type, name, branch=self.branch, **details)
+
+    def within(self, state: str, index: int) -> MachineRun:
+        """The run of a Parallel branch or an inline Map iteration of ``state``."""
+        return MachineRun(self.execution, self.history, self.log, self.top, (*self.branch, (state, index)))
 
     def run(
         self,
@@ -258,18 +283,25 @@ class MachineRun:
         while True:
             state = machine.States[name]
             self.history.add(2, name)  # StateEntered, StateExited
+            entered = self.emit(f"{state.Type}StateEntered", name)
             if journal is not None:
                 journal.append(Visit(state=name, input=data))
-            ctx = {**context, "State": {"EnteredTime": now_iso(), "Name": name, "RetryCount": 0}}
-            data, following, _caught = self._step(state, name, data, ctx)
-            check_payload(data, f"the output of state {name!r}")
+            # RetryCount only where there is a Retry to count (what AWS gives a Pass state has none)
+            retry = {"RetryCount": 0} if isinstance(state, ResultState) else {}
+            ctx = {**context, "State": {"EnteredTime": now_iso(), "Name": name, **retry}}
+            try:
+                data, following, _caught = self._step(state, name, data, ctx, entered)
+                check_result(data, name)
+            except StatesError as err:
+                raise located(err, name, entered) from None
+            self.emit(f"{state.Type}StateExited", name)
             if journal is not None:
                 journal[-1] = journal[-1].model_copy(update={"exited": True})
             if following is None:
                 return data
             name = following
 
-    def _step(self, state: Any, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None, bool]:
+    def _step(self, state: Any, name: str, data: JSON, ctx: Context, entered: int) -> tuple[JSON, str | None, bool]:
         """(output, next state or None at the end, whether a Catch handled an error)."""
         if isinstance(state, Succeed):
             return apply_input_path(state.OutputPath, apply_input_path(state.InputPath, data, ctx), ctx), None, False
@@ -284,13 +316,17 @@ class MachineRun:
             return apply_input_path(state.OutputPath, effective, ctx), state.Next, False
         if isinstance(state, Pass):
             return self._pass(state, name, data, ctx), state.Next, False
-        return self._retriable(state, name, data, ctx)
+        return self._retriable(state, name, data, ctx, entered)
 
     @staticmethod
     def _failure(state: Fail, data: JSON, ctx: Context) -> StatesError:
-        error = read_path(state.ErrorPath, data, ctx) if state.ErrorPath else state.Error or "States.Fail"
-        cause = read_path(state.CausePath, data, ctx) if state.CausePath else state.Cause or ""
-        return StatesError(str(error), str(cause))
+        """The Fail state's Error and Cause; ErrorPath and CausePath take a path or an intrinsic
+        function. A Fail state without Error (Cause) fails the execution without one, as AWS does."""
+        error = evaluate_expression(state.ErrorPath, data, ctx) if state.ErrorPath else state.Error or ""
+        cause = evaluate_expression(state.CausePath, data, ctx) if state.CausePath else state.Cause or ""
+        failure = StatesError(str(error), str(cause))
+        failure.located = True  # the definition's own Error and Cause, whatever they say
+        return failure
 
     def _pass(self, state: Pass, name: str, data: JSON, ctx: Context) -> JSON:
         effective = apply_input_path(state.InputPath, data, ctx)
@@ -302,10 +338,12 @@ class MachineRun:
         combined = write_path(state.ResultPath, data, result)
         return apply_input_path(state.OutputPath, combined, ctx)
 
-    def _retriable(self, state: ResultState, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None, bool]:
+    def _retriable(
+        self, state: ResultState, name: str, data: JSON, ctx: Context, entered: int
+    ) -> tuple[JSON, str | None, bool]:
         """Task, Parallel, Map: Retry, then Catch."""
         try:
-            result = self._with_retry(state, name, data, ctx)
+            result = self._with_retry(state, name, data, ctx, entered)
         except StatesError as err:
             catcher = next((c for c in state.Catch if matches(c.ErrorEquals, err)), None)
             if catcher is None:
@@ -316,15 +354,16 @@ class MachineRun:
         combined = write_path(state.ResultPath, data, result)
         return apply_input_path(state.OutputPath, combined, ctx), state.Next, False
 
-    def _with_retry(self, state: ResultState, name: str, data: JSON, ctx: Context) -> JSON:
+    def _with_retry(self, state: ResultState, name: str, data: JSON, ctx: Context, entered: int) -> JSON:
         attempts = [0] * len(state.Retry)
         while True:
             try:
                 return self._execute(state, name, data, ctx)
-            except StatesError as err:
+            except StatesError as failure:
+                err = located(failure, name, entered)
                 index = next((i for i, r in enumerate(state.Retry) if matches(r.ErrorEquals, err)), None)
                 if index is None or attempts[index] >= state.Retry[index].MaxAttempts:
-                    raise
+                    raise err from None
                 retrier = state.Retry[index]
                 delay = retrier.IntervalSeconds * retrier.BackoffRate ** attempts[index]
                 if retrier.MaxDelaySeconds is not None:
@@ -348,32 +387,56 @@ class MachineRun:
         if isinstance(state, Task):
             return self._task(state, name, parameters)
         assert isinstance(state, Parallel)
+        return self._parallel(state, name, parameters, ctx)
+
+    def _parallel(self, state: Parallel, name: str, parameters: JSON, ctx: Context) -> list[JSON]:
         self.history.add(2, name)  # ParallelStateStarted, ParallelStateSucceeded
+        self.emit("ParallelStateStarted")
         with ThreadPoolExecutor(max_workers=len(state.Branches)) as pool:
-            futures = [pool.submit(self.run, branch, parameters, ctx) for branch in state.Branches]
-            return [f.result() for f in futures]
+            futures = [
+                pool.submit(self.within(name, i).run, branch, parameters, ctx)
+                for i, branch in enumerate(state.Branches)
+            ]
+            outputs, error = _gather(futures)
+        if error is not None:
+            self.emit("ParallelStateFailed")
+            raise error
+        self.emit("ParallelStateSucceeded")
+        return outputs
 
     def _task(self, state: Task, name: str, parameters: JSON) -> JSON:
         self.history.add(3, name)  # TaskScheduled, TaskStarted, TaskSucceeded/Failed
+        kind = "Task" if state.Resource in (LAMBDA_INVOKE, SNS_PUBLISH) else "LambdaFunction"
+        self.emit(f"{kind}Scheduled")
+        self.emit(f"{kind}Started")
         started = time.monotonic()
-        result = self._call(state.Resource, parameters)
+        try:
+            result = self._call(state.Resource, parameters)
+        except StatesError as err:
+            self.emit(f"{kind}Failed", error=err.error, cause=err.cause)
+            raise
         if state.TimeoutSeconds is not None and time.monotonic() - started > state.TimeoutSeconds:
-            raise StatesError("States.Timeout", f"{name} ran longer than TimeoutSeconds={state.TimeoutSeconds}")
-        check_payload(result, f"the result of state {name!r}")
+            timeout = StatesError("States.Timeout", f"{name} ran longer than TimeoutSeconds={state.TimeoutSeconds}")
+            self.emit(f"{kind}TimedOut", error=timeout.error, cause=timeout.cause)
+            raise timeout
+        try:
+            check_result(result, _task_source(state.Resource))
+        except StatesError as err:
+            err.task_result = True  # a task's failure: States.ALL catches it (errors.matches)
+            self.emit(f"{kind}Failed", error=err.error, cause=err.cause)
+            raise
+        self.emit(f"{kind}Succeeded")
         return result
 
     def _call(self, resource: str, parameters: JSON) -> JSON:
         if resource == LAMBDA_INVOKE:
             if not isinstance(parameters, dict) or "FunctionName" not in parameters:
                 raise runtime_error("lambda:invoke needs Parameters.FunctionName")
-            payload = self.services.invoke_function(parameters["FunctionName"], parameters.get("Payload", {}))
-            return {
-                "ExecutedVersion": "$LATEST",
-                "Payload": payload,
-                "SdkHttpMetadata": {"HttpStatusCode": 200},
-                "SdkResponseMetadata": {"RequestId": str(uuid.uuid4())},
-                "StatusCode": 200,
-            }
+            try:
+                payload = self.services.invoke_function(parameters["FunctionName"], parameters.get("Payload", {}))
+            except StatesError as err:
+                raise _integration_error(err) from None
+            return lambda_invoke_result(payload)
         if resource == SNS_PUBLISH:
             return self.services.publish(parameters)
         return self.services.invoke_function(resource, parameters)
@@ -391,6 +454,7 @@ class MachineRun:
                 max_threads=self.options.local_max_threads,
                 on_batch_done=self.options.on_batch_done,
                 on_items_read=self.options.on_items_read,
+                emit=self.emit,
             )
             previous = self.execution.previous_map_run(name) if self.top else None
             map_run = DistributedMapRun(environment, state, name, effective, ctx, previous=previous)
@@ -408,16 +472,33 @@ class MachineRun:
             raise runtime_error(f"ItemsPath {state.ItemsPath!r} did not select an array")
         limit = max_concurrency(state, effective, ctx, self.options.local_max_threads)
         self.history.add(2 + 2 * len(items), name)  # MapStateStarted/Succeeded, MapIterationStarted/Succeeded
+        self.emit("MapStateStarted")
+        failed = threading.Event()  # once an iteration failed, no other starts (AWS stops the Map)
 
         def one(index_item: tuple[int, JSON]) -> JSON:
             index, item = index_item
-            if state.selector is not None:
-                item_ctx = {**ctx, "Map": {"Item": {"Index": index, "Value": item}}}
-                item = render(state.selector, effective, item_ctx)
-            return self.run(state.processor, item, ctx)
+            if failed.is_set():
+                return None
+            self.emit("MapIterationStarted", name, index=index)
+            try:
+                if state.selector is not None:
+                    item_ctx = {**ctx, "Map": {"Item": {"Index": index, "Value": item}}}
+                    item = render(state.selector, effective, item_ctx)
+                output = self.within(name, index).run(state.processor, item, ctx)
+            except StatesError:
+                failed.set()
+                self.emit("MapIterationFailed", name, index=index)
+                raise
+            self.emit("MapIterationSucceeded", name, index=index)
+            return output
 
         with ThreadPoolExecutor(max_workers=max(1, min(limit, len(items) or 1))) as pool:
-            return list(pool.map(one, enumerate(items)))
+            outputs, error = _gather([pool.submit(one, pair) for pair in enumerate(items)])
+        if error is not None:
+            self.emit("MapStateFailed")
+            raise error
+        self.emit("MapStateSucceeded")
+        return outputs
 
     @staticmethod
     def _choose(state: Choice, data: JSON, ctx: Context, name: str) -> str:
@@ -427,6 +508,68 @@ class MachineRun:
         if state.Default is not None:
             return state.Default
         raise StatesError("States.NoChoiceMatched", f"no Choice rule of {name} matched and there is no Default")
+
+
+def lambda_invoke_result(payload: JSON) -> dict[str, Any]:
+    """What ``arn:aws:states:::lambda:invoke`` returns for a function's response (recorded by AWS:
+    LocalStack's snapshot ``test_context_object.py::TestSnfBase::test_result_selector``): the payload
+    and the HTTP response of Lambda's Invoke, its Content-Length that of the payload as the Python
+    runtime serialises it."""
+    request_id = str(uuid.uuid4())
+    headers = {
+        "Connection": "keep-alive",
+        "Content-Length": str(len(json.dumps(payload, ensure_ascii=False).encode())),
+        "Content-Type": "application/json",
+        "Date": formatdate(usegmt=True),
+        "X-Amz-Executed-Version": "$LATEST",
+        "X-Amzn-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
+        "x-amzn-Remapped-Content-Length": "0",
+        "x-amzn-RequestId": request_id,
+    }
+    return {
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {k: [v] for k, v in headers.items()},
+            "HttpHeaders": headers,
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    }
+
+
+def _task_source(resource: str) -> str:
+    """How AWS names a task in its Cause: the service of an integration, a bare function's ARN."""
+    if resource.startswith("arn:aws:states:::"):
+        return resource.removeprefix("arn:aws:states:::").split(":", 1)[0]
+    return resource
+
+
+def _integration_error(err: StatesError) -> StatesError:
+    """A function's error through ``lambda:invoke``: Step Functions writes the runtime's error
+    document again, without spaces (the bare function ARN passes it on as the runtime wrote it)."""
+    try:
+        document = json.loads(err.cause)
+    except ValueError:
+        return err
+    if not isinstance(document, dict):
+        return err
+    again = StatesError(err.error, json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+    again.located = err.located
+    return again
+
+
+def _gather(futures: list[Future[JSON]]) -> tuple[list[JSON], StatesError | None]:
+    """The outputs of branches or iterations in order, or the error of the first that failed
+    (in time, as AWS fails a Parallel or Map state with it)."""
+    for future in as_completed(futures):
+        error = future.exception()
+        if isinstance(error, StatesError):
+            return [], error
+        if error is not None:
+            raise error
+    return [f.result() for f in futures], None
 
 
 def _wait_seconds(state: Wait, data: JSON, ctx: Context) -> float:

@@ -40,6 +40,19 @@ def check_payload(value: Any, what: str) -> None:
         )
 
 
+def check_result(value: Any, source: str) -> None:
+    """A state's output or a task's result over the limit, in AWS's words (recorded by AWS:
+    LocalStack's snapshots ``test_states_errors.py::TestStatesErrors::test_start_large_input`` and
+    ``..._data_limit_exceeded_on_large_utf8_response``): ``source`` is the state's name, a bare
+    function's ARN, or the integration's service (``lambda``)."""
+    if payload_bytes(value) > PAYLOAD_LIMIT:
+        raise StatesError(
+            "States.DataLimitExceeded",
+            f"The state/task '{source}' returned a result with a size exceeding the maximum number of bytes "
+            "service limit.",
+        )
+
+
 def name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid execution name, or None."""
     if not 1 <= len(name) <= NAME_MAX_CHARS:

@@ -34,9 +34,11 @@ def read_path(path: str, data: JSON, context: dict[str, Any] | None = None) -> J
     if path == "$":
         return data
     matches = _compiled(path).find(data)
+    if _is_multi(path):
+        return [m.value for m in matches]  # AWS: [] when a wildcard, slice or filter selects nothing
     if not matches:
         raise runtime_error(f"the JSONPath {path!r} could not be found in the input {_short(data)}")
-    if len(matches) == 1 and not _is_multi(path):
+    if len(matches) == 1:
         return matches[0].value
     return [m.value for m in matches]
 
