@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
+from .choice import timestamp
 from .distributed_map import DistributedMapRun, MapEnvironment, max_concurrency
 from .errors import DefinitionError, StatesError, located, matches, runtime_error
 from .events import Branch, Event, EventLog
@@ -48,7 +49,15 @@ from .model import (
     Wait,
     parse,
 )
-from .paths import JSON, apply_input_path, read_path, write_path
+from .paths import (
+    JSON,
+    PathNotFound,
+    apply_input_path,
+    not_found_for_field,
+    path_integer,
+    read_path,
+    write_path,
+)
 from .redrive import Checkpoint, MapRunCheckpoint, NotRedrivable, Visit
 from .services import Services
 from .templates import evaluate_expression, render
@@ -258,6 +267,7 @@ class MachineRun:
         self.log = log
         self.top = top  # the execution's own machine (and its Parallel branches), not a map's child
         self.branch = branch
+        self.failure_event: str | None = None  # what a Parallel or Map state records when it fails for good
 
     def emit(self, type: str, name: str | None = None, **details: Any) -> int:
         return self.log.emit(type, name, branch=self.branch, **details)
@@ -322,8 +332,8 @@ class MachineRun:
     def _failure(state: Fail, data: JSON, ctx: Context) -> StatesError:
         """The Fail state's Error and Cause; ErrorPath and CausePath take a path or an intrinsic
         function. A Fail state without Error (Cause) fails the execution without one, as AWS does."""
-        error = evaluate_expression(state.ErrorPath, data, ctx) if state.ErrorPath else state.Error or ""
-        cause = evaluate_expression(state.CausePath, data, ctx) if state.CausePath else state.Cause or ""
+        error = _field(state.ErrorPath, "ErrorPath", data, ctx) if state.ErrorPath else state.Error or ""
+        cause = _field(state.CausePath, "CausePath", data, ctx) if state.CausePath else state.Cause or ""
         failure = StatesError(str(error), str(cause))
         failure.located = True  # the definition's own Error and Cause, whatever they say
         return failure
@@ -357,12 +367,19 @@ class MachineRun:
     def _with_retry(self, state: ResultState, name: str, data: JSON, ctx: Context, entered: int) -> JSON:
         attempts = [0] * len(state.Retry)
         while True:
+            self.failure_event = None
             try:
                 return self._execute(state, name, data, ctx)
             except StatesError as failure:
                 err = located(failure, name, entered)
                 index = next((i for i, r in enumerate(state.Retry) if matches(r.ErrorEquals, err)), None)
                 if index is None or attempts[index] >= state.Retry[index].MaxAttempts:
+                    # AWS records a Parallel's or Map's failure once it is not retried: a retry
+                    # starts the state again (ParallelStateStarted, MapStateStarted) after the
+                    # failed branch or iteration (recorded by AWS: test_parallel_state_retry,
+                    # test_map_state_retry)
+                    if self.failure_event is not None:
+                        self.emit(self.failure_event)
                     raise err from None
                 retrier = state.Retry[index]
                 delay = retrier.IntervalSeconds * retrier.BackoffRate ** attempts[index]
@@ -385,7 +402,10 @@ class MachineRun:
         parameters = render(state.Parameters, effective, ctx) if state.Parameters is not None else effective
         check_payload(parameters, f"the input of state {name!r}")
         if isinstance(state, Task):
-            return self._task(state, name, parameters)
+            timeout = state.TimeoutSeconds
+            if state.TimeoutSecondsPath is not None:
+                timeout = path_integer("TimeoutSecondsPath", state.TimeoutSecondsPath, effective, ctx)
+            return self._task(state, name, parameters, timeout)
         assert isinstance(state, Parallel)
         return self._parallel(state, name, parameters, ctx)
 
@@ -399,12 +419,12 @@ class MachineRun:
             ]
             outputs, error = _gather(futures)
         if error is not None:
-            self.emit("ParallelStateFailed")
+            self.failure_event = "ParallelStateFailed"
             raise error
         self.emit("ParallelStateSucceeded")
         return outputs
 
-    def _task(self, state: Task, name: str, parameters: JSON) -> JSON:
+    def _task(self, state: Task, name: str, parameters: JSON, timeout_seconds: int | None) -> JSON:
         self.history.add(3, name)  # TaskScheduled, TaskStarted, TaskSucceeded/Failed
         kind = "Task" if state.Resource in (LAMBDA_INVOKE, SNS_PUBLISH) else "LambdaFunction"
         self.emit(f"{kind}Scheduled")
@@ -415,8 +435,8 @@ class MachineRun:
         except StatesError as err:
             self.emit(f"{kind}Failed", error=err.error, cause=err.cause)
             raise
-        if state.TimeoutSeconds is not None and time.monotonic() - started > state.TimeoutSeconds:
-            timeout = StatesError("States.Timeout", f"{name} ran longer than TimeoutSeconds={state.TimeoutSeconds}")
+        if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
+            timeout = StatesError("States.Timeout", f"{name} ran longer than TimeoutSeconds={timeout_seconds}")
             self.emit(f"{kind}TimedOut", error=timeout.error, cause=timeout.cause)
             raise timeout
         try:
@@ -459,11 +479,17 @@ class MachineRun:
             previous = self.execution.previous_map_run(name) if self.top else None
             map_run = DistributedMapRun(environment, state, name, effective, ctx, previous=previous)
             try:
-                return map_run.run()
+                output = map_run.run()
+            except StatesError:
+                # a failure of the map run fails the state; one of its settings, before the run started, does not
+                self.failure_event = "MapStateFailed" if map_run.run_started else None
+                raise
             finally:
                 self.execution.record_map_run(map_run.stats)
                 if self.top:
                     self.execution.record_map_checkpoint(name, map_run.checkpoint())
+            self.emit("MapStateSucceeded")
+            return output
         return self._inline_map(state, name, effective, ctx)
 
     def _inline_map(self, state: Map, name: str, effective: JSON, ctx: Context) -> list[JSON]:
@@ -495,7 +521,7 @@ class MachineRun:
         with ThreadPoolExecutor(max_workers=max(1, min(limit, len(items) or 1))) as pool:
             outputs, error = _gather([pool.submit(one, pair) for pair in enumerate(items)])
         if error is not None:
-            self.emit("MapStateFailed")
+            self.failure_event = "MapStateFailed"
             raise error
         self.emit("MapStateSucceeded")
         return outputs
@@ -560,6 +586,13 @@ def _integration_error(err: StatesError) -> StatesError:
     return again
 
 
+def _field(expression: str, field: str, data: JSON, ctx: Context) -> JSON:
+    try:
+        return evaluate_expression(expression, data, ctx)
+    except PathNotFound as err:
+        raise not_found_for_field(err, field, data) from None
+
+
 def _gather(futures: list[Future[JSON]]) -> tuple[list[JSON], StatesError | None]:
     """The outputs of branches or iterations in order, or the error of the first that failed
     (in time, as AWS fails a Parallel or Map state with it)."""
@@ -572,11 +605,36 @@ def _gather(futures: list[Future[JSON]]) -> tuple[list[JSON], StatesError | None
     return [f.result() for f in futures], None
 
 
+WAIT_LIMIT_SECONDS = (
+    2**31 - 1
+)  # AWS fails a longer wait (recorded: test_wait.py::TestSfnWait::test_timestamp_too_far_in_future_boundary)
+
+
 def _wait_seconds(state: Wait, data: JSON, ctx: Context) -> float:
+    """The delay of a Wait state; the errors in AWS's words (recorded by AWS: LocalStack's snapshots
+    ``test_wait.py::TestSfnWait::test_base_wait_seconds_path`` and ``test_wait_timestamppath``)."""
     if state.Seconds is not None:
-        return float(state.Seconds)
-    if state.SecondsPath is not None:
-        return float(read_path(state.SecondsPath, data, ctx))
-    stamp = state.Timestamp or read_path(str(state.TimestampPath), data, ctx)
-    moment = datetime.fromisoformat(str(stamp))
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+        delay = float(state.Seconds)
+    elif state.SecondsPath is not None:
+        value = read_path(state.SecondsPath, data, ctx)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise runtime_error(
+                f"The SecondsPath parameter cannot be parsed as a long value: {state.SecondsPath} == {value}"
+            )
+        if value < 0:
+            raise runtime_error(
+                f"The SecondsPath parameter references a negative value: {state.SecondsPath} == {value}"
+            )
+        delay = float(value)
+    else:
+        stamp = state.Timestamp or read_path(str(state.TimestampPath), data, ctx)
+        moment = timestamp(stamp)
+        if moment is None:
+            raise runtime_error(
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
+                f"format string: {state.TimestampPath} == {stamp}"
+            )
+        delay = max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    if delay > WAIT_LIMIT_SECONDS:
+        raise runtime_error("Wait state delay is too long.")
+    return delay

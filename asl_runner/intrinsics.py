@@ -114,6 +114,70 @@ def _parse_literal(text: str, pos: int) -> tuple[JSON, int]:
     raise runtime_error(f"cannot parse intrinsic argument at {text[pos:]!r}")
 
 
+# ------------------------------------------------------------------ syntax, before a run
+
+_ESCAPABLE = "'{}\\"  # inside a string literal a backslash escapes only these
+
+
+def syntax_problem(text: str) -> str | None:
+    """Why ``text`` is no well-formed intrinsic function call, or None. AWS rejects such a
+    definition when it is created; a backslash before a character other than ``' { } \\`` in a
+    string literal is one (recorded by AWS: LocalStack's snapshot
+    ``test_base_scenarios.py::TestBaseScenarios::test_illegal_escapes``)."""
+    try:
+        end = _check_call(text, 0)
+    except ValueError as exc:
+        return str(exc)
+    return f"unexpected text after the call: {text[end:]!r}" if text[end:].strip() else None
+
+
+def _check_call(text: str, pos: int) -> int:
+    m = _NAME.match(text, pos)
+    if not m:
+        raise ValueError(f"expected an intrinsic function at {text[pos:]!r}")
+    pos = _skip_spaces(text, m.end())
+    if text[pos : pos + 1] == ")":
+        return pos + 1
+    while True:
+        pos = _skip_spaces(text, _check_arg(text, _skip_spaces(text, pos)))
+        separator = text[pos : pos + 1]
+        if separator not in (",", ")"):
+            raise ValueError(f"expected , or ) at {text[pos:]!r}")
+        if separator == ")":
+            return pos + 1
+        pos += 1
+
+
+def _check_arg(text: str, pos: int) -> int:
+    if text[pos : pos + 1] == "'":
+        return _check_string(text, pos)
+    if text.startswith("States.", pos):
+        return _check_call(text, pos)
+    if text[pos : pos + 1] == "$":
+        path = _PATH.match(text, pos)
+        assert path is not None  # "$" itself matches
+        return path.end()
+    try:
+        return _parse_literal(text, pos)[1]
+    except StatesError:
+        raise ValueError(f"cannot parse the argument at {text[pos:]!r}") from None
+
+
+def _check_string(text: str, pos: int) -> int:
+    pos += 1
+    while pos < len(text):
+        c = text[pos]
+        if c == "\\":
+            if text[pos + 1 : pos + 2] not in tuple(_ESCAPABLE):
+                raise ValueError(f"illegal escape {text[pos : pos + 2]!r} in a string literal")
+            pos += 2
+            continue
+        if c == "'":
+            return pos + 1
+        pos += 1
+    raise ValueError("unterminated string literal")
+
+
 def _format(template: str, *args: JSON) -> str:
     parts = re.split(r"(?<!\\)\{\}", template)
     if len(parts) - 1 != len(args):

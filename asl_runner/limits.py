@@ -23,7 +23,7 @@ from .errors import HistoryLimitExceeded, StatesError
 PAYLOAD_LIMIT = 256 * 1024
 HISTORY_EVENT_LIMIT = 25_000
 NAME_MAX_CHARS = 80
-_BAD_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+BAD_NAME_CHARACTER = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 
 
 def payload_bytes(value: Any) -> int:
@@ -57,7 +57,7 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid execution name, or None."""
     if not 1 <= len(name) <= NAME_MAX_CHARS:
         return f"execution name must be 1 to {NAME_MAX_CHARS} characters, got {len(name)}"
-    bad = _BAD_NAME.search(name)
+    bad = BAD_NAME_CHARACTER.search(name)
     if bad:
         return f"execution name contains {bad.group(0)!r}, which Step Functions does not allow"
     return None

@@ -99,8 +99,13 @@ def content_facts(content: dict[str, Any]) -> dict[str, Any]:
             facts[key] = history_facts(value)
         elif key == "describe_execution" and isinstance(value, dict):
             facts[key] = {k: value.get(k) for k in ("status", "output", "error", "cause") if k in value}
-        elif key in ("cases", "exception"):
+        elif key == "cases":
             facts[key] = value
+        elif key == "exception" and isinstance(value, dict):
+            # the definition, refused when the state machine was created
+            facts[key] = {"rejected": f"{value.get('exception_typename')}: {value.get('exception_value')}"}
+        elif isinstance(value, dict) and isinstance(value.get("Error"), dict) and "Code" in value["Error"]:
+            facts[key] = {"rejected": f"{value['Error']['Code']}: {value['Error'].get('Message')}"}
     return facts
 
 

@@ -66,7 +66,6 @@ class Scenario:
     field_placeholders: dict[str, str] = field(default_factory=dict)
     # inside the runner's subset, but not reproduced: why (the test asserts the divergence holds)
     diverged: str | None = None
-    rejected: bool = False  # AWS rejected the definition when the state machine was created
 
 
 @dataclass
@@ -130,20 +129,20 @@ def compare(scenario: Scenario) -> list[str]:
     problems: list[str] = []
     keys = {run.key for run in scenario.runs}
     if keys != recorded_keys(facts):
-        problems.append(f"the runs {sorted(keys)} are not the recorded executions {sorted(recorded_keys(facts))}")
+        return [f"the runs {sorted(keys)} are not the recorded executions {sorted(recorded_keys(facts))}"]
     for outcome in run(scenario):
-        if scenario.rejected:
+        expected = _recording(facts, outcome.key)
+        if "rejected" in expected:
             if outcome.rejected is None:
-                problems.append(f"{outcome.key}: AWS rejected the definition; the runner accepted it")
+                problems.append(
+                    f"{outcome.key}: AWS refused the definition ({expected['rejected']:.300}); the runner took it"
+                )
             continue
         if outcome.rejected is not None:
             problems.append(f"{outcome.key}: the runner rejected the definition: {outcome.rejected}")
             continue
         assert outcome.result is not None
-        problems += [
-            f"{outcome.key}: {p}"
-            for p in _compare_run(outcome.result, outcome.input, _recording(facts, outcome.key), scenario)
-        ]
+        problems += [f"{outcome.key}: {p}" for p in _compare_run(outcome.result, outcome.input, expected, scenario)]
     return problems
 
 
@@ -152,7 +151,8 @@ def _compare_run(result: ExecutionResult, given: JSON, expected: dict[str, Any],
     problems = []
     ours = _substituted(result.to_json(), subs, {**LAMBDA_HEADERS, **scenario.field_placeholders})
     if "input" in expected:  # the run reproduces the recorded execution: same input
-        problems += normalise.differences(normalise.as_recorded(expected["input"]), _substituted(given, subs), "input")
+        theirs = normalise.as_recorded(expected["input"])
+        problems += normalise.differences(theirs, _substituted(given, subs, scenario.field_placeholders), "input")
     if expected.get("status") and ours["status"] != expected["status"]:
         problems.append(
             f"status {ours['status']} ({ours['error']}: {ours['cause']!s:.300}), recorded {expected['status']}"

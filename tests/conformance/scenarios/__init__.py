@@ -4,9 +4,29 @@ recorded snapshot id (cited by it). The recorded outcomes they are held to are i
 from __future__ import annotations
 
 from ..harness import Scenario
-from . import base, choice, comments, context_object, error_handling
+from . import (
+    base,
+    choice,
+    comments,
+    context_object,
+    error_handling,
+    map_distributed,
+    map_inline,
+    parallel,
+    scenarios_misc,
+)
 
-MODULES = (base, choice, comments, context_object, error_handling)
+MODULES = (
+    base,
+    choice,
+    comments,
+    context_object,
+    error_handling,
+    map_distributed,
+    map_inline,
+    parallel,
+    scenarios_misc,
+)
 
 
 def all_scenarios() -> list[Scenario]:
