@@ -37,6 +37,15 @@ class HistoryLimitExceeded(StatesError):
     terminal = True
 
 
+class ExecutionTimedOut(StatesError):
+    """The execution ran longer than its definition's TimeoutSeconds: it ends TIMED_OUT, nothing catches it."""
+
+    terminal = True
+
+    def __init__(self) -> None:
+        super().__init__("States.Timeout", "")
+
+
 def runtime_error(cause: str) -> StatesError:
     return StatesError("States.Runtime", cause)
 

@@ -15,6 +15,7 @@ a run starts; anything the runner would otherwise ignore stops it, naming state 
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import threading
@@ -29,7 +30,7 @@ from typing import Any
 
 from .choice import timestamp
 from .distributed_map import DistributedMapRun, MapEnvironment, max_concurrency
-from .errors import DefinitionError, StatesError, located, matches, runtime_error
+from .errors import DefinitionError, ExecutionTimedOut, StatesError, located, matches, runtime_error
 from .events import Branch, Event, EventLog
 from .limits import HISTORY_EVENT_LIMIT, History, check_payload, check_result
 from .lint import lint
@@ -78,6 +79,7 @@ class RunOptions:
     account: str = "123456789012"
     history_limit: int | None = HISTORY_EVENT_LIMIT  # None: no limit (an Express execution)
     record_events: bool = False  # keep the execution's history events in ExecutionResult.events
+    clock: Callable[[], float] = time.monotonic  # seconds, for TimeoutSeconds (of a task, of the execution)
 
 
 @dataclass
@@ -132,6 +134,7 @@ class Execution:
         self.map_runs: list[dict[str, Any]] = []
         self.retries: list[dict[str, Any]] = []
         self.previous: Checkpoint | None = None
+        self.started = self.options.clock()
         self.map_checkpoints: dict[str, MapRunCheckpoint] = {}
         self._continued: set[str] = set()
         self._lock = threading.Lock()
@@ -200,6 +203,9 @@ class Execution:
             check_payload(output, "the execution output")
             result = ExecutionResult("SUCCEEDED", output=output)
             log.emit("ExecutionSucceeded")
+        except ExecutionTimedOut:
+            result = ExecutionResult("TIMED_OUT", error="States.Timeout")
+            log.emit("ExecutionTimedOut", error=result.error)
         except StatesError as err:
             result = ExecutionResult("FAILED", error=err.error or None, cause=err.cause or None)
             log.emit("ExecutionFailed", error=result.error, cause=result.cause)
@@ -222,6 +228,12 @@ class Execution:
             map_runs={**(self.previous.map_runs if self.previous else {}), **self.map_checkpoints},
         )
         return result
+
+    def check_timeout(self) -> None:
+        """The definition's TimeoutSeconds: the execution ends TIMED_OUT once it ran longer."""
+        limit = self.definition.TimeoutSeconds
+        if limit is not None and self.options.clock() - self.started > limit:
+            raise ExecutionTimedOut()
 
     def previous_map_run(self, state: str) -> MapRunCheckpoint | None:
         """The map run a redrive continues, handed out once (a later visit of the state, or a
@@ -300,7 +312,9 @@ class MachineRun:
             retry = {"RetryCount": 0} if isinstance(state, ResultState) else {}
             ctx = {**context, "State": {"EnteredTime": now_iso(), "Name": name, **retry}}
             try:
+                self.execution.check_timeout()
                 data, following, _caught = self._step(state, name, data, ctx, entered)
+                self.execution.check_timeout()
                 check_result(data, name)
             except StatesError as err:
                 raise located(err, name, entered) from None
@@ -429,15 +443,17 @@ class MachineRun:
         kind = "Task" if state.Resource in (LAMBDA_INVOKE, SNS_PUBLISH) else "LambdaFunction"
         self.emit(f"{kind}Scheduled")
         self.emit(f"{kind}Started")
-        started = time.monotonic()
+        started = self.options.clock()
         try:
             result = self._call(state.Resource, parameters)
         except StatesError as err:
             self.emit(f"{kind}Failed", error=err.error, cause=err.cause)
             raise
-        if timeout_seconds is not None and time.monotonic() - started > timeout_seconds:
-            timeout = StatesError("States.Timeout", f"{name} ran longer than TimeoutSeconds={timeout_seconds}")
-            self.emit(f"{kind}TimedOut", error=timeout.error, cause=timeout.cause)
+        if timeout_seconds is not None and self.options.clock() - started > timeout_seconds:
+            # no Cause: AWS gives none (recorded: test_timeouts.py::TestTimeouts::test_fixed_timeout_service_lambda,
+            # test_task_service_lambda.py::TestTaskServiceLambda::test_invoke_timeout)
+            timeout = StatesError("States.Timeout", "")
+            self.emit(f"{kind}TimedOut", error=timeout.error)
             raise timeout
         try:
             check_result(result, _task_source(state.Resource))
@@ -453,10 +469,10 @@ class MachineRun:
             if not isinstance(parameters, dict) or "FunctionName" not in parameters:
                 raise runtime_error("lambda:invoke needs Parameters.FunctionName")
             try:
-                payload = self.services.invoke_function(parameters["FunctionName"], parameters.get("Payload", {}))
+                payload = self.services.invoke_function(parameters["FunctionName"], _lambda_event(parameters))
             except StatesError as err:
                 raise _integration_error(err) from None
-            return lambda_invoke_result(payload)
+            return lambda_invoke_result(payload, tail=parameters.get("LogType") == "Tail")
         if resource == SNS_PUBLISH:
             return self.services.publish(parameters)
         return self.services.invoke_function(resource, parameters)
@@ -536,7 +552,29 @@ class MachineRun:
         raise StatesError("States.NoChoiceMatched", f"no Choice rule of {name} matched and there is no Default")
 
 
-def lambda_invoke_result(payload: JSON) -> dict[str, Any]:
+def _lambda_event(parameters: dict[str, Any]) -> JSON:
+    """What a function called by ``lambda:invoke`` receives (recorded by AWS: LocalStack's snapshots
+    ``test_lambda_task_service.py::TestTaskServiceLambda::test_invoke`` and ``test_invoke_json_values``):
+    no Payload, or null, is no payload (the Python runtime gives the handler {}); a string is sent as
+    it is, so it is the JSON text of the event ("0.0" is 0.0); anything else is sent as JSON."""
+    payload = parameters.get("Payload")
+    if payload is None:
+        return {}
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload)
+        except ValueError as exc:
+            # not recorded: what Lambda's Python runtime answers to a payload that is no JSON
+            raise StatesError(
+                "Runtime.UnmarshalError",
+                json.dumps(
+                    {"errorMessage": f"Unable to unmarshal input: {exc}", "errorType": "Runtime.UnmarshalError"}
+                ),
+            ) from None
+    return payload
+
+
+def lambda_invoke_result(payload: JSON, tail: bool = False) -> dict[str, Any]:
     """What ``arn:aws:states:::lambda:invoke`` returns for a function's response (recorded by AWS:
     LocalStack's snapshot ``test_context_object.py::TestSnfBase::test_result_selector``): the payload
     and the HTTP response of Lambda's Invoke, its Content-Length that of the payload as the Python
@@ -552,8 +590,14 @@ def lambda_invoke_result(payload: JSON) -> dict[str, Any]:
         "x-amzn-Remapped-Content-Length": "0",
         "x-amzn-RequestId": request_id,
     }
+    log: dict[str, str] = {}
+    if tail:  # LogType "Tail": the end of the invocation's log, base64 (what the runner has of it)
+        lines = f"START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n"
+        log = {"LogResult": base64.b64encode(lines.encode()).decode()}
+        headers["X-Amz-Log-Result"] = log["LogResult"]
     return {
         "ExecutedVersion": "$LATEST",
+        **log,
         "Payload": payload,
         "SdkHttpMetadata": {
             "AllHttpHeaders": {k: [v] for k, v in headers.items()},

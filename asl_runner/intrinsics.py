@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import random
 import re
 import uuid
@@ -184,14 +185,39 @@ def _format(template: str, *args: JSON) -> str:
         raise ValueError(f"{len(parts) - 1} placeholders but {len(args)} arguments")
     out = parts[0]
     for arg, part in zip(args, parts[1:], strict=True):
-        out += (arg if isinstance(arg, str) else json.dumps(arg, separators=(",", ":"))) + part
+        out += _formatted(arg) + part
     return out.replace("\\{", "{").replace("\\}", "}")
 
 
+def _formatted(value: JSON) -> str:
+    """An argument of States.Format as AWS writes it: a string as it is, an object as {a=1, b=[]},
+    an array as [1, 2] (recorded by AWS: LocalStack's snapshots
+    ``test_generic.py::TestGeneric::test_format_2`` and ``test_context_json_path``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_formatted(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_formatted(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _rounded(value: JSON) -> int:
+    """A number as AWS takes it where an integer is meant: rounded half up (-1.5 -> -1, 2.5 -> 3;
+    recorded by AWS: LocalStack's snapshot ``test_math_operations.py::TestMathOperations::test_math_add``)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError("arguments must be numbers")
+    return math.floor(value + 0.5)
+
+
 def _math_add(a: JSON, b: JSON) -> int:
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
-        raise ValueError("arguments must be numbers")
-    return int(a) + int(b)
+    return _rounded(a) + _rounded(b)
+
+
+def _string_to_json(text: str) -> JSON:
+    """States.StringToJson: a blank string is null (recorded by AWS: ``test_json_manipulation.py::
+    TestJsonManipulation::test_string_to_json``)."""
+    return json.loads(text) if text.strip() else None
 
 
 def _partition(array: list[JSON], size: int) -> list[JSON]:
@@ -202,13 +228,15 @@ def _range(start: int, end: int, step: int) -> list[int]:
     return list(range(start, end + (1 if step > 0 else -1), step))
 
 
-def _random(lo: int, hi: int, *seed: int) -> int:
-    return random.Random(*seed).randint(lo, hi - 1) if seed else random.randint(lo, hi - 1)
+def _random(lo: JSON, hi: JSON, *seed: JSON) -> int:
+    low, high = _rounded(lo), _rounded(hi)
+    source = random.Random(_rounded(seed[0])) if seed else random
+    return source.randint(low, high - 1)
 
 
 INTRINSICS: dict[str, Callable[..., JSON]] = {
     "Format": _format,
-    "StringToJson": lambda s: json.loads(s),
+    "StringToJson": _string_to_json,
     "JsonToString": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
     "Array": lambda *a: list(a),
     "ArrayLength": lambda a: len(a),

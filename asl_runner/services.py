@@ -184,7 +184,12 @@ class LocalServices:
             raise
         except Exception as exc:
             raise function_error(exc, context.aws_request_id, handler) from exc
-        text = json.dumps(result, ensure_ascii=False, default=str)
+        if isinstance(result, (bytes, bytearray)):
+            # Lambda's Python runtime sends bytes as they are: a JSON text (recorded by AWS:
+            # LocalStack's snapshot test_lambda_task.py::TestTaskLambda::test_invoke_bytes_payload)
+            text = bytes(result).decode("utf-8")
+        else:
+            text = json.dumps(result, ensure_ascii=False, default=str)
         output: JSON = json.loads(text)
         return output  # its size is the state's to check (a task's result over 256 KiB: limits.check_result)
 
