@@ -47,6 +47,7 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("v2/intrinsic_functions/test_json_manipulation_jsonata.py", JSONATA),
     ("v2/intrinsic_functions/test_math_operations_jsonata.py", JSONATA),
     ("v2/local_mocking/test_base_callbacks.py", CALLBACKS),
+    ("v2/local_mocking/test_base_scenarios.py::TestBaseScenarios::test_numbered_mock_responses", JSONATA),
     ("v2/local_mocking/test_base_scenarios.py::TestBaseScenarios::test_sqs_send_message", SERVICES),
     ("v2/local_mocking/test_base_scenarios.py::TestBaseScenarios::test_sns_publish_base", SERVICES),
     ("v2/local_mocking/test_base_scenarios.py::TestBaseScenarios::test_events_put_events", SERVICES),
@@ -71,9 +72,13 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("v2/test_state/", TEST_STATE),
     ("v2/timeouts/test_heartbeats.py", HEARTBEAT),
     ("v2/base/test_base.py::TestSnfBase::test_event_bridge_events_base", EVENTS),
-    ("v2/scenarios/test_sfn_scenarios.py::TestSfnScenarios::test_wait_for_callback", CALLBACKS),
-    ("v2/scenarios/test_sfn_scenarios.py::TestSfnScenarios::test_step_functions_calling_api_gateway", SERVICES),
+    ("v2/scenarios/test_sfn_scenarios.py::TestFundamental::test_wait_for_callback", CALLBACKS),
+    ("v2/scenarios/test_sfn_scenarios.py::TestFundamental::test_step_functions_calling_api_gateway", SERVICES),
     ("v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_map_item_reader_base_list_objects_v2", LIST_OBJECTS),
+    # these three run a definition in QueryLanguage JSONata (Items, Output)
+    ("v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_map_state_items_input_array", JSONATA),
+    ("v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_map_state_items_input_types", JSONATA),
+    ("v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_map_state_items_variable_sampling", JSONATA),
     (
         "v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_invalid_jsonpath[ST.INVALID_JSONPATH_IN_HEARTBEAT",
         HEARTBEAT,
@@ -83,7 +88,27 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
 
 # Snapshot keys of tests that were renamed or re-parametrised since (the current ids hold the
 # recordings): kept in the snapshot files, validated never.
-STALE: dict[str, str] = {}
+_RENAMED = (
+    "an earlier key of a test since renamed or re-parametrised, never validated (its current id holds the recording)"
+)
+STALE: dict[str, str] = {
+    **{
+        f"v2/intrinsic_functions/test_array.py::TestSfnIntrinsicFunctionsArray::{test}": _RENAMED
+        for test in ("test_array_get_item", "test_array_length", "test_array_unique")
+    },
+    "v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_choice_aws_docs_scenario": _RENAMED,
+    "v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_choice_singleton_composite": _RENAMED,
+    'v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_choice_unsorted_parameters[{"result": {"done": true}}]': (
+        _RENAMED
+    ),
+    'v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_choice_unsorted_parameters[{"result": {"done": false}}]': (
+        _RENAMED
+    ),
+    "v2/scenarios/test_base_scenarios.py::TestBaseScenarios::test_map_item_reader_base_json_with_items_path"
+    "[VALID_ITEMS_PATH_FROM_INPUT]": (
+        "validated, but its parameter is gone from the test: the ItemsPath (and the object) it ran with are not known"
+    ),
+}
 
 
 def unsupported_reason(test_id: str) -> str | None:
@@ -91,12 +116,11 @@ def unsupported_reason(test_id: str) -> str | None:
     if not test_id.startswith(ROOT):
         return None
     rest = test_id[len(ROOT) :]
-    if "jsonata" in rest.lower():
-        return JSONATA
     for prefix, reason in UNSUPPORTED:
         if rest.startswith(prefix):
             return reason or None
-    return None
+    # the tests named for JSONata, wherever they are (e.g. test_choice_aws_docs_scenario[..._JSONATA])
+    return JSONATA if "jsonata" in rest.lower() else None
 
 
 def not_counted(test_id: str) -> str | None:

@@ -136,13 +136,21 @@ def extract(repo: str, commit: str) -> dict[str, Any]:
     }
 
 
+def dumps(data: dict[str, Any]) -> str:
+    """One snapshot id a line: a diff shows which recordings changed."""
+    compact = {"ensure_ascii": False, "sort_keys": True, "separators": (",", ":")}
+    lines = [f" {json.dumps(k, **compact)}:{json.dumps(v, **compact)}" for k, v in sorted(data["snapshots"].items())]
+    source = json.dumps(data["source"], **compact)
+    return '{"source":' + source + ',\n"snapshots":{\n' + ",\n".join(lines) + "\n}}\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", help="LocalStack's repository: a bare git directory or a checkout")
     parser.add_argument("--commit", default="HEAD")
     args = parser.parse_args()
     data = extract(args.repo, args.commit)
-    RECORDED.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    RECORDED.write_text(dumps(data), encoding="utf-8")
     print(
         f"{RECORDED}: {len(data['snapshots'])} snapshot ids, {sum('facts' in s for s in data['snapshots'].values())} with facts"
     )

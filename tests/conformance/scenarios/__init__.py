@@ -10,10 +10,14 @@ from . import (
     comments,
     context_object,
     error_handling,
+    intrinsics,
     map_distributed,
     map_inline,
+    others,
     parallel,
     scenarios_misc,
+    services_lambda,
+    timeouts,
 )
 
 MODULES = (
@@ -22,10 +26,14 @@ MODULES = (
     comments,
     context_object,
     error_handling,
+    intrinsics,
     map_distributed,
     map_inline,
+    others,
     parallel,
     scenarios_misc,
+    services_lambda,
+    timeouts,
 )
 
 

@@ -33,3 +33,7 @@ FUNCTION = "lambda_func_c0ffee00"
 
 def function_arn(name: str = FUNCTION) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+# What the recordings made since 2025 show in place of Lambda's request ids (LocalStack's transformers)
+REQUEST_IDS = {"x-amzn-RequestId": "x-amzn-RequestId", "RequestId": "RequestId"}

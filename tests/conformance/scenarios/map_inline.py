@@ -239,6 +239,8 @@ SCENARIOS = [
     ),
     _one("test_map_state_config_inline_parameters", _hello_world("Parameters", legacy=False), ["Hello", "World"]),
     _one("test_map_state_item_selector[MAP_STATE_ITEM_SELECTOR]", _shipments("ItemSelector", _SHIPPED, legacy=False)),
+    # the recording of the same test before it was parametrised (validated 2023-07-19)
+    _one("test_map_state_item_selector", _shipments("ItemSelector", _SHIPPED, legacy=False)),
     _one("test_map_state_parameters_legacy", _shipments("Parameters", _SHIPPED, legacy=True)),
     _one("test_map_state_item_selector_singleton", _shipments("ItemSelector", ["A", "B", "C"], legacy=False)),
     _one("test_map_state_parameters_singleton_legacy", _shipments("Parameters", ["A", "B", "C"], legacy=True)),

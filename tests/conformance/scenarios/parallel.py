@@ -26,25 +26,26 @@ def _one(test: str, definition: dict[str, Any], input: Any = None) -> Scenario:
     return Scenario(sid(_T + test), (Run(definition, {} if input is None else input),))
 
 
-SCENARIOS = [
-    _one(
-        "test_parallel_state[PARALLEL_STATE]",
-        machine(
+_THREE_BRANCHES = machine(
+    {
+        "LoadInput": to("ParallelState", {"Type": "Pass", "Result": [1, 2, 3, 4]}),
+        "ParallelState": end(
             {
-                "LoadInput": to("ParallelState", {"Type": "Pass", "Result": [1, 2, 3, 4]}),
-                "ParallelState": end(
-                    {
-                        "Type": "Parallel",
-                        "Branches": [
-                            _passes("Branch1"),
-                            _passes("Branch21", "Branch22"),
-                            _passes("Branch31", "Branch32", "Branch33"),
-                        ],
-                    }
-                ),
+                "Type": "Parallel",
+                "Branches": [
+                    _passes("Branch1"),
+                    _passes("Branch21", "Branch22"),
+                    _passes("Branch31", "Branch32", "Branch33"),
+                ],
             }
         ),
-    ),
+    }
+)
+
+SCENARIOS = [
+    _one("test_parallel_state[PARALLEL_STATE]", _THREE_BRANCHES),
+    # the recording of the same test before it was parametrised (validated 2023-07-17)
+    _one("test_parallel_state", _THREE_BRANCHES),
     _one(
         "test_parallel_state[PARALLEL_STATE_PARAMETERS]",
         machine(

@@ -298,6 +298,14 @@ SCENARIOS = [
     ),
     # Wait until a timestamp: RFC 3339 with T and an offset, any number of fraction digits
     *(_one(f"test_wait_timestamp[{label}]", _wait_until(_TIMESTAMPS[label])) for label in ("SECONDS", "NANOSECONDS")),
+    # the recordings of the two tests before they were parametrised (validated 2023-10-31)
+    _one("test_wait_timestamp", _wait_until(_TIMESTAMPS["SECONDS"])),
+    _one(
+        "test_wait_timestamp_path",
+        machine({"WaitUntil": end({"Type": "Wait", "TimestampPath": "$.TimestampValue"})}),
+        {"TimestampValue": _TIMESTAMPS["SECONDS"]},
+        field_placeholders={"TimestampValue": "date"},
+    ),
     # refused when the state machine is created
     *(
         _refused(f"test_wait_timestamp_invalid[{label}]", _wait_until(_TIMESTAMPS[label]))
