@@ -454,6 +454,39 @@ SCENARIOS = [
         "test_map_item_reader_json_no_json_list_object",
         _reader({"InputType": "JSON"}),
     ),
+    # recorded in JSONata; the same values picked with JSONPath (catalog.JSONPATH_EQUIVALENT)
+    _object(
+        "file.json",
+        json.dumps(_STATEMENTS),
+        "test_map_item_reader_base_json_max_items_jsonata",
+        _reader({"InputType": "JSON", "MaxItemsPath": "$.MaxItems"}),
+        {"MaxItems": 2},
+    ),
+    Scenario(
+        sid(_T + "test_map_item_batching_base_json_max_per_batch_jsonata"),
+        (
+            Run(
+                machine(
+                    {
+                        "BatchMapState": end(
+                            {
+                                **_reader({"InputType": "JSON", "MaxItems": 2})["States"]["MapState"],
+                                "ItemBatcher": {
+                                    "MaxItemsPerBatchPath": "$.MaxItemsPerBatch",
+                                    "MaxInputBytesPerBatchPath": "$.MaxInputBytesPerBatch",
+                                    "BatchInput": {"BatchTimestamp.$": "$$.State.EnteredTime"},
+                                },
+                                "ItemProcessor": {**_DISTRIBUTED, **machine({"ProcessBatch": end({"Type": "Pass"})})},
+                            }
+                        )
+                    }
+                ),
+                {"Bucket": _BUCKET, "Key": "file.json", "MaxItemsPerBatch": 2, "MaxInputBytesPerBatch": 150_000},
+            ),
+        ),
+        objects={(_BUCKET, "file.json"): json.dumps(_STATEMENTS).encode()},
+        field_placeholders={"BatchTimestamp": "date"},
+    ),
     # with an ItemReader, ItemsPath selects nothing: the items are the object's
     *(
         _object(
