@@ -70,6 +70,13 @@ def test_raw_user_id_reports_what_the_row_said():
     assert raw_user_id(["x"]) is None
 
 
+def test_an_id_that_is_too_long_stays_too_long_when_reported():
+    # cut to 64 characters it would be a valid id: another user's
+    too_long = "a" * 65
+    assert raw_user_id({"user_id": too_long}) == too_long
+    assert len(raw_user_id({"user_id": "b" * 10_000})) > 64
+
+
 def test_worker_event_rejects_batches_larger_than_the_output_budget():
     items = [{"index": i, "row": {}} for i in range(MAX_ITEMS_PER_BATCH + 1)]
     with pytest.raises(ValueError):
