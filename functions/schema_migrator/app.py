@@ -33,7 +33,7 @@ CONNECT_PAUSE_SECONDS = 5.0
 def migrate(request: Request) -> Mapping[str, str]:
     from sqlalchemy.exc import OperationalError
 
-    from csv_dmap.db import get_engine
+    from csv_dmap.db import get_engine, refresh_if_refused
     from csv_dmap.schema import current, upgrade
 
     load(MigratorSettings)  # raises ConfigurationError: CloudFormation gets FAILED with its one line
@@ -44,6 +44,7 @@ def migrate(request: Request) -> Mapping[str, str]:
             break
         except OperationalError as exc:  # not reachable yet: retry, then give up with the driver's reason
             logger.warning("database not reachable yet", extra={"attempt": attempt, "error": str(exc.orig)})
+            refresh_if_refused(engine, exc)  # a login refused after a rotation: read the secret again
             if attempt == CONNECT_ATTEMPTS:
                 raise ConnectionError(f"database unreachable after {attempt} attempts: {exc.orig}") from None
             time.sleep(CONNECT_PAUSE_SECONDS * attempt)

@@ -1,6 +1,12 @@
 """Aurora MySQL (or SQLite) data access: schema, engine, and the stats repository.
 
-One engine per container (``get_engine``), reused across invocations.
+One engine per container (``get_engine``), reused across invocations. Its URL
+never holds a password that can change: with a Secrets Manager secret (or IAM
+authentication) every new connection takes its login from ``Credentials``
+(the secret read through Powertools Parameters, cached ``SECRET_MAX_AGE_SECONDS``),
+and a login the database refuses (1045, after a rotation) reads the secret
+again and is tried once more; refused again it is a ``TransientDatabaseError``
+the ASL retries. Only a password fixed in ``DATABASE_URL`` makes 1045 permanent.
 ``StatsRepository.unit_of_work`` applies one batch in one transaction:
 
 1. ``read``: ``SELECT ... FROM users LEFT JOIN user_stats ... WHERE user_id IN (...)
@@ -34,7 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     Column,
@@ -143,26 +150,92 @@ def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int
 # --------------------------------------------------------------------------- engine
 
 
-def _url_from_secret(settings: DatabaseSettings) -> URL:
-    from aws_lambda_powertools.utilities import parameters
+SECRET_MAX_AGE_SECONDS = 300  # how long a container trusts the secret it read (POWERTOOLS_PARAMETERS_MAX_AGE)
+ACCESS_DENIED = 1045  # MySQL/MariaDB: the server (or RDS Proxy) refused the user name or password
 
-    secret = parameters.get_secret(settings.db_secret_arn or "", transform="json", max_age=300)
-    if (
-        not isinstance(secret, dict)
-        or "username" not in secret
-        or ("password" not in secret and not settings.db_iam_auth)
-    ):
-        raise ConfigurationError(
-            f"secret {settings.db_secret_arn} must be JSON with at least username and password "
-            "(the format RDS and Secrets Manager rotation use)"
+
+class Credentials(Protocol):
+    """Where a new connection takes its user name and password: read for every new
+    connection, never kept in the engine's URL, so a rotated secret reaches the next one."""
+
+    def login(self) -> tuple[str | None, str | None]:
+        """The user name and password of the next connection (None: the URL's)."""
+        ...
+
+    def refresh(self) -> bool:
+        """Read the credentials again at their source; True when the next login differs."""
+        ...
+
+
+@dataclass
+class IamCredentials:
+    """IAM database authentication: a token signed for the URL's user is the password of
+    every new connection (tokens live 15 minutes)."""
+
+    url: URL
+    region: str | None
+
+    def login(self) -> tuple[str | None, str | None]:
+        return self.url.username, iam_token(self.url, self.region)
+
+    def refresh(self) -> bool:
+        return True  # the next login signs a new token
+
+
+@dataclass
+class SecretCredentials:
+    """A Secrets Manager secret in the RDS format (username, password), read through
+    Powertools Parameters and cached ``SECRET_MAX_AGE_SECONDS``. Aurora rotates a
+    ManageMasterUserPassword secret every 7 days by default, and RDS Proxy takes the
+    secret's current password: a refused login reads the secret again (``refresh``).
+    With IAM authentication the password is a token signed for the secret's user."""
+
+    arn: str
+    iam_region: str | None = None
+    iam_url: URL | None = None
+    provider: Any = None  # a Powertools SecretsProvider, made on first use
+
+    def secret(self, *, force: bool = False) -> dict[str, Any]:
+        if self.provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+            from botocore.config import Config
+
+            # short timeouts: a new connection waits for this inside the worker's time budget
+            self.provider = SecretsProvider(boto_config=Config(connect_timeout=2, read_timeout=5))
+        value = self.provider.get(self.arn, max_age=SECRET_MAX_AGE_SECONDS, transform="json", force_fetch=force)
+        iam = self.iam_url is not None
+        if not isinstance(value, dict) or "username" not in value or ("password" not in value and not iam):
+            raise ConfigurationError(
+                f"secret {self.arn} must be JSON with at least username and password "
+                "(the format RDS and Secrets Manager rotation use)"
+            )
+        return value
+
+    def login(self) -> tuple[str | None, str | None]:
+        secret = self.secret()
+        user = str(secret["username"])
+        if self.iam_url is not None:  # alternating-users rotation may change the user too
+            return user, iam_token(self.iam_url.set(username=user), self.iam_region)
+        return user, str(secret["password"])
+
+    def refresh(self) -> bool:
+        before = self.secret()
+        after = self.secret(force=True)
+        return self.iam_url is not None or (before.get("username"), before.get("password")) != (
+            after.get("username"),
+            after.get("password"),
         )
+
+
+def _url_from_secret(settings: DatabaseSettings, secret: dict[str, Any]) -> URL:
+    """Where the database is, from the secret and the settings; never its password
+    (``SecretCredentials`` gives each new connection the secret's current one)."""
     host = settings.db_host or secret.get("host")
     if not host:
         raise ConfigurationError("no database host: set DbProxyEndpoint/DB_HOST or put host in the secret")
     return URL.create(
         "mysql+pymysql",
         username=secret["username"],
-        password=None if settings.db_iam_auth else secret["password"],
         host=host,
         port=int(secret.get("port") or settings.db_port),
         database=secret.get("dbname") or settings.db_name,
@@ -170,13 +243,19 @@ def _url_from_secret(settings: DatabaseSettings) -> URL:
     )
 
 
-def database_url(settings: DatabaseSettings) -> URL:
+def connection_source(settings: DatabaseSettings) -> tuple[URL, Credentials | None]:
+    """The database's URL and, when the password is not fixed in it, where each new
+    connection takes its credentials (a secret, or IAM authentication)."""
     if settings.database_url:
-        return make_url(settings.database_url)
+        return make_url(settings.database_url), None
     if settings.db_secret_arn:
-        return _url_from_secret(settings)
+        credentials = SecretCredentials(settings.db_secret_arn, iam_region=settings.db_region)
+        url = _url_from_secret(settings, credentials.secret())
+        if settings.db_iam_auth:
+            credentials.iam_url = url
+        return url, credentials
     if settings.db_iam_auth and settings.db_host and settings.db_user:
-        return URL.create(
+        url = URL.create(
             "mysql+pymysql",
             username=settings.db_user,
             host=settings.db_host,
@@ -184,11 +263,17 @@ def database_url(settings: DatabaseSettings) -> URL:
             database=settings.db_name,
             query={"charset": "utf8mb4"},
         )
+        return url, IamCredentials(url, settings.db_region)
     raise ConfigurationError(
         "no database configured: set DATABASE_URL (for example sqlite:///csv_dmap.db or "
         "mysql+pymysql://user:pass@host/db), DB_SECRET_ARN (+ DB_HOST for an RDS Proxy), "
         "or DB_IAM_AUTH=true with DB_HOST and DB_USER"
     )
+
+
+def database_url(settings: DatabaseSettings) -> URL:
+    """The database's URL (without a password when a secret or IAM gives it)."""
+    return connection_source(settings)[0]
 
 
 try:  # PyMySQL is the MySQL driver; SQLite-only environments need not have it
@@ -259,8 +344,15 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def build_engine(url: URL | str, pool_size: int = 1, options: ConnectionOptions | None = None) -> Engine:
-    """An engine tuned for Lambda: a small pool, pre-ping, recycled connections."""
+def build_engine(
+    url: URL | str,
+    pool_size: int = 1,
+    options: ConnectionOptions | None = None,
+    credentials: Credentials | None = None,
+) -> Engine:
+    """An engine tuned for Lambda: a small pool, pre-ping, recycled connections. With
+    ``credentials`` (or IAM authentication in ``options``), every new connection takes
+    its user name and password from them, not from the URL."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -282,13 +374,44 @@ def build_engine(url: URL | str, pool_size: int = 1, options: ConnectionOptions 
         isolation_level="READ COMMITTED",
         connect_args=connect_args,
     )
-    if options.iam_auth:
+    if credentials is None and options.iam_auth:
+        credentials = IamCredentials(url, options.region)
+    if credentials is not None:
+        _CREDENTIALS[engine] = credentials
+        source = credentials
 
         @event.listens_for(engine, "do_connect")
-        def _iam_password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-            cparams["password"] = iam_token(url, options.region)
+        def _login(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            user, password = source.login()
+            if user is not None:
+                cparams["user"] = user
+            cparams["password"] = password
 
     return engine
+
+
+_CREDENTIALS: WeakKeyDictionary[Engine, Credentials] = WeakKeyDictionary()
+
+
+def refresh_if_refused(engine: Engine, exc: DBAPIError) -> bool:
+    """After a refused login (1045) of an engine whose credentials come from a secret or
+    IAM: read them again. True when the next connection logs in differently (worth one
+    more attempt now); False for any other error, or credentials fixed in the URL."""
+    credentials = _CREDENTIALS.get(engine)
+    if credentials is None or _mysql_code(exc.orig) != ACCESS_DENIED:
+        return False
+    return credentials.refresh()
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection of ``engine``; a login the database refuses after a rotation is tried
+    once more with the credentials read again."""
+    try:
+        return engine.connect()
+    except DBAPIError as exc:
+        if not refresh_if_refused(engine, exc):
+            raise
+    return engine.connect()
 
 
 _engine_lock = threading.Lock()
@@ -298,8 +421,13 @@ _engine_lock = threading.Lock()
 def get_engine() -> Engine:
     """The container's engine, built once from the settings (forgotten by ``csv_dmap.runtime.reset``)."""
     with _engine_lock:
-        settings = load(DatabaseSettings)  # the function's database piece (worker, migrator)
-        return build_engine(database_url(settings), settings.db_pool_size, ConnectionOptions.from_settings(settings))
+        return engine_from_settings(load(DatabaseSettings))  # the function's database piece (worker, migrator)
+
+
+def engine_from_settings(settings: DatabaseSettings) -> Engine:
+    """The engine the settings describe: URL, pool, TLS, and where logins come from."""
+    url, credentials = connection_source(settings)
+    return build_engine(url, settings.db_pool_size, ConnectionOptions.from_settings(settings), credentials)
 
 
 # --------------------------------------------------------------------------- faults
@@ -316,14 +444,26 @@ def _mysql_code(orig: BaseException | None) -> int | None:
     return args[0] if args and isinstance(args[0], int) else None
 
 
-def classify(exc: DBAPIError) -> TransientDatabaseError | PermanentDatabaseError:
-    """The named batch error for a driver error, with a one-line cause (no traceback, no password)."""
+def classify(exc: DBAPIError, *, refreshable: bool = False) -> TransientDatabaseError | PermanentDatabaseError:
+    """The named batch error for a driver error, with a one-line cause (no traceback, no password).
+
+    A refused login (1045) is transient when the credentials come from a secret or IAM
+    (``refreshable``: they were just read again, and a rotation may still be settling);
+    with a password fixed in the URL no retry can change it."""
     orig = exc.orig
     code = _mysql_code(orig)
     args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
     text = str(args[1] if code is not None and len(args) > 1 else orig)
     line = _SECRET_IN_URL.sub(r"\1***@", text.strip().splitlines()[0] if text.strip() else "")
     cause = f"{type(orig).__name__}{f' {code}' if code is not None else ''}: {line}"[:1000]
+    if code == ACCESS_DENIED:
+        if refreshable:
+            return TransientDatabaseError(
+                f"database refused the login with the credentials just read again from their source: {cause}"
+            )
+        return PermanentDatabaseError(
+            f"database refused the login, and its password is fixed in DATABASE_URL (no secret to read again): {cause}"
+        )
     sqlite_busy = type(orig).__name__ == "OperationalError" and ("locked" in line or "busy" in line)
     if code in TRANSIENT_MYSQL_ERRORS or exc.connection_invalidated or sqlite_busy:
         return TransientDatabaseError(f"database unavailable: {cause}")
@@ -482,10 +622,10 @@ class StatsRepository:
     def unit_of_work(self, batch: BatchRef, *, lock: bool = True) -> Iterator[UnitOfWork]:
         """A transaction for one batch; driver errors come out as the named batch errors."""
         try:
-            with self.engine.begin() as conn:
+            with connect(self.engine) as conn, conn.begin():
                 yield UnitOfWork(conn, self, batch, lock)
         except DBAPIError as exc:
-            raise classify(exc) from exc
+            raise classify(exc, refreshable=self.engine in _CREDENTIALS) from exc
 
     def read(self, conn: Connection, user_ids: Iterable[str], *, lock: bool) -> Mapping[str, StoredStats]:
         stmt = _READ_LOCKED if lock else _READ
