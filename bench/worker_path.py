@@ -163,9 +163,18 @@ class DropAudit:
     database path."""
 
     def write_results(
-        self, results: Sequence[Any], *, execution_name: str, execution_start: Any, source_key: str, ttl_days: int
-    ) -> int:
-        return 0
+        self,
+        results: Sequence[Any],
+        *,
+        execution_name: str,
+        execution_start: Any,
+        source_key: str,
+        ttl_days: int,
+        keep_existing: frozenset[int] = frozenset(),
+    ) -> Any:
+        from csv_dmap.models import AuditReport
+
+        return AuditReport()
 
 
 def load_factory(spec: str) -> RepositoryFactory:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event, inspect, text
 from csv_dmap import schema
 from csv_dmap.db import metadata
 
-APP_TABLES = {"users", "user_stats"}
+APP_TABLES = {"users", "user_stats", "applied_batches"}
 
 
 def differences(engine: Engine) -> list[Any]:

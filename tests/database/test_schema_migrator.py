@@ -125,7 +125,7 @@ def test_create_migrates_an_empty_database_and_answers_success(migrator, mariadb
     assert body["PhysicalResourceId"] == "DatabaseSchema-schema"
     assert body["Data"] == {"Revision": schema.head(), "PreviousRevision": ""}
     assert len(json.dumps(body).encode()) <= 4096
-    assert tables(mariadb_empty) == {"users", "user_stats", "alembic_version"}
+    assert tables(mariadb_empty) == {"users", "user_stats", "applied_batches", "alembic_version"}
     assert schema.current(mariadb_empty) == schema.head()
 
 
@@ -188,7 +188,7 @@ def test_delete_answers_success_and_drops_nothing(migrator, mariadb_empty: str) 
         migrator(mariadb_empty, request("Delete", server.url, physical_id="DatabaseSchema-schema"))
     body = server.puts[-1]["body"]
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == "DatabaseSchema-schema"
-    assert tables(mariadb_empty) == {"users", "user_stats", "alembic_version"}
+    assert tables(mariadb_empty) == {"users", "user_stats", "applied_batches", "alembic_version"}
 
 
 def test_an_unreachable_database_answers_failed_with_a_readable_reason(migrator, mariadb_server: str) -> None:

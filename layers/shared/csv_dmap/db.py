@@ -38,16 +38,18 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -57,6 +59,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, make_url
@@ -66,7 +69,7 @@ from sqlalchemy.sql.dml import Insert
 
 from .config import DatabaseSettings, load
 from .errors import ConfigurationError, PermanentDatabaseError, TransientDatabaseError
-from .models import USER_ID_MAX_LENGTH, StatsWrite, StoredStats
+from .models import MAX_ITEMS_PER_BATCH, USER_ID_MAX_LENGTH, AppliedBatch, StatsWrite, StoredStats
 
 metadata = MetaData()
 
@@ -107,6 +110,20 @@ user_stats = Table(
     comment="Counts from the daily CSV; written by csv-dmap",
 )
 
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("execution_name", String(80), primary_key=True),
+    Column("first_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("rows_written", Integer, nullable=False),  # users the batch's upsert wrote
+    # One code per item of the batch, in the order of its Items (see AppliedBatch): what the
+    # first attempt answered, so that a retry answers the same.
+    Column("outcomes", String(MAX_ITEMS_PER_BATCH), nullable=False),
+    Column("committed_at", Moment, nullable=False),  # UTC, the attempt's clock
+    Index("ix_applied_batches_committed_at", "committed_at"),
+    comment="Batches that committed, written in the batch's own transaction; kept 15 days",
+)
+
 _WRITTEN = (
     "login_count",
     "post_count",
@@ -120,17 +137,19 @@ _WRITTEN = (
 
 
 def create_schema(engine: Engine) -> None:
-    """Create ``users`` and ``user_stats`` if they do not exist."""
+    """Create ``users``, ``user_stats`` and ``applied_batches`` if they do not exist."""
     metadata.create_all(engine)
 
 
 def schema_ddl(dialect_name: str = "mysql") -> str:
     """The CREATE TABLE statements for a dialect, for DBAs who apply DDL by hand."""
     from sqlalchemy.dialects import sqlite  # not needed on Lambda's hot path
-    from sqlalchemy.schema import CreateTable
+    from sqlalchemy.schema import CreateIndex, CreateTable
 
     dialect = {"mysql": mysql.dialect(), "sqlite": sqlite.dialect()}[dialect_name]
-    return ";\n\n".join(str(CreateTable(t).compile(dialect=dialect)).strip() for t in metadata.sorted_tables) + ";\n"
+    ddl: list[CreateTable | CreateIndex] = [CreateTable(t) for t in metadata.sorted_tables]
+    ddl += [CreateIndex(i) for t in metadata.sorted_tables for i in sorted(t.indexes, key=lambda i: str(i.name))]
+    return ";\n\n".join(str(d.compile(dialect=dialect)).strip() for d in ddl) + ";\n"
 
 
 def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int:
@@ -482,6 +501,15 @@ def _insert_users(dialect: str) -> Insert:
     return stmt.on_duplicate_key_update(user_id=stmt.inserted.user_id)
 
 
+def _insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
+    """INSERT that leaves an existing row alone: 1 row inserted, or 0 when the key exists."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return mysql.insert(table).prefix_with("IGNORE")
+
+
 def _upsert(dialect: str) -> Insert:
     if dialect in ("mysql", "mariadb"):
         stmt = mysql.insert(user_stats)
@@ -563,6 +591,10 @@ _READ = (
 _READ_LOCKED = _READ.with_for_update()
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 @dataclass(frozen=True)
 class BatchRef:
     """The batch a unit of work writes for: its execution and first item index."""
@@ -571,52 +603,113 @@ class BatchRef:
     batch_index: int
     execution_start: datetime  # naive UTC
     updated_at: datetime  # naive UTC
+    now: datetime = field(default_factory=_utc_now)  # naive UTC: this attempt's clock (applied_batches)
+
+
+# applied_batches is kept this long: a Map Run can be redriven for 14 days after its execution
+# ended, and a redriven batch that committed must find its record. A day of margin covers the run.
+APPLIED_BATCHES_KEPT = timedelta(days=15)
+PRUNE_EVERY_ROWS = 50_000  # the batch whose rows reach a multiple of this prunes (about 1 in 100)
+PRUNE_LIMIT = 1_000  # records one prune deletes: 10 times the 100 that batches of 500 rows write between two
+
+
+def prune_due(first_index: int, items: int) -> bool:
+    """Whether the batch of item indexes [first_index, first_index + items) prunes old records:
+    the one that reaches a multiple of ``PRUNE_EVERY_ROWS`` (the first batch of every run too)."""
+    last = first_index + max(items, 1) - 1
+    return first_index % PRUNE_EVERY_ROWS == 0 or first_index // PRUNE_EVERY_ROWS != last // PRUNE_EVERY_ROWS
+
+
+_RECORD = select(applied_batches.c.rows_written, applied_batches.c.outcomes, applied_batches.c.committed_at).where(
+    applied_batches.c.execution_name == bindparam("name"), applied_batches.c.first_index == bindparam("first")
+)
+_RECORD_LOCKED = _RECORD.with_for_update()
+_RECORD_OUTCOMES = (
+    applied_batches.update()
+    .where(applied_batches.c.execution_name == bindparam("name"), applied_batches.c.first_index == bindparam("first"))
+    .values(rows_written=bindparam("rows"), outcomes=bindparam("outcomes"))
+)
+_PRUNE = {
+    # single-table DELETE with ORDER BY and LIMIT: a range of the committed_at index, oldest first
+    "mysql": "DELETE FROM applied_batches WHERE committed_at < :cutoff ORDER BY committed_at LIMIT :limit",
+    # SQLite's DELETE has no LIMIT (unless compiled with it)
+    "sqlite": (
+        "DELETE FROM applied_batches WHERE rowid IN "
+        "(SELECT rowid FROM applied_batches WHERE committed_at < :cutoff ORDER BY committed_at LIMIT :limit)"
+    ),
+}
 
 
 @dataclass
 class UnitOfWork:
-    """One batch's transaction: ``read`` (locked) then ``write``."""
+    """One batch's transaction: ``claim`` the batch, ``read`` its users (locked),
+    ``write`` the upsert and ``record`` what it did; or, reconciling, ``find``."""
 
     conn: Connection
     repo: StatsRepository
     batch: BatchRef
     lock: bool = True
-    snapshot: dict[str, StoredStats] = field(default_factory=dict)
+
+    def claim(self) -> AppliedBatch | None:
+        """Take the batch: its ``applied_batches`` row, inserted now, commits with the upsert.
+        Another attempt of the same batch still in its transaction holds that row: this waits
+        for it. None: the batch never committed (this attempt applies it); else the record of
+        the attempt that committed it (this one is a retry and writes nothing)."""
+        row = {
+            "execution_name": self.batch.execution_name,
+            "first_index": self.batch.batch_index,
+            "rows_written": 0,
+            "outcomes": "",
+            "committed_at": self.batch.now,
+        }
+        if self.conn.execute(self.repo.claim_batch, row).rowcount == 1:
+            return None
+        return self.find()
+
+    def find(self) -> AppliedBatch | None:
+        """The batch's record, if it committed: a locking read, so an attempt that is still
+        committing it is waited for, never missed."""
+        key = {"name": self.batch.execution_name, "first": self.batch.batch_index}
+        found = self.conn.execute(_RECORD_LOCKED, key).first()
+        return None if found is None else AppliedBatch(found.outcomes, found.rows_written, found.committed_at)
 
     def read(self, user_ids: Iterable[str], create_missing: bool = False) -> dict[str, StoredStats]:
         """What the database holds for each of ``user_ids`` that exists in ``users``
         (every id, when ``create_missing``: unknown users are inserted first)."""
         ids = set(user_ids)
-        self.snapshot.update(self.repo.read(self.conn, ids, lock=self.lock))
-        missing = ids - self.snapshot.keys()
+        stored = dict(self.repo.read(self.conn, ids, lock=self.lock))
+        missing = ids - stored.keys()
         if create_missing and missing:
             self.conn.execute(self.repo.insert_users, [{"user_id": uid} for uid in sorted(missing)])
-            self.snapshot.update(self.repo.read(self.conn, missing, lock=self.lock))
-        return dict(self.snapshot)
+            stored.update(self.repo.read(self.conn, missing, lock=self.lock))
+        return stored
 
     def write(self, writes: Sequence[StatsWrite]) -> None:
-        """Upsert the final values; the bookkeeping comes from the snapshot ``read`` took."""
+        """Upsert the final values and the values they replace (``StatsWrite.prev_*``, decided
+        by ``csv_dmap.logic.decide``), with the batch's bookkeeping."""
         if writes:
-            self.repo.send_upsert(self.conn, [self._row(w) for w in writes], self.batch)
+            rows = [(w.user_id, w.login_count, w.post_count, w.prev_login_count, w.prev_post_count) for w in writes]
+            self.repo.send_upsert(self.conn, rows, self.batch)
 
-    def _row(self, write: StatsWrite) -> Row:
-        before = self.snapshot[write.user_id]
-        retry = before.last_execution_name == self.batch.execution_name and (
-            before.last_batch_index == self.batch.batch_index
-        )
-        if retry:  # the values this batch replaced the first time
-            return (write.user_id, write.login_count, write.post_count, before.prev_login_count, before.prev_post_count)
-        return (write.user_id, write.login_count, write.post_count, before.login_count, before.post_count)
+    def record(self, outcomes: str, rows_written: int) -> None:
+        """Complete the claimed record with what the batch did; the batch that reaches a
+        multiple of ``PRUNE_EVERY_ROWS`` also deletes up to ``PRUNE_LIMIT`` records older than
+        ``APPLIED_BATCHES_KEPT`` (an index range, oldest first)."""
+        key = {"name": self.batch.execution_name, "first": self.batch.batch_index}
+        self.conn.execute(_RECORD_OUTCOMES, {**key, "rows": rows_written, "outcomes": outcomes})
+        if prune_due(self.batch.batch_index, len(outcomes)):
+            self.repo.prune(self.conn, self.batch.now - APPLIED_BATCHES_KEPT)
 
 
 class StatsRepository:
-    """Reads and writes ``users`` / ``user_stats`` for one batch at a time."""
+    """Reads and writes ``users`` / ``user_stats`` / ``applied_batches`` for one batch at a time."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
         self.upsert = _upsert(self.dialect)
         self.insert_users = _insert_users(self.dialect)
+        self.claim_batch = _insert_ignoring_duplicates(applied_batches, self.dialect)
 
     @contextmanager
     def unit_of_work(self, batch: BatchRef, *, lock: bool = True) -> Iterator[UnitOfWork]:
@@ -634,6 +727,12 @@ class StatsRepository:
             for uid, login, post, prev_login, prev_post, name, index, start in conn.execute(stmt, {"ids": chunk}):
                 stored[uid] = StoredStats(login, post, prev_login, prev_post, name, index, start)
         return stored
+
+    def prune(self, conn: Connection, before: datetime, limit: int = PRUNE_LIMIT) -> int:
+        """Delete up to ``limit`` ``applied_batches`` records committed before ``before``."""
+        sql = _PRUNE["sqlite" if self.dialect == "sqlite" else "mysql"]
+        stmt = text(sql).bindparams(bindparam("cutoff", type_=Moment), bindparam("limit", type_=Integer))
+        return int(conn.execute(stmt, {"cutoff": before, "limit": limit}).rowcount)
 
     def send_upsert(self, conn: Connection, rows: list[Row], batch: BatchRef) -> None:
         """Write ``rows`` and the batch's bookkeeping.

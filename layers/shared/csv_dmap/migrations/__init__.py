@@ -1,4 +1,4 @@
-"""Alembic migrations of csv-dmap's schema (``users``, ``user_stats``).
+"""Alembic migrations of csv-dmap's schema (``users``, ``user_stats``, ``applied_batches``).
 
 Run them through :mod:`csv_dmap.schema` (``migrate``, ``upgrade``, ``current``): it
 configures Alembic in code, so no ``alembic.ini`` is needed in Lambda. To write

@@ -8,7 +8,7 @@
 ``from csv_dmap.models import X`` works for every public name.
 """
 
-from .records import StatsWrite, StoredStats
+from .records import AppliedBatch, AuditReport, StatsWrite, StoredStats
 from .rows import (
     COUNT_MAX,
     ECHO_MAX,
@@ -46,6 +46,7 @@ from .steps import (
     ValidationResult,
 )
 from .worker import (
+    AUDIT_MISSING_BYTES,
     MAX_ITEMS_PER_BATCH,
     MAX_OUTPUT_BYTES,
     MAX_RESULT_BYTES,
@@ -59,6 +60,7 @@ from .worker import (
 )
 
 __all__ = [
+    "AUDIT_MISSING_BYTES",
     "COUNT_MAX",
     "ECHO_MAX",
     "ERROR_MESSAGE_MAX",
@@ -72,6 +74,8 @@ __all__ = [
     "USER_ID_PATTERN",
     "AggregateRequest",
     "AggregateResult",
+    "AppliedBatch",
+    "AuditReport",
     "BatchCounts",
     "BatchInput",
     "BatchItem",
