@@ -162,7 +162,7 @@ class DropAudit:
     """Audit sink (``csv_dmap.logic.apply_batch.AuditSink``) that keeps nothing: isolates the
     database path."""
 
-    def write_results(
+    def write_results_report(
         self,
         results: Sequence[Any],
         *,

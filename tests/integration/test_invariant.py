@@ -364,13 +364,13 @@ def test_a_batch_whose_audit_write_keeps_failing_after_commit_is_reported_applie
 
     from csv_dmap.audit import AuditLogWriter
 
-    real = AuditLogWriter.write_results
+    real = AuditLogWriter.write_results_report
 
     def counting(self, *args, **kwargs):
         attempts["n"] += 1
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(AuditLogWriter, "write_results", counting)
+    monkeypatch.setattr(AuditLogWriter, "write_results_report", counting)
     refuse_audit(monkeypatch, refusing=lambda: attempts["n"] <= failing)
     result = child(local_env, event([row("U1", 3, 4, 2), row("U2", 5, 6, 3)], "B", T_B))
     assert result.status == "SUCCEEDED", (result.error, result.cause)

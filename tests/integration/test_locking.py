@@ -26,7 +26,7 @@ class Captured:
         self.results = []
         self.items = []
 
-    def write_results(self, results, *, execution_name, execution_start, source_key, ttl_days, keep_existing=()):
+    def write_results_report(self, results, *, execution_name, execution_start, source_key, ttl_days, keep_existing=()):
         self.results.extend(results)
         self.items.extend(
             audit_items(

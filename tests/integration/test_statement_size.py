@@ -19,7 +19,7 @@ PINNING_LIMIT = 16_384
 class Drop:
     """An audit sink that writes nothing (this test measures SQL only)."""
 
-    def write_results(self, results, *, execution_name, execution_start, source_key, ttl_days, keep_existing=()):
+    def write_results_report(self, results, *, execution_name, execution_start, source_key, ttl_days, keep_existing=()):
         return AuditReport()
 
 

@@ -236,7 +236,7 @@ def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(
 
 
 def write(writer: AuditLogWriter, results: list[dict[str, Any]], keep: frozenset[int] = frozenset()) -> Any:
-    return writer.write_results(
+    return writer.write_results_report(
         results,
         execution_name="exec-1",
         execution_start=NOW,
@@ -285,6 +285,27 @@ def test_items_that_cannot_be_written_are_reported_not_raised(ddb):
     assert report.missing == frozenset(range(25, 50)) | {59}  # the chunk of row 30, and the kept row
     assert isinstance(report.error, AuditWriteError) and "26 of 60 audit items not written" in str(report.error)
     assert count(ddb) == 34
+
+
+def test_the_aggregators_call_raises_what_it_could_not_write(ddb):
+    # the aggregator rewrites the items a worker could not write: a refusal must reach it as an error
+    class Throttled:
+        def batch_write_item(self, RequestItems):
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "x"
+            )
+
+    writer = AuditLogWriter(Throttled(), TABLE, max_attempts=2, sleep=lambda s: None)
+    with pytest.raises(AuditWriteError, match="1 of 1 audit items not written"):
+        writer.write_results(
+            [applied(0, "U00001")], execution_name="exec-1", execution_start=NOW, source_key="k", ttl_days=180
+        )
+    assert (
+        AuditLogWriter(ddb, TABLE).write_results(
+            [applied(0, "U00001")], execution_name="exec-1", execution_start=NOW, source_key="k", ttl_days=180
+        )
+        == 1
+    )
 
 
 def test_a_refused_write_is_reported_as_the_refusal(ddb):

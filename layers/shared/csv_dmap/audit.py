@@ -26,9 +26,10 @@ Writes retry throttling, 5xx, connection errors and UnprocessedItems with
 exponential backoff and full jitter inside a fixed time budget, then raise
 ``AuditWriteError`` (the ASL retries the batch). A request DynamoDB refuses
 (ValidationException, ...) raises ``AuditWriteRejected`` at once. The worker's
-call, ``write_results``, reports instead of raising (``AuditReport``: which rows'
+call, ``write_results_report``, reports instead of raising (``AuditReport``: which rows'
 items are missing, and the error): the worker raises it, except in
-ReconcileBatch, where the results say ``auditMissing``. Rows a replayed batch can
+ReconcileBatch, where the results say ``auditMissing``. ``write_results`` (the
+aggregator's call, rewriting those items) raises as ``write_items`` does. Rows a replayed batch can
 no longer answer in full are written only where no item exists (a conditional
 PutItem): the first attempt's item stands and is reported back.
 """
@@ -415,6 +416,29 @@ class AuditLogWriter:
         execution_start: datetime | str,
         source_key: str,
         ttl_days: int,
+    ) -> int:
+        """Audit result dicts (contract 4), overwriting what is there; raise ``AuditWriteError``
+        / ``AuditWriteRejected`` when some item is not written (the aggregator's call, which
+        rewrites the items a worker could not write). Returns the calls made."""
+        report = self.write_results_report(
+            results,
+            execution_name=execution_name,
+            execution_start=execution_start,
+            source_key=source_key,
+            ttl_days=ttl_days,
+        )
+        if report.error is not None:
+            raise report.error
+        return report.calls
+
+    def write_results_report(
+        self,
+        results: Sequence[Mapping[str, Any]],
+        *,
+        execution_name: str,
+        execution_start: datetime | str,
+        source_key: str,
+        ttl_days: int,
         keep_existing: frozenset[int] = frozenset(),
     ) -> AuditReport:
         """Audit a batch from the worker's result dicts (contract 4): the worker's one call.
@@ -434,7 +458,8 @@ class AuditLogWriter:
         outcomes = self._write(plain, guarded)
         kept = {index: record for outcome in outcomes for index, record in outcome.kept.items()}
         missing = frozenset(_row_index(request) for outcome in outcomes for request in outcome.left)
-        return AuditReport(missing, kept, _failure(outcomes, len(requests), self.budget_seconds))
+        calls = sum(outcome.calls for outcome in outcomes)
+        return AuditReport(missing, kept, _failure(outcomes, len(requests), self.budget_seconds), calls)
 
 
 def _failure(outcomes: Sequence[_ChunkOutcome], total: int, budget: float) -> Exception | None:

@@ -78,7 +78,7 @@ class AuditSink(Protocol):
     the results, in the one place audit items are made, and writes them; the rows of
     ``keep_existing`` only where no item exists yet."""
 
-    def write_results(
+    def write_results_report(
         self,
         results: Sequence[Mapping[str, Any]],
         *,
@@ -196,7 +196,7 @@ def write_audit(
     keep: frozenset[int] = frozenset(),
 ) -> AuditReport:
     """The audit items of a batch, from its results (contract 4 dicts)."""
-    return audit.write_results(
+    return audit.write_results_report(
         results,
         execution_name=ctx.execution_name,
         execution_start=ctx.moment,

@@ -60,10 +60,11 @@ class AppliedBatch:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """What became of a batch's audit items (``AuditSink.write_results``)."""
+    """What became of a batch's audit items (``AuditSink.write_results_report``)."""
 
     missing: frozenset[int] = frozenset()  # row indexes whose item could not be written
     # row index -> the item found in place (as ``audit.item_record`` reads it), left standing:
     # the first attempt's, for rows written only where no item existed
     kept: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     error: Exception | None = None  # AuditWriteError / AuditWriteRejected: what failed, when something did
+    calls: int = 0  # DynamoDB calls made
