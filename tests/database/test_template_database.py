@@ -91,6 +91,28 @@ def test_the_cluster_is_serverless_v2_mysql_with_a_managed_password() -> None:
     assert TEMPLATE["Parameters"]["DbMinCapacity"]["MinValue"] >= 0.5
 
 
+def _uses(node: Any, function: str) -> bool:
+    if isinstance(node, dict):
+        return function in node or any(_uses(v, function) for v in node.values())
+    if isinstance(node, list):
+        return any(_uses(v, function) for v in node)
+    return False
+
+
+def test_the_subnets_are_in_the_zones_the_operator_names() -> None:
+    # Fn::GetAZs lists zones in an order that "isn't guaranteed and can change when new Availability
+    # Zones are added" (a later deploy would move, so replace, the subnets) and can list a zone where
+    # the account cannot create subnets: the operator names the zones instead.
+    assert not _uses(TEMPLATE, "Fn::GetAZs")
+    zones = TEMPLATE["Parameters"]["AvailabilityZones"]
+    assert zones["Type"] == "List<AWS::EC2::AvailabilityZone::Name>"  # CloudFormation checks each name exists
+    assert "Default" not in zones  # zone names are per account: no name is right for everyone
+    picked = [RES[subnet]["Properties"]["AvailabilityZone"] for subnet in ("PrivateSubnetA", "PrivateSubnetB")]
+    assert picked == [{"Fn::Select": [0, {"Ref": "AvailabilityZones"}]}, {"Fn::Select": [1, {"Ref": "AvailabilityZones"}]}]
+    for subnet in ("PrivateSubnetA", "PrivateSubnetB"):
+        assert RES[subnet]["Condition"] == "CreateNetwork"  # used only when the stack builds its VPC
+
+
 def test_the_network_has_the_endpoints_the_functions_call() -> None:
     endpoints = {
         r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]: r["Properties"]
