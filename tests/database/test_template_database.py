@@ -108,7 +108,10 @@ def test_the_subnets_are_in_the_zones_the_operator_names() -> None:
     assert zones["Type"] == "List<AWS::EC2::AvailabilityZone::Name>"  # CloudFormation checks each name exists
     assert "Default" not in zones  # zone names are per account: no name is right for everyone
     picked = [RES[subnet]["Properties"]["AvailabilityZone"] for subnet in ("PrivateSubnetA", "PrivateSubnetB")]
-    assert picked == [{"Fn::Select": [0, {"Ref": "AvailabilityZones"}]}, {"Fn::Select": [1, {"Ref": "AvailabilityZones"}]}]
+    assert picked == [
+        {"Fn::Select": [0, {"Ref": "AvailabilityZones"}]},
+        {"Fn::Select": [1, {"Ref": "AvailabilityZones"}]},
+    ]
     for subnet in ("PrivateSubnetA", "PrivateSubnetB"):
         assert RES[subnet]["Condition"] == "CreateNetwork"  # used only when the stack builds its VPC
 
