@@ -19,7 +19,7 @@ def _stats(alarm: str) -> dict[str, dict[str, Any]]:
 
 def _widget(title_start: str) -> dict[str, Any]:
     body = RES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
-    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "0", body))["widgets"]  # a number fits every place
     (widget,) = [w for w in widgets if w["properties"]["title"].startswith(title_start)]
     return dict(widget["properties"])
 
@@ -58,3 +58,30 @@ def test_the_connections_widget_sums_over_the_proxy_nodes_and_shows_the_allowanc
     alarm_dims = _stats("ProxySaturationAlarm")["used"]["Metric"]["Dimensions"]
     names = [d["Name"] for d in alarm_dims]
     assert rows["DatabaseConnections"][0::2] == rows["MaxDatabaseConnectionsAllowed"][0::2] == names
+
+
+def test_the_open_map_runs_alarm_warns_before_the_account_quota():
+    # "ApproximateOpenMapRunCount: Approximate number of currently open Map Runs in progress in your
+    # account ... we recommend using the Maximum statistic"; a dimensionless AWS/States metric.
+    alarm = RES["OpenMapRunsAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/States", "ApproximateOpenMapRunCount")
+    assert "Dimensions" not in alarm and alarm["Statistic"] == "Maximum"
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Threshold"] == {"Ref": "OpenMapRunAlarmThreshold"} and alarm["AlarmActions"] == [
+        {"Ref": "AlertTopic"}
+    ]
+    threshold = TEMPLATE["Parameters"]["OpenMapRunAlarmThreshold"]
+    assert threshold["Type"] == "Number" and threshold["MaxValue"] == 1000  # the OpenMapRunLimit quota
+    assert 0 < threshold["MinValue"] <= threshold["Default"] < 1000
+
+
+def test_the_dashboard_shows_the_open_map_runs_against_their_limit():
+    widget = _widget("Open Map Runs")
+    rows = _rows(widget)
+    assert widget["stat"] == "Maximum"
+    assert [row[:2] for row in rows] == [
+        ["AWS/States", "ApproximateOpenMapRunCount"],
+        ["AWS/States", "OpenMapRunLimit"],
+        ["AWS/States", "ApproximateMapRunBacklogSize"],
+    ]
+    assert all(len(row) == 2 for row in rows)  # no dimension: the account's
