@@ -5,6 +5,7 @@ nothing of it in existing mode. (Translation, cfn-lint and checkov of every mode
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -292,7 +293,20 @@ def refused(values: dict[str, str]) -> list[str]:
         ({"VpcSubnetIds": "subnet-a,subnet-b"}, ["GivenSubnetsNeedTheirVpc"]),
         ({"VpcSubnetIds": "subnet-a,subnet-b", "VpcId": "vpc-1"}, []),
         ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true"}, ["ExistingIamAuthIsNamed"]),
-        ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"}, []),
+        (
+            {"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"},
+            ["ExistingIamAuthIsNamed"],
+        ),  # the token is for a proxy: the secret's host (the cluster) cannot take it
+        (
+            {
+                "DatabaseMode": "existing",
+                "DbSecretArn": "arn:s",
+                "DbIamAuth": "true",
+                "DbProxyResourceId": "prx-1",
+                "DbProxyEndpoint": "p.proxy-1.ap-northeast-1.rds.amazonaws.com",
+            },
+            [],
+        ),
         ({"DbIamAuth": "true"}, []),  # create mode: the stack knows its own proxy
         (
             {"Stage": "prod", "DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
@@ -338,3 +352,27 @@ def test_the_capacity_rule_refuses_exactly_a_minimum_above_the_maximum(maximum: 
             "DbMaxCapacity": maximum,
         }
         assert refused(existing) == []  # the capacities mean nothing without a created cluster
+
+
+# ------------------------------------------------------------------ TLS: RDS Proxy only
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "accepted"),
+    [
+        ("", True),  # no proxy: the secret's host, without TLS
+        ("csv-dmap.proxy-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", True),
+        ("my-proxy-2.proxy-c1a2b3.cn-north-1.rds.amazonaws.com.cn", True),
+        ("my-db.cluster-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # the cluster's writer
+        ("my-db.cluster-ro-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # its readers
+        ("my-db-instance-1.abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # an instance
+        ("reader.endpoint.proxy-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # a proxy's added endpoint
+        ("db.example.com", False),
+    ],
+)
+def test_db_proxy_endpoint_takes_an_rds_proxy_only(endpoint: str, accepted: bool) -> None:
+    # TLS is verified with the system trust store: it holds the Amazon roots of a proxy's ACM
+    # certificate, not the RDS CA of a cluster's; CloudFormation refuses any other host up front.
+    spec = TEMPLATE["Parameters"]["DbProxyEndpoint"]
+    assert bool(re.fullmatch(spec["AllowedPattern"], endpoint)) is accepted
+    assert "RDS Proxy only" in spec["Description"] and "cluster" in spec["ConstraintDescription"]
