@@ -57,20 +57,31 @@ def test_validate_input_reads_the_exact_upload_version_and_writes_only_its_stagi
 def test_run_status_reads_a_failed_run_and_writes_its_summary_and_rows():
     granted = grants("RunStatusFunction")
     prefixes = ("results", "summaries", "rows")
-    assert granted["s3:GetObject"] == {_sub(f"${{ResultsBucket.Arn}}/{p}/*") for p in prefixes}
+    staging = _sub("${InputBucket.Arn}/staging/*")  # ValidateInput's counts, in its copy's metadata
+    assert granted["s3:GetObject"] == {_sub(f"${{ResultsBucket.Arn}}/{p}/*") for p in prefixes} | {staging}
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
         assert granted[action] == {_sub(f"${{ResultsBucket.Arn}}/{p}/*") for p in ("summaries", "rows")}, action
-    (listing,) = granted["s3:ListBucket"]
-    bucket = json.dumps({"Fn::GetAtt": ["ResultsBucket", "Arn"]}, sort_keys=True)
-    condition = {"StringLike": {"s3:prefix": [f"{p}/*" for p in prefixes]}}
-    assert listing == f"{bucket} if {json.dumps(condition, sort_keys=True)}"
+
+    def listing(bucket: str, prefixes: Any) -> str:
+        condition = json.dumps({"StringLike": {"s3:prefix": prefixes}}, sort_keys=True)
+        return json.dumps({"Fn::GetAtt": [bucket, "Arn"]}, sort_keys=True) + " if " + condition
+
+    assert granted["s3:ListBucket"] == {
+        listing("ResultsBucket", [f"{p}/*" for p in prefixes]),
+        listing("InputBucket", "staging/*"),
+    }
     # Built from the state machine's name with !Sub, never a !Ref to it (no dependency cycle).
-    executions = _sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}:*")
-    assert granted["states:DescribeExecution"] == granted["states:GetExecutionHistory"] == {executions}
+    arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+    executions = _sub(f"{arn}:execution:${{AWS::StackName}}:*")
+    for action in ("states:DescribeExecution", "states:GetExecutionHistory", "states:ListMapRuns"):
+        assert granted[action] == {executions}, action
+    # it waits until the run's Map Runs stop writing results (ListMapRuns, then DescribeMapRun)
+    assert granted["states:DescribeMapRun"] == {_sub(f"{arn}:mapRun:${{AWS::StackName}}/*")}
     assert "CsvDmapStateMachine" not in json.dumps(_policies("RunStatusFunction"))
-    assert {"SNSPublishMessagePolicy"} == _templates("RunStatusFunction")
-    topic = [p["SNSPublishMessagePolicy"] for p in _policies("RunStatusFunction") if "SNSPublishMessagePolicy" in p]
-    assert topic == [{"TopicName": {"Fn::GetAtt": ["AlertTopic", "TopicName"]}}]
+    assert _templates("RunStatusFunction") == {"SNSPublishMessagePolicy", "DynamoDBWritePolicy"}
+    named = {k: v for p in _policies("RunStatusFunction") if isinstance(p, dict) for k, v in p.items()}
+    assert named["SNSPublishMessagePolicy"] == {"TopicName": {"Fn::GetAtt": ["AlertTopic", "TopicName"]}}
+    assert named["DynamoDBWritePolicy"] == {"TableName": {"Ref": "AuditTable"}}  # repairs missing audit items
     assert set(granted) == {
         "kms:Decrypt",
         "kms:GenerateDataKey*",
@@ -81,6 +92,8 @@ def test_run_status_reads_a_failed_run_and_writes_its_summary_and_rows():
         "s3:ListBucket",
         "states:DescribeExecution",
         "states:GetExecutionHistory",
+        "states:ListMapRuns",
+        "states:DescribeMapRun",
     }
 
 
