@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
+from csv_dmap.input_files import staging_key
 from tests.deploy.conftest import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def test_every_upload_under_incoming_starts_a_run(key: str):
 @pytest.mark.parametrize(
     "event",
     [
-        _event("staging/users-0123/users.csv"),  # ValidateInput's normalised copy: never a run of its own
+        _event(staging_key("users-0123", "incoming/users.csv")),  # ValidateInput's copy: never a run of its own
         _event("results/users.csv"),
         _event("Incoming/users.csv"),  # the prefix is the folder's name as written
         _event("users.csv"),
