@@ -51,7 +51,7 @@ def _matches(event: dict[str, Any], pattern: dict[str, Any] | None = None) -> bo
         ({"time": [{"prefix": "2017-10-02"}]}, {"time": "2017-10-03T18:43:48Z"}, False),
         ({"FileName": [{"suffix": {"equals-ignore-case": ".png"}}]}, {"FileName": "a.PNG"}, True),
         ({"FileName": [{"suffix": ".png"}]}, {"FileName": "a.PNG"}, False),
-        ({"key": [{"wildcard": "incoming/*.csv"}]}, {"key": "incoming/USERS.CSV"}, False),  # the old rule
+        ({"key": [{"wildcard": "incoming/*.csv"}]}, {"key": "incoming/USERS.CSV"}, False),  # case-sensitive
         ({"key": [{"wildcard": "incoming/*.csv"}]}, {"key": "incoming/a/users.csv"}, True),
     ],
 )
@@ -65,7 +65,7 @@ def test_the_matcher_agrees_with_aws_documented_examples(
     "key",
     [
         "incoming/users.csv",
-        "incoming/USERS.CSV",  # Excel on Windows names it so: it was never run, and nobody was told
+        "incoming/USERS.CSV",  # some exports are named so; a wildcard on .csv misses it
         "incoming/Users.Csv",
         "incoming/2026-11-23/users.csv",
         "incoming/users.xlsx",  # not a CSV: a run that ValidateInput rejects with a named error
