@@ -1,12 +1,10 @@
 """template.yaml and the definition agree with each other and with the code."""
 
-import fnmatch
 import json
 import re
 from pathlib import Path
 
 from csv_dmap import errors
-from csv_dmap.input_files import staging_key
 from local_runner.template import functions, load_template
 
 ROOT = Path(__file__).parents[2]
@@ -61,20 +59,6 @@ def test_worker_retries_name_real_error_classes():
     assert names == {"TransientDatabaseError", "AuditWriteError"}
     assert all(isinstance(getattr(errors, n), type) for n in names)
     assert all(r.get("JitterStrategy") == "FULL" for r in retry)
-
-
-def test_s3_trigger_starts_runs_for_incoming_csv_only():
-    event = TEMPLATE["Resources"]["StartRunFunction"]["Properties"]["Events"]["CsvUploaded"]["Properties"]
-    (rule,) = event["Pattern"]["detail"]["object"]["key"]
-    pattern = rule["wildcard"]
-
-    def matches(key):  # EventBridge's * matches any characters, "/" included
-        return fnmatch.fnmatchcase(key, pattern)
-
-    assert matches("incoming/users.csv") and matches("incoming/2026/11/users.csv")
-    assert not matches(staging_key("exec-1", "incoming/users.csv"))  # the pipeline's own copies
-    assert not matches("incoming/users.txt") and not matches("results/x.csv")
-    assert "InputTransformer" not in event  # StartRun reads the object's version from the whole event
 
 
 def test_map_reads_the_validated_object_and_counts_rows_under_the_original_key():
