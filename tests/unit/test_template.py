@@ -67,3 +67,9 @@ def test_map_reads_the_validated_object_and_counts_rows_under_the_original_key()
     assert m["ItemBatcher"]["BatchInput"]["sourceKey.$"] == "$.validation.sourceKey"  # the key ValidateInput read
     assert m["ItemBatcher"]["MaxInputBytesPerBatch"] < 262144  # room for BatchInput: tests/deploy/test_time_budget.py
     assert "Catch" not in m and "Retry" not in m  # a map failure is left to RedriveExecution
+
+
+def test_the_schema_is_migrated_before_the_worker_code_is_deployed():
+    """A release's worker may need its migration (applied_batches); the previous worker ignores
+    what a migration adds, so migrating first is safe in both directions."""
+    assert TEMPLATE["Resources"]["WorkerFunction"].get("DependsOn") == "DatabaseSchema"
