@@ -20,7 +20,7 @@ STACK ?= csv-dmap-dev
 FN ?= worker
 EVENT ?= events/$(FN).json
 
-.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench cost clean db-schema
+.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench bench-10m cost clean clean-local db-schema
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,7 +47,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with the pinned dev requirements
+install: $(VENV)/.installed node_modules/.installed ## create .venv with the pinned dev requirements, node_modules with npm ci
 
 test: lint validate unit ## the gates, the template and ASL checks, then every test
 
@@ -61,7 +61,7 @@ lint: $(VENV)/.installed ## ruff check + format check, mypy --strict, xenon (no 
 
 # tests/deploy translates the template with .venv-sam's aws-sam-translator and runs cfn-lint and
 # checkov on every translation: both virtualenvs come before the tests.
-unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed ## run the test suite only (pytest)
+unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed node_modules/.installed ## run the test suite only (pytest)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint-asl: $(VENV)/.installed node_modules/.installed ## strict ASL check + asl-validator
@@ -89,10 +89,10 @@ db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 	$(PY) -c "import sys; sys.path.insert(0, 'layers/shared'); from csv_dmap.db import schema_ddl; print(schema_ddl('mysql'))"
 
 ROWS ?= 10000
-run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
+run: $(VENV)/.installed node_modules/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
 	$(PY) -m local_runner run $(if $(CSV),--csv $(CSV),--rows $(ROWS)) $(RUN_ARGS)
 
-redrive: $(VENV)/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
+redrive: $(VENV)/.installed node_modules/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
 	$(PY) -m local_runner redrive $(EXECUTION) $(RUN_ARGS)
 
 exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--definition f.json --input '{}' --json" (exit 0/1/2)
@@ -111,8 +111,14 @@ ROWS_COST := $(if $(filter command line environment,$(origin ROWS)),$(ROWS),1000
 cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 [CONFIG="--batch 100 --children STANDARD"]
 	$(PY) -m bench.cost --rows $(ROWS_COST) $(CONFIG)
 
-clean: ## remove build output, local state and virtualenvs
+clean: clean-local ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) $(CHECKOVVENV) node_modules .pytest_cache
+
+# The local audit log (dynalite, .local/dynamodb), database (.local/csv_dmap.sqlite), data, outputs,
+# samples and per-run S3 directories; the virtualenvs and node_modules stay.
+clean-local: ## reset the local runs' state: audit table, SQLite database, .local/data and .local/out (keeps the virtualenvs)
+	@if [ -x $(PY) ]; then $(PY) -c "from local_runner.local_aws import stop_dynamodb; stop_dynamodb()"; fi
+	rm -rf .local/dynamodb .local/csv_dmap.sqlite .local/data .local/out .local/s3 .local/sample-*.csv
 
 # ---- capacity (issue 11): the capacity model beside the cost model
 .PHONY: capacity

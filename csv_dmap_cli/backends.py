@@ -88,7 +88,7 @@ class LocalBackend:
         return next(self._summary_files(f"date=*/{execution}.json"), None)
 
     def status(self, execution: str) -> dict[str, Any]:
-        from .localdata import read_map_progress
+        from local_runner.localdata import read_map_progress
 
         summary = self.summary(execution)
         running = read_map_progress(execution, self.data_dir) if summary is None else None
@@ -104,7 +104,7 @@ class LocalBackend:
 
     def _known(self, execution: str) -> None:
         """A clear error for an execution the local runs do not know (a typo, or another machine's)."""
-        from .localdata import progress_path
+        from local_runner.localdata import progress_path
 
         traces = (
             self.data_dir / "audit" / f"{execution}.jsonl",

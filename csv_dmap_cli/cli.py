@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from local_runner.localdata import local_data_dir, plain
+
 from .backends import USAGE, AwsBackend, Backend, CliError, LocalBackend, StackResources, stack_outputs
-from .localdata import local_data_dir, plain
 
 OK = 0
 FAILED = 1

@@ -42,8 +42,13 @@ class TemplateServices(LocalServices):
         logical_id = self._logical.get(function)
         if logical_id is None or self.env.containers is None:
             return handler(event, context)
-        with self.env.containers.invocation(logical_id):
-            return handler(event, context)
+        phases = self.env.phases
+        phases.function_started(logical_id)
+        try:
+            with self.env.containers.invocation(logical_id):
+                return handler(event, context)
+        finally:
+            phases.function_ended(logical_id)
 
 
 def _lazy(module_path: Any, function_name: str) -> Handler:
