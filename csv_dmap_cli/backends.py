@@ -255,9 +255,23 @@ class AwsBackend:
         return report
 
     def redrive(self, execution: str) -> dict[str, Any]:
+        """RedriveExecution, unless AWS would restart the execution at a Fail state (a rejected file,
+        rows over the tolerance): such a redrive "reenters the Fail state and fails again", so it is
+        refused here with the reason (``csv_dmap.logic.redrive``)."""
         from botocore.exceptions import ClientError
 
-        arn = self.execution_arn(execution)
+        from csv_dmap.logic.redrive import redrive_blocker, restart_point
+
+        described = self._describe(execution)
+        arn = described["executionArn"]
+        events = self.states.get_execution_history(
+            executionArn=arn, reverseOrder=True, includeExecutionData=False, maxResults=100
+        ).get("events", [])
+        why_not = redrive_blocker(
+            execution, str(described.get("status")), described.get("error"), restart_point(events)
+        )
+        if why_not:
+            raise CliError(why_not)
         try:
             answer = self.states.redrive_execution(executionArn=arn)
         except ClientError as exc:

@@ -208,9 +208,9 @@ def _unaudited(summary: Any, audited: list[dict[str, Any]], error_type: str | No
         return None
     kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(missing.items(), key=lambda kv: -kv[1]))
     return (
-        f"and {sum(missing.values()):,} more failed row(s) with no audit record ({kinds}): their batches "
-        f"failed as a whole; the per-row dataset lists them (query: status = 'FAILED' AND execution_name = "
-        f"'{summary.execution_name}')"
+        f"and {sum(missing.values()):,} more row(s) not applied, with no audit record ({kinds}): their batches "
+        f"failed as a whole or never ran, and a redrive applies them; the per-row dataset lists them (query: "
+        f"status = 'PENDING' AND execution_name = '{summary.execution_name}')"
     )
 
 

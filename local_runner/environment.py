@@ -375,10 +375,13 @@ class LocalEnvironment:
         for logical_id, res in self.template["Resources"].items():
             kind = res["Type"]
             if kind == "AWS::S3::Bucket":
-                self.client("s3").create_bucket(
-                    Bucket=self.physical_name(logical_id),
-                    CreateBucketConfiguration={"LocationConstraint": REGION},
-                )
+                bucket = self.physical_name(logical_id)
+                self.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+                versioning = ((res.get("Properties") or {}).get("VersioningConfiguration") or {}).get("Status")
+                if versioning == "Enabled":  # the input bucket: every upload is a version of its own
+                    self.client("s3").put_bucket_versioning(
+                        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+                    )
             elif kind == "AWS::DynamoDB::Table":
                 self._provision_table(logical_id)
             elif kind == "AWS::SNS::Topic":

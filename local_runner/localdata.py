@@ -142,40 +142,48 @@ def plain(value: Any) -> Any:
 
 
 def _execution_rows(s3: Any, bucket: str, execution_name: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(start time, rows) of every batch the execution's ResultWriter files list that ran (a
-    SUCCEEDED record's worker results; a FAILED record's items): streamed, file after file."""
-    from csv_dmap.results import STATUSES, iter_records, manifest_keys, read_manifest, rows_of
+    """(start time, rows) of the execution's latest Map Run, as its ResultWriter files list them
+    (``csv_dmap.results.RecordReader``: each child once), streamed, a batch of rows at a time."""
+    from itertools import batched
 
-    for key in manifest_keys(s3, bucket, execution_name):
-        manifest = read_manifest(s3, bucket, key)
-        for status in STATUSES:
-            if status == "PENDING":
-                continue  # never ran: no audit item
-            for record in iter_records(s3, manifest, status):
-                yield _start_time(record), list(rows_of(status, record))
+    from csv_dmap.results import RecordReader, latest_manifest, read_manifest
+
+    key = latest_manifest(s3, bucket, execution_name)
+    if key is None:
+        return
+    start = _start_time(s3, read_manifest(s3, bucket, key))
+    if not start:
+        return
+    for rows in batched(RecordReader(s3, bucket, key).rows(), 500, strict=False):
+        yield start, list(rows)
 
 
-def _start_time(record: dict[str, Any]) -> str:
-    """``$$.Execution.StartTime`` of the run, from the record's BatchInput (the sort keys' prefix)."""
-    data = json.loads(record.get("Input") or "{}")
-    start = (data.get("BatchInput") or {}).get("executionStartTime") if isinstance(data, dict) else None
-    return str(start or "")
+def _start_time(s3: Any, manifest: dict[str, Any]) -> str:
+    """``$$.Execution.StartTime`` of the run (the sort keys' prefix), from the BatchInput of the
+    first record of its result files; "" when no record holds it."""
+    import ijson
+
+    for status in ("SUCCEEDED", "FAILED"):
+        for entry in manifest["ResultFiles"].get(status) or []:
+            body = s3.get_object(Bucket=manifest.get("DestinationBucket"), Key=entry["Key"])["Body"]
+            for record in ijson.items(body, "item", use_float=True):
+                data = json.loads(record.get("Input") or "{}") if isinstance(record, dict) else {}
+                start = (data.get("BatchInput") or {}).get("executionStartTime") if isinstance(data, dict) else None
+                body.close()
+                return str(start or "")
+    return ""
 
 
 def user_keys(batches: Iterable[tuple[str, list[dict[str, Any]]]], execution_name: str) -> Iterator[tuple[str, str]]:
     """(pk, sk) of every row's item that lives under a user's key, built by the layer's one
-    builder (``csv_dmap.audit.audit_items``) from the rows as the worker reported them (a row
-    of a batch that failed whole counts as FAILED: its item, if an attempt wrote one, is there)."""
+    builder (``csv_dmap.audit.audit_items``) from the rows as the worker reported them (rows of a
+    batch that never committed have no item)."""
     from csv_dmap.audit import STATUSES, USER_PREFIX, audit_items
 
     for start, rows in batches:
-        results = [
-            row if row.get("status") in STATUSES else {**row, "status": "FAILED"}
-            for row in rows
-            if row.get("index") is not None
-        ]
-        if not start or not results:
-            continue  # a batch that never reached a worker wrote no audit item
+        results = [row for row in rows if row.get("status") in STATUSES and row.get("index") is not None]
+        if not results:
+            continue
         items = audit_items(results, execution_name=execution_name, execution_start=start, source_key="", ttl_days=0)
         for item in items:
             if str(item["pk"]).startswith(USER_PREFIX):

@@ -89,7 +89,23 @@ def run_map(
         progress.close()
         if bar:
             bar.close()
-    return result, time.monotonic() - run_started
+    seconds = time.monotonic() - run_started
+    announce(env, result, checkpoint.input if checkpoint is not None else input)
+    return result, seconds
+
+
+def announce(env: LocalEnvironment, result: ExecutionResult, execution_input: Any) -> None:
+    """What EventBridge does on AWS when the execution ends: the template's status-change rules
+    invoke their functions (RunStatus summarises and alerts a run that did not succeed). A failure
+    there is one line on stderr, as a failed delivery would be a message in the rule's DLQ."""
+    from asl_runner.errors import StatesError
+
+    from .status_events import emit_status_change
+
+    try:
+        emit_status_change(env, result, execution_input)
+    except StatesError as exc:
+        print(f"warning: the status-change rule's function failed: {exc.error}: {exc.cause[:300]}", file=sys.stderr)
 
 
 def keep_for_analysis(env: LocalEnvironment, name: str, data_dir: Path | None = None, rows: int = 0) -> None:
@@ -127,57 +143,78 @@ def finish(
     return summary
 
 
+def _run_summary(s3: Any, bucket: str, name: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The run summary AggregateErrors or RunStatus wrote for ``name`` (the truth about its rows), and its keys."""
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="summaries/")
+        for o in page.get("Contents", [])
+        if o["Key"].endswith(f"/{name}.json")
+    ]
+    for key in keys:
+        try:
+            data = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            return data, keys
+    return None, keys
+
+
 def _summary(
     env: LocalEnvironment, out_dir: Path | None, name: str, result: ExecutionResult, run_seconds: float, export: bool
 ) -> dict[str, Any]:
-    from csv_dmap.results import manifest_keys, tally_run
-
     s3 = env.client("s3")
     results_bucket = env.physical_name("ResultsBucket")
-    manifests = manifest_keys(s3, results_bucket, name)
-    tally = tally_run(s3, results_bucket, manifests)
-    summaries = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=results_bucket, Prefix="summaries/").get("Contents", [])
-        if o["Key"].endswith(f"/{name}.json")
-    ]
+    run, summaries = _run_summary(s3, results_bucket, name)
+    run = run or {}
     audit_count = None
     outputs: dict[str, Any] = {}
     if export and out_dir is not None:
         s3_dir, audit_jsonl, audit_count = localdata.export_out(env, out_dir, name)
         outputs = {
-            "resultWriter": [str(s3_dir / results_bucket / k) for k in manifests],
+            "resultWriter": [str(s3_dir / results_bucket / run["manifestKey"])] if run.get("manifestKey") else [],
             "runSummary": [str(s3_dir / results_bucket / k) for k in summaries],
             "s3Export": str(s3_dir),
             "auditJsonl": str(audit_jsonl),
         }
     map_run = result.map_runs[0] if result.map_runs else {}
+    rows = int(run.get("rows") or 0)
     return {
         "execution": name,
         "status": result.status,
         "error": result.error,
-        "cause": _masked(result.cause, env.database_url),
-        "rows": tally.rows,
+        "cause": _masked(_readable(result.cause), env.database_url),
+        "rows": rows,
         "rowsInFile": None,
-        "applied": tally.applied,
-        "failed": tally.failed,
-        "superseded": tally.superseded,
-        "skipped": tally.skipped,
-        "pending": tally.pending,
-        "failedByErrorType": dict(tally.errors.most_common()),
-        "errorRatePercent": round(tally.error_rate, 2),
-        "batches": tally.batches,
-        "failedBatches": tally.failed_batches,
+        "applied": int(run.get("applied") or 0),
+        "failed": int(run.get("failed") or 0),
+        "superseded": int(run.get("superseded") or 0),
+        "skipped": int(run.get("skipped") or 0),
+        "pending": int(run.get("pending") or 0),
+        "auditMissing": int(run.get("auditMissing") or 0),
+        "failedByErrorType": dict(run.get("errorsByType") or {}),
+        "errorRatePercent": round(float(run.get("errorRate") or 0.0), 2),
+        "batches": int(run.get("batches") or 0),
+        "failedBatches": int(run.get("failedBatches") or 0),
         "carriedOverBatches": map_run.get("carriedOverBatches"),
         "maxConcurrency": map_run.get("maxConcurrency"),
         "peakInFlight": map_run.get("peakInFlight"),
         "durationSeconds": round(run_seconds, 2),
-        "rowsPerSecond": round(tally.rows / run_seconds) if run_seconds else None,
+        "rowsPerSecond": round(rows / run_seconds) if run_seconds else None,
         "peakRssMiB": None,
         "awsStandInRssMiB": env.stand_in_rss_mib(),
         "auditRecords": audit_count,
+        "runSummaryWritten": bool(run),
         "outputs": {**outputs, "database": mask_url(env.database_url)},
     }
+
+
+def _readable(cause: str | None) -> str | None:
+    """A Cause for people: a Lambda error's ``errorType: errorMessage`` rather than its JSON and trace."""
+    from csv_dmap.logic.run_status import cause_text
+
+    return cause_text(cause)
 
 
 def _format_rate(rows: int, seconds: float) -> str:
@@ -202,8 +239,17 @@ def print_summary(s: dict[str, Any]) -> None:
         lines.append(f"{'':<{width}}  {kind:<{kind_width}}{count:,}")
     # the other outcomes, so that the lines add up to the rows (shown when there are any)
     lines += [f"{name:<{width}}{s[name]:,}" for name in ("superseded", "skipped", "pending") if s[name]]
+    if s.get("auditMissing"):
+        lines.append(
+            f"{'audit missing':<{width}}{s['auditMissing']:,}  (applied; their audit items could not be written)"
+        )
+    peak = (
+        f", peak {s['peakInFlight']}/{s['maxConcurrency']} in flight"
+        if s.get("peakInFlight") is not None and s.get("maxConcurrency") is not None
+        else ""
+    )
     lines += [
-        f"{'batches':<{width}}{s['batches']:,} ({s['failedBatches']} failed), peak {s['peakInFlight']}/{s['maxConcurrency']} in flight",
+        f"{'batches':<{width}}{s['batches']:,} ({s['failedBatches']} failed){peak}",
         f"{'duration':<{width}}{s['durationSeconds']} s  ({_format_rate(s['rows'], s['durationSeconds'])}; {s['totalSeconds']} s in all)",
         f"{'peak memory':<{width}}{s['peakRssMiB']} MiB",
         f"{'audit records':<{width}}{s['auditRecords']:,}" if s["auditRecords"] is not None else "",

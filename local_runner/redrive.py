@@ -9,6 +9,8 @@ beside the analysable data, in ``.local/data/executions/<execution>/``:
                           parameters and the (masked) database URL the run used, its row count
     s3/<bucket>/<key>     the objects the execution read and wrote: its input file, its staging
                           copy, its ResultWriter files (``layer.execution_objects``)
+    objects.json          every object's SHA-256 and S3 user metadata (ValidateInput's counts
+                          ride on the staging copy's), checked before a redrive uses the kit
     audit.jsonl           its audit items, as DynamoDB stores them
 
 A redrive starts moto afresh, puts the kit back, continues the execution with the same
@@ -39,7 +41,7 @@ from .environment import LocalEnvironment
 KIT = "executions"
 MANIFEST = "execution.json"
 WHY_NOT = "not-redrivable.txt"  # instead of a kit: why a redrive could not help
-REJECTED_STATE = "InputRejected"  # the Fail state of a rejected file (statemachine/definition.asl.json)
+OBJECTS = "objects.json"  # {"<logical id>/<key>": {"sha256", "metadata"}} of the kit's objects
 
 
 def redrive_command(execution: str) -> str:
@@ -53,27 +55,22 @@ def kit_dir(execution: str, data_dir: Path | None = None) -> Path:
 
 
 def redrive_blocker(checkpoint: Checkpoint) -> str | None:
-    """Why a redrive could not change how this failed execution ends, or None when it could:
-    the file was rejected (a redrive reads the same file), or it would restart at a Fail state
-    (the run failed on its rows, after every batch ran)."""
+    """Why a redrive could not change how this failed execution ends, or None when it could
+    (``csv_dmap.logic.redrive``: the same rule as for an execution on AWS, from the checkpoint's
+    restart point instead of the execution history)."""
+    from csv_dmap.logic.redrive import RestartPoint
+    from csv_dmap.logic.redrive import redrive_blocker as blocker
+
     from .pipeline import DEFINITION
 
     try:
         _, visit = checkpoint.restart_point()
-    except NotRedrivable as exc:
-        return str(exc)
-    states = json.loads(DEFINITION.read_text(encoding="utf-8"))["States"]
-    if any(v.state == REJECTED_STATE for v in checkpoint.visits):
-        return (
-            f"execution {checkpoint.name} rejected its file ({checkpoint.error}): a redrive would read the same "
-            "file; fix the file and run it again"
-        )
-    if states.get(visit.state, {}).get("Type") == "Fail":
-        return (
-            f"execution {checkpoint.name} failed on its rows ({checkpoint.error}) after every batch ran: "
-            "a redrive would run nothing again"
-        )
-    return None
+    except NotRedrivable:
+        point = None
+    else:
+        states = json.loads(DEFINITION.read_text(encoding="utf-8"))["States"]
+        point = RestartPoint(visit.state, str(states.get(visit.state, {}).get("Type", "")))
+    return blocker(checkpoint.name, checkpoint.status, checkpoint.error, point)
 
 
 def keep_kit(
@@ -119,12 +116,16 @@ def _save_kit(env: LocalEnvironment, checkpoint: Checkpoint, kit: Path) -> None:
 
     s3 = env.client("s3")
     source = checkpoint.input if isinstance(checkpoint.input, dict) else {}
+    listed: dict[str, dict[str, Any]] = {}
     for logical_id, prefix in layer.execution_objects(checkpoint.name, str(source.get("key", ""))):
         bucket = env.physical_name(logical_id)
         for key in object_keys(s3, bucket, prefix):
             path = kit / "s3" / logical_id / key
             path.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, key, str(path))
+            meta = s3.head_object(Bucket=bucket, Key=key).get("Metadata") or {}
+            listed[f"{logical_id}/{key}"] = {"sha256": _sha256(path), "metadata": meta}
+    (kit / OBJECTS).write_text(json.dumps(listed, ensure_ascii=False), encoding="utf-8")
     if env.audit_persists:
         return
     with open(kit / "audit.jsonl", "w", encoding="utf-8") as fh:
@@ -136,6 +137,35 @@ def _save_kit(env: LocalEnvironment, checkpoint: Checkpoint, kit: Path) -> None:
             checkpoint.name,
         )
         fh.writelines(json.dumps(raw, ensure_ascii=False) + "\n" for raw in items)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checked_objects(kit: Path) -> dict[str, dict[str, Any]]:
+    """The kit's objects as ``objects.json`` lists them, each present and unchanged; a missing,
+    edited or unlisted file is ``NotRedrivable`` naming it, before anything is put back (a redrive
+    must apply what the run read, never an edited copy)."""
+    listed = json.loads((kit / OBJECTS).read_text(encoding="utf-8"))
+    if not isinstance(listed, dict):
+        raise NotRedrivable(f"the redrive kit {kit} is damaged ({OBJECTS} is not an object): run the file again")
+    root = kit / "s3"
+    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
+    for name in sorted(set(listed) | present):
+        if name not in listed:
+            raise NotRedrivable(f"the redrive kit {kit} holds {name}, which the run did not keep: run the file again")
+        if name not in present:
+            raise NotRedrivable(f"the redrive kit {kit} lacks {name}: run the file again")
+        if _sha256(root / name) != listed[name].get("sha256"):
+            raise NotRedrivable(f"the redrive kit {kit} holds an edited {name}: run the file again")
+    return listed
 
 
 def database_identity(masked_url: str) -> str:
@@ -212,12 +242,13 @@ def _restore(env: LocalEnvironment, kit: Path) -> None:
 
 def _put_back(env: LocalEnvironment, kit: Path) -> None:
     s3 = env.client("s3")
-    objects = kit / "s3"
-    if objects.is_dir():
-        for logical in objects.iterdir():
-            bucket = env.physical_name(logical.name)
-            for path in sorted(p for p in logical.rglob("*") if p.is_file()):
-                s3.upload_file(str(path), bucket, path.relative_to(logical).as_posix())
+    listed = _checked_objects(kit)
+    for name, entry in sorted(listed.items()):
+        logical, key = name.split("/", 1)
+        meta = entry.get("metadata") or None
+        s3.upload_file(
+            str(kit / "s3" / name), env.physical_name(logical), key, ExtraArgs={"Metadata": meta} if meta else None
+        )
     audit = kit / "audit.jsonl"
     if audit.is_file():
         dynamodb, table = env.client("dynamodb"), env.physical_name("AuditTable")

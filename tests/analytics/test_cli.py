@@ -44,9 +44,28 @@ class FakeStates:
     """DescribeExecution / ListMapRuns / DescribeMapRun / RedriveExecution as AWS documents them;
     ``map_runs`` is the sequence of DescribeMapRun answers, one per call."""
 
-    def __init__(self, status: str = "RUNNING", map_runs: list[dict[str, Any]] | None = None, redrivable: bool = True):
+    def __init__(
+        self,
+        status: str = "RUNNING",
+        map_runs: list[dict[str, Any]] | None = None,
+        redrivable: bool = True,
+        ended_in: tuple[str, str] = ("Map", "ProcessUserStats"),
+    ):
         self.status, self.map_runs, self.redrivable = status, list(map_runs or []), redrivable
         self.redriven: list[str] = []
+        self.ended_in = ended_in  # (state type, name) of the last state entered and not exited
+
+    def get_execution_history(self, executionArn: str, reverseOrder: bool, **_: Any) -> dict[str, Any]:
+        """GetExecutionHistory newest first, as AWS records a run that stopped in ``ended_in``."""
+        assert reverseOrder
+        kind, name = self.ended_in
+        events = [
+            {"type": "ExecutionFailed"},
+            {"type": f"{kind}StateEntered", "stateEnteredEventDetails": {"name": name}},
+            {"type": "TaskStateExited", "stateExitedEventDetails": {"name": "DetermineConcurrency"}},
+            {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "DetermineConcurrency"}},
+        ]
+        return {"events": events}
 
     def describe_execution(self, executionArn: str) -> dict[str, Any]:
         if not executionArn.endswith(":run-1"):
@@ -132,7 +151,9 @@ def test_status_prints_progress_for_people():
 
 def summary_of(name: str, applied: int, failed: int) -> Any:
     results = [{"status": "APPLIED"}] * applied + [{"status": "FAILED", "errorType": "UserNotFound"}] * failed
-    tally = RunTally().add("SUCCEEDED", [{"Output": json.dumps({"results": results})}])
+    tally = RunTally()
+    for result in results:
+        tally.add_row(result)
     return summarise(
         execution_name=name,
         start_time=START.isoformat(),
@@ -373,11 +394,24 @@ def test_redrive_on_aws_and_its_errors():
     code, out, _ = run(["--stack", "x", "redrive", "run-1"], backend)
     assert code == 0 and out.startswith("redriven run-1 at 2026-11-22 16:30:00")
     assert states.redriven == [SM_ARN.replace(":stateMachine:", ":execution:") + ":run-1"]
-    backend.states = FakeStates(redrivable=False)
+    backend.states = FakeStates(status="FAILED", redrivable=False)
     code, _, err = run(["--stack", "x", "redrive", "run-1"], backend)
     assert code == 1 and err.strip() == (
         "csv-dmap: cannot redrive run-1: ExecutionNotRedrivable: Execution is RUNNING and cannot be redriven"
     )
+
+
+def test_redrive_on_aws_is_refused_where_aws_would_reenter_a_fail_state():
+    """A run that ended in RunFailed (rows over the tolerance) would be redriven by AWS into the
+    same Fail state and fail again: csv-dmap says so instead of starting a pointless redrive."""
+    states = FakeStates(status="FAILED", ended_in=("Fail", "RunFailed"))
+    backend = AwsBackend(StackResources("results", "audit", SM_ARN), s3=None, dynamodb=None, states=states)
+    code, _, err = run(["--stack", "x", "redrive", "run-1"], backend)
+    assert code == 1 and states.redriven == []
+    assert "ended in its Fail state RunFailed" in err and "re-enters and fails again" in err
+    backend.states = FakeStates(status="SUCCEEDED")
+    code, _, err = run(["--stack", "x", "redrive", "run-1"], backend)
+    assert code == 1 and "ended SUCCEEDED and cannot be redriven" in err
 
 
 def test_local_mode_errors_are_one_line_with_exit_codes(tmp_path):

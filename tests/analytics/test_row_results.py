@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from csv_dmap.results import tally_run
+from csv_dmap.aggregation import tally_manifest
 from csv_dmap.row_results import COLUMNS, RowResultsWriter, hive_timestamp
 
 from .conftest import BUCKET, REGION, result, write_result_writer
@@ -106,7 +106,7 @@ def expected_records() -> list[dict[str, Any]]:
             "line": 6,
             "row_index": 4,
             "user_id": "U5",
-            "status": "FAILED",
+            "status": "PENDING",
             "error_type": "TransientDatabaseError",
             "error_message": "db down",
         },
@@ -115,11 +115,19 @@ def expected_records() -> list[dict[str, Any]]:
             "line": 7,
             "row_index": 5,
             "raw_user_id": "??",
-            "status": "FAILED",
+            "status": "PENDING",
             "error_type": "TransientDatabaseError",
             "error_message": "db down",
         },
-        {**base, "line": 8, "row_index": 6, "user_id": "U7", "status": "PENDING", "error_type": "Pending"},
+        {
+            **base,
+            "line": 8,
+            "row_index": 6,
+            "user_id": "U7",
+            "status": "PENDING",
+            "error_type": "NotRun",
+            "error_message": "the batch never ran",
+        },
     ]
 
 
@@ -133,7 +141,8 @@ def write(s3: Any, keys: list[str], part_rows: int = 100_000, execution: str = "
         source_key="incoming/a.csv",
         part_rows=part_rows,
     ) as writer:
-        tally_run(s3, BUCKET, keys, on_row=writer.add)
+        for key in keys:
+            tally_manifest(s3, BUCKET, key, on_row=writer.add)
     return writer
 
 
@@ -235,7 +244,7 @@ def test_memory_does_not_grow_with_the_rows(moto_server):
             source_key="k",
             part_rows=5_000,
         ) as writer:
-            tally = tally_run(s3, BUCKET, [manifest], on_row=writer.add)
+            tally, _ = tally_manifest(s3, BUCKET, manifest, on_row=writer.add)
         peaks[n] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert tally.rows == tally.applied == n and len(writer.keys) == n // 5_000
@@ -286,8 +295,8 @@ def test_aggregate_errors_writes_the_dataset_and_a_summary_that_agree(s3, monkey
         answer["superseded"],
         answer["skipped"],
         answer["pending"],
-    ) == (7, 1, 3, 1, 1, 1)
-    assert answer["status"] == "FAILED" and answer["severity"] == "HIGH"  # 4 of 7 not applied in error
+    ) == (7, 1, 1, 1, 1, 3)  # the rows of the failed batch and of the batch that never ran are pending
+    assert answer["status"] == "FAILED" and answer["severity"] == "HIGH"  # 1 failed row of 7 is above 5%
     summary = json.loads(s3.get_object(Bucket=BUCKET, Key="summaries/date=2026-11-23/run-A.json")["Body"].read())
     assert summary["rowsPrefix"] == "s3://results/rows/execution_date=2026-11-23/run-A/"
     by_status: dict[str, int] = {}

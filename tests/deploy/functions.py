@@ -25,3 +25,7 @@ class Context:
     memory_limit_in_mb = 128
     invoked_function_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:test"
     aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 900_000  # a fresh invocation of a function with Timeout 900

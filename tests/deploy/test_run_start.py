@@ -68,7 +68,12 @@ def test_a_repeated_event_starts_one_run(state_machine):
     described = boto3.client("stepfunctions", region_name="ap-northeast-1").describe_execution(
         executionArn=run["executionArn"]
     )
-    assert json.loads(described["input"]) == {"bucket": "csv-dmap-input", "key": "incoming/users.csv"}
+    assert json.loads(described["input"]) == {  # the exact upload: ValidateInput reads that version
+        "bucket": "csv-dmap-input",
+        "key": "incoming/users.csv",
+        "versionId": "v1",
+        "etag": "b1946ac92492d2347c6235b4d2611184",
+    }
 
 
 def test_a_repeated_event_after_the_run_ended_starts_nothing(state_machine):

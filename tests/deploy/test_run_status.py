@@ -130,6 +130,7 @@ def _aggregated(stack: dict[str, Any], *, alert_sent: bool) -> bytes:
         error_rate=12.0,
         severity=Severity.HIGH,
         alert_sent=alert_sent,
+        written_by="AggregateErrors",
     )
     write_summary(stack["s3"], BUCKET, summary)
     return stack["s3"].get_object(Bucket=BUCKET, Key=summary_key(summary))["Body"].read()
@@ -144,10 +145,11 @@ def test_the_summary_aggregate_errors_wrote_is_kept_and_not_announced_twice(stac
 
 
 def test_a_kept_summary_whose_alert_was_not_sent_is_announced(stack):
-    before = _aggregated(stack, alert_sent=False)
+    before = json.loads(_aggregated(stack, alert_sent=False))
     out = handler_module("run_status").lambda_handler(status_event(error="ErrorRateExceeded"), Context())
-    after = stack["s3"].get_object(Bucket=BUCKET, Key="summaries/date=2026-12-01/users-1.json")["Body"].read()
-    assert after == before and out["alertSent"] is True
+    after = stored(stack, "users-1")
+    assert after == {**before, "alertSent": True} and out["alertSent"] is True  # the counts are AggregateErrors'
+    assert out["summaryWritten"] is False
     (message,) = alerts(stack)
     assert "12 of 100 rows failed" in message
 
@@ -184,3 +186,131 @@ def test_run_ended_is_emitted_with_the_status(stack, capsys):
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     ended = [m for m in metrics if "RunEnded" in m]
     assert len(ended) == 1 and ended[0]["Status"] == "TIMED_OUT" and ended[0]["RunEnded"] == [1.0]
+
+
+class FakeStates:
+    """Step Functions as AWS answers for an execution whose map failed uncaught: DescribeExecution,
+    GetExecutionHistory newest first (the recorded shape of an uncaught Distributed Map failure:
+    MapStateEntered, MapStateStarted, MapRunStarted, MapRunFailed, MapStateFailed, ExecutionFailed),
+    and Map Runs that are RUNNING for ``running`` polls."""
+
+    def __init__(self, state_input: dict[str, Any], redrive_count: int = 0, running: int = 0):
+        self.state_input, self.redrive_count, self.running = state_input, redrive_count, running
+        self.polls = 0
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        return {"executionArn": executionArn, "status": "FAILED", "redriveCount": self.redrive_count}
+
+    def get_execution_history(self, executionArn: str, reverseOrder: bool, **_: Any) -> dict[str, Any]:
+        assert reverseOrder
+        details = {"name": "ProcessUserStats", "input": json.dumps(self.state_input)}
+        events = [
+            {"type": "ExecutionFailed"},
+            {"type": "MapStateFailed"},
+            {"type": "MapRunFailed"},
+            {"type": "MapRunStarted"},
+            {"type": "MapStateStarted"},
+            {"type": "MapStateEntered", "stateEnteredEventDetails": details},
+            {"type": "TaskStateExited", "stateExitedEventDetails": {"name": "DetermineConcurrency"}},
+        ]
+        return {"events": events}
+
+    def list_map_runs(self, executionArn: str) -> dict[str, Any]:
+        return {"mapRuns": [{"mapRunArn": executionArn.replace(":execution:", ":mapRun:") + "/ProcessUserStats:m1"}]}
+
+    def describe_map_run(self, mapRunArn: str) -> dict[str, Any]:
+        self.polls += 1
+        return {"status": "RUNNING" if self.polls <= self.running else "FAILED"}
+
+
+def _map_results(s3: Any, execution: str) -> None:
+    """What ResultWriter wrote for a map whose second batch of three did not commit (the third never ran)."""
+    items = [{"index": i, "row": {"user_id": f"U{i:05d}", "line": str(i + 2)}} for i in range(9)]
+    ok = [{"index": i, "line": i + 2, "userId": f"U{i:05d}", "status": "APPLIED"} for i in range(3)]
+    cause = json.dumps({"errorType": "BatchNotApplied", "errorMessage": "TransientDatabaseError: gone"})
+    files = {
+        "SUCCEEDED_0.json": [
+            {"Input": json.dumps({"Items": items[:3]}), "Output": json.dumps({"results": ok}), "Status": "SUCCEEDED"}
+        ],
+        "FAILED_0.json": [
+            {"Input": json.dumps({"Items": items[3:6]}), "Error": "BatchNotApplied", "Cause": cause, "Status": "FAILED"}
+        ],
+        "PENDING_0.json": [{"Input": json.dumps({"Items": items[6:]}), "Status": "PENDING"}],
+    }
+    prefix = f"results/{execution}/m1/"
+    for name, records in files.items():
+        s3.put_object(Bucket=BUCKET, Key=prefix + name, Body=json.dumps(records).encode())
+    manifest = {
+        "DestinationBucket": BUCKET,
+        "ResultFiles": {n.split("_")[0]: [{"Key": prefix + n, "Size": 1}] for n in files},
+    }
+    s3.put_object(Bucket=BUCKET, Key=prefix + "manifest.json", Body=json.dumps(manifest).encode())
+
+
+def _validation(rows: int) -> dict[str, Any]:
+    return {
+        "bucket": "csv-dmap-input",
+        "key": "staging/users-9/users.csv",
+        "sourceKey": "incoming/users.csv",
+        "versionId": None,
+        "byteSize": 100,
+        "encoding": "UTF-8",
+        "header": ["user_id", "login_count", "post_count"],
+        "sourceRows": rows,
+        "duplicateRows": 0,
+        "blankRows": 0,
+        "rowCount": rows,
+        "normalized": True,
+    }
+
+
+def test_a_failed_map_is_counted_from_its_result_files_and_the_alert_says_how_to_redrive(stack, monkeypatch):
+    app = handler_module("run_status")
+    _map_results(stack["s3"], "users-9")
+    states = FakeStates(
+        {"bucket": "csv-dmap-input", "key": "incoming/users.csv", "validation": _validation(12)}, running=2
+    )
+    monkeypatch.setattr(app, "stepfunctions_client", lambda: states)
+    monkeypatch.setattr(app, "POLL_SECONDS", 0)
+    event = status_event(name="users-9", error="States.ExceedToleratedFailureThreshold", cause="threshold")
+    out = app.lambda_handler(event, Context())
+    assert states.polls == 3  # it waited until the Map Run stopped before reading its results
+    summary = stored(stack, "users-9")
+    assert (summary["status"], summary["writtenBy"], summary["redrivable"], out["redrivable"]) == (
+        "FAILED",
+        "RunStatus",
+        True,
+        True,
+    )
+    # 3 applied; 3 of the failed batch and 3 never run are pending; 3 rows the map never read too
+    assert (summary["rows"], summary["applied"], summary["pending"], summary["failed"]) == (12, 3, 9, 0)
+    assert summary["errorsByType"] == {"BatchNotApplied": 3, "NotRun": 6}
+    assert summary["cause"].startswith("the run failed at ProcessUserStats with States.ExceedToleratedFailureThreshold")
+    parts = stack["s3"].list_objects_v2(Bucket=BUCKET, Prefix="rows/execution_date=2026-12-01/users-9/")["Contents"]
+    assert len(parts) == 1  # the per-row dataset, before anyone redrives
+    (message,) = alerts(stack)
+    assert "csv-dmap --stack <stack> redrive users-9" in message and "pending: 9" in message
+
+
+def test_after_a_redrive_fails_again_its_summary_replaces_the_earlier_attempts(stack, monkeypatch):
+    app = handler_module("run_status")
+    _aggregated(stack, alert_sent=True)  # AggregateErrors' summary of attempt 0 (say it had run before)
+    _map_results(stack["s3"], "users-1")
+    states = FakeStates({"validation": _validation(9)}, redrive_count=1)
+    monkeypatch.setattr(app, "stepfunctions_client", lambda: states)
+    out = app.lambda_handler(status_event(error="States.ExceedToleratedFailureThreshold"), Context())
+    summary = stored(stack, "users-1")
+    assert out["summaryWritten"] is True and summary["redriveCount"] == 1 and summary["writtenBy"] == "RunStatus"
+    assert (summary["rows"], summary["applied"], summary["pending"]) == (9, 3, 6)
+    assert "Redrives so far: 1" in alerts(stack)[0]
+
+
+def test_a_running_status_is_ignored_and_an_event_that_is_not_one_is_named(stack):
+    app = handler_module("run_status")
+    out = app.lambda_handler(status_event(status="RUNNING", error=None), Context())
+    assert out["ignored"] is True and alerts(stack) == []
+    assert stack["s3"].list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    from csv_dmap.errors import InvalidEvent
+
+    with pytest.raises(InvalidEvent, match=r"^not a Step Functions Execution Status Change event: detail"):
+        app.lambda_handler({}, Context())

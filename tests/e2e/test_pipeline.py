@@ -25,9 +25,10 @@ def sample(tmp_path):
 
 
 def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
+    from csv_dmap.aggregation import tally_manifest
     from csv_dmap.audit import AuditLogReader
     from csv_dmap.db import get_engine, seed_users
-    from csv_dmap.results import manifest_keys, tally_run
+    from csv_dmap.results import latest_manifest
 
     path, known = sample
     seed_users(get_engine(), known)
@@ -46,9 +47,10 @@ def test_every_row_is_applied_or_failed_with_a_reason(local_env, sample):
 
     s3 = local_env.client("s3")
     results_bucket = local_env.physical_name("ResultsBucket")
-    (key,) = manifest_keys(s3, results_bucket, "e2e-run")
-    assert key.startswith("results/e2e-run/") and key.endswith("/manifest.json")
-    tally = tally_run(s3, results_bucket, [key])
+    key = latest_manifest(s3, results_bucket, "e2e-run")
+    assert key is not None and key.startswith("results/e2e-run/") and key.endswith("/manifest.json")
+    tally, reader = tally_manifest(s3, results_bucket, key)
+    assert not reader.problems.any
     assert tally.rows == 1234
     assert tally.applied == len(known)
     assert tally.applied + tally.failed == 1234 and tally.pending == 0

@@ -9,7 +9,7 @@ import pytest
 
 from local_runner.exec_cli import run_definition
 from local_runner.invoke import invoke
-from local_runner.pipeline import DEFINITION
+from local_runner.pipeline import DEFINITION, announce
 
 USERS = [f"U{i:05d}" for i in range(1, 101)]
 
@@ -33,7 +33,13 @@ def pipeline(local_env):
         def run(self, body: bytes, name: str, key: str | None = None):
             key = key or f"incoming/{name}.csv"
             local_env.client("s3").put_object(Bucket=self.input_bucket, Key=key, Body=body)
-            return run_definition(local_env, DEFINITION, input={"bucket": self.input_bucket, "key": key}, name=name)
+            return self.start({"bucket": self.input_bucket, "key": key}, name)
+
+        def start(self, execution_input: dict, name: str):
+            """The execution, then what EventBridge does when it ends (RunStatus on a failure)."""
+            result = run_definition(local_env, DEFINITION, input=execution_input, name=name)
+            announce(local_env, result, execution_input)
+            return result
 
         def alerts(self):
             messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
@@ -228,12 +234,39 @@ def test_daily_report_of_a_day_without_runs_says_so(local_env):
     assert report["message"] == "No csv-dmap runs on 2026-01-01 (Asia/Tokyo)." and report["runs"] == []
 
 
-def test_a_function_that_fails_unexpectedly_ends_with_its_message_never_a_stack_trace(pipeline):
-    """An input the functions cannot use (an empty key) fails ValidateInput with a Lambda error whose
-    payload carries a stack trace; the execution's Cause is the function's message only."""
-    result = run_definition(pipeline.env, DEFINITION, input={"bucket": pipeline.input_bucket, "key": ""}, name="no-key")
-    assert result.status == "FAILED"
-    assert result.error == "ValidationError", (result.error, result.cause)
-    assert "key" in result.cause and "at least 1 character" in result.cause
+def test_an_input_the_functions_cannot_use_is_rejected_naming_the_field(pipeline):
+    """An execution input without a usable key is the file's fault, not a crash: InputNotFound with
+    a Cause that names the field, never a stack trace, and a REJECTED summary."""
+    result = pipeline.start({"bucket": pipeline.input_bucket, "key": ""}, "no-key")
+    assert (result.status, result.error) == ("FAILED", "InputNotFound"), (result.error, result.cause)
+    assert "input.key" in result.cause and "at least 1 character" in result.cause
     for trace in ("Traceback", "stackTrace", 'File "', "requestId"):
         assert trace not in result.cause, result.cause
+    assert result.checkpoint.restart_point()[1].state == "InputRejected"  # a redrive would fail again
+    assert pipeline.summary("no-key")["status"] == "REJECTED"
+
+
+def test_a_step_that_fails_unexpectedly_is_the_redrive_restart_point_and_its_summary_says_why(database_url):
+    """A misconfigured function (here DetermineConcurrency's MAX_ITEMS_PER_BATCH=0) fails its step
+    after the retries. The failure is not caught, so the step is where a redrive restarts; the run
+    summary and the alert (RunStatus) carry the function's message, never its stack trace."""
+    from csv_dmap.db import get_engine, seed_users
+    from local_runner.environment import LocalEnvironment
+
+    with LocalEnvironment(database_url=database_url, parameters={"MaxItemsPerBatch": "0"}) as env:
+        seed_users(get_engine(), USERS)
+        bucket = env.physical_name("InputBucket")
+        env.client("s3").put_object(Bucket=bucket, Key="incoming/x.csv", Body=csv_text(["U00001,1,2"]).encode())
+        execution_input = {"bucket": bucket, "key": "incoming/x.csv"}
+        result = run_definition(env, DEFINITION, input=execution_input, name="misconfigured")
+        assert (result.status, result.error) == ("FAILED", "ConfigurationError"), result.cause
+        assert result.checkpoint.restart_point()[1].state == "DetermineConcurrency"
+        announce(env, result, execution_input)
+        s3, results = env.client("s3"), env.physical_name("ResultsBucket")
+        (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=results, Prefix="summaries/")["Contents"]]
+        summary = json.loads(s3.get_object(Bucket=results, Key=key)["Body"].read())
+        get_engine().dispose()
+    assert (summary["status"], summary["error"], summary["writtenBy"]) == ("FAILED", "ConfigurationError", "RunStatus")
+    assert "MAX_ITEMS_PER_BATCH='0'" in summary["cause"] and summary["alertSent"] is True
+    for trace in ("Traceback", "stackTrace", 'File "'):
+        assert trace not in summary["cause"], summary["cause"]

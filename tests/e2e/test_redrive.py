@@ -33,18 +33,26 @@ def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(fai
     summary, lab = failed_run
     db, data = lab.db, lab.data
     name = summary["execution"]
-    assert summary["status"] == "FAILED"
-    assert summary["failedBatches"] == 4 and summary["applied"] == 30  # three batches of ten went in
+    # a batch that fails as a whole is an infrastructure failure: the map fails at once, uncaught,
+    # so that a redrive restarts at the map (no tolerance of failed batches)
+    assert (summary["status"], summary["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    assert summary["failedBatches"] == 1 and summary["applied"] == 30  # three batches of ten went in
+    assert (summary["rows"], summary["pending"], summary["failed"]) == (62, 32, 0)  # the run summary counts them all
+    assert summary["failedByErrorType"] == {"PermanentDatabaseError": 10, "NotRun": 22}
     assert summary["redrive"] == f"csv-dmap --local redrive {name}"
-    assert (data / "executions" / name / "execution.json").is_file()
+    kit = json.loads((data / "executions" / name / "execution.json").read_text())
+    visits = [(v["state"], v["exited"]) for v in kit["checkpoint"]["visits"]]
+    assert visits[-1] == ("ProcessUserStats", False)  # AWS's restart point: entered, never exited
     assert len(lab.stats()) == 30
-    # failures lists what the audit log holds, and says what it cannot list: the 32 rows of the
-    # failed batches (10 + 10 + 10 + 2; the bad rows, lines 62 and 63, were in the last one)
+    # failures lists what the audit log holds, and says what it cannot list: the 32 rows not applied
+    # (the failed batch's 10 and the 22 the map never read; the bad rows, lines 62 and 63, among them)
     out = io.StringIO()
     assert cli(["--local", "--data-dir", str(data), "failures", name], out=out) == 0
     lines = out.getvalue().splitlines()
     assert lines[:2] == ["line  user  error  message", "(none)"]
-    assert lines[2].startswith("and 32 more failed row(s) with no audit record (PermanentDatabaseError 32): ")
+    assert lines[2].startswith(
+        "and 32 more row(s) not applied, with no audit record (NotRun 22, PermanentDatabaseError 10): "
+    )
 
     # the database is mended; a redrive against another database is refused
     lab.mend_db()
@@ -55,6 +63,7 @@ def test_a_failed_local_run_is_redriven_and_then_accounts_for_every_row_once(fai
     assert code == 0, redriven
     assert redriven["status"] == "SUCCEEDED" and redriven["redriveCount"] == 1
     assert redriven["carriedOverBatches"] == 3  # the batches that had succeeded did not run again
+    assert (redriven["batches"], redriven["failedBatches"], redriven["pending"]) == (7, 0, 0)
     assert (redriven["rows"], redriven["applied"], redriven["failed"]) == (62, 60, 2)
     assert not (data / "executions" / name).exists()
 
@@ -91,7 +100,8 @@ def test_a_redrive_that_fails_again_keeps_its_kit_and_counts_the_redrives(failed
     code, again = cli_run(data, "redrive", name, "--database-url", db)  # the table is still away
     assert code == 1
     assert again["status"] == "FAILED" and again["redriveCount"] == 1
-    assert again["carriedOverBatches"] == 3 and again["failedBatches"] == 4
+    assert again["carriedOverBatches"] == 3 and again["failedBatches"] == 1
+    assert (again["applied"], again["pending"]) == (30, 32)
     assert again["redrive"] == f"csv-dmap --local redrive {name}"
     kit = json.loads((data / "executions" / name / "execution.json").read_text())
     assert kit["checkpoint"]["redrive_count"] == 1

@@ -17,6 +17,7 @@ from csv_dmap.errors import InputRejected
 from csv_dmap.input_files import validate_object
 from csv_dmap.logic import validation
 from csv_dmap.logic.validation import Limits, read_user_ids
+from csv_dmap.models import RunInput
 from tests.hostile import oracle
 from tests.hostile.strategies import hostile_file
 
@@ -34,7 +35,9 @@ def aws_csv(copy: bytes) -> list[list[str]]:
 def run(bucket, data: bytes, limits: Limits = LIMITS):
     key = bucket.put(data)
     try:
-        return validate_object(bucket.s3, bucket.name, key, "hostile", max_bytes=10**9, limits=limits), None
+        return validate_object(
+            bucket.s3, RunInput(bucket=bucket.name, key=key), "hostile", max_bytes=10**9, limits=limits
+        ), None
     except InputRejected as exc:
         return None, exc
 

@@ -1,14 +1,15 @@
-"""Tally, severity, outcome and alert text of AggregateErrors; the report builder."""
+"""Tally, severity, outcome and alert text of a run's aggregation; the report builder."""
 
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from csv_dmap.logic.aggregate import alert, needs_alert, severity_of, summarise
+from csv_dmap.logic.aggregate import ResultCheck, alert, needs_alert, severity_of, summarise
 from csv_dmap.logic.daily_report import build_report, render_html, table_line
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.models import Severity
+from csv_dmap.results import rows_of
 
 START = "2026-11-22T15:30:00+00:00"  # 00:30 on the 23rd in Tokyo
 
@@ -17,12 +18,21 @@ def succeeded(results):
     return {"Status": "SUCCEEDED", "Output": json.dumps({"results": results})}
 
 
-def failed_batch(n, error="TransientDatabaseError"):
-    items = [{"index": i, "row": {}} for i in range(n)]
-    return {"Status": "FAILED", "Input": json.dumps({"Items": items}), "Error": error, "Cause": "db down"}
+def failed_batch(n, error="BatchNotApplied", first=0):
+    items = [{"index": first + i, "row": {}} for i in range(n)]
+    cause = json.dumps({"errorMessage": "TransientDatabaseError: db down", "errorType": error, "stackTrace": []})
+    return {"Status": "FAILED", "Input": json.dumps({"Items": items}), "Error": error, "Cause": cause}
 
 
-# Issue 8.9, by table: (error rate, tolerance, medium ratio) -> severity. With the defaults
+def add(tally, status, records):
+    """Count records as the aggregation does: each through ``rows_of``, row by row."""
+    for record in records:
+        for row in rows_of(status, record):
+            tally.add_row(row)
+    return tally
+
+
+# By table: (error rate, tolerance, medium ratio) -> severity. With the defaults
 # (tolerance 5, ratio 0.5) every severity is reachable: LOW <= 2.5 < MEDIUM <= 5 < HIGH.
 @pytest.mark.parametrize(
     ("rate", "tolerance", "ratio", "severity"),
@@ -60,24 +70,27 @@ def test_with_default_settings_every_severity_is_reachable_and_high_is_exactly_a
     assert seen == {Severity.NONE: 0, Severity.LOW: 1, Severity.MEDIUM: 3, Severity.HIGH: 6}
 
 
-def test_tally_counts_rows_of_failed_batches_and_pending_batches():
+def test_rows_of_batches_that_failed_or_never_ran_are_pending_with_their_reason():
     tally = RunTally()
-    tally.add(
+    add(
+        tally,
         "SUCCEEDED",
         [succeeded([{"status": "APPLIED"}, {"status": "FAILED", "errorType": "UserNotFound", "userId": "U9"}])],
     )
-    tally.add("FAILED", [failed_batch(5)])
-    tally.add("PENDING", [{"Input": json.dumps({"Items": [{}, {}]})}])
-    assert (tally.rows, tally.applied, tally.failed, tally.pending) == (9, 1, 6, 2)
-    assert tally.errors == {"TransientDatabaseError": 5, "UserNotFound": 1, "Pending": 2}
-    assert (tally.batches, tally.failed_batches) == (3, 1)
-    assert tally.error_rate == pytest.approx(100 * 8 / 9)
+    add(tally, "FAILED", [failed_batch(5, first=2)])
+    add(tally, "PENDING", [{"Input": json.dumps({"Items": [{"index": 7}, {"index": 8}]})}])
+    assert (tally.rows, tally.applied, tally.failed, tally.pending) == (9, 1, 1, 7)
+    assert tally.errors == {"BatchNotApplied": 5, "UserNotFound": 1, "NotRun": 2}
+    assert tally.error_rate == pytest.approx(100 * 8 / 9)  # not applied in error
+    assert tally.row_error_rate == pytest.approx(100 * 1 / 9)  # what the tolerance judges: bad rows only
     assert tally.examples["UserNotFound"] == [{"userId": "U9"}]
+    assert tally.examples["BatchNotApplied"][0] == {"line": 4, "errorMessage": "TransientDatabaseError: db down"}
 
 
 def test_superseded_and_skipped_rows_are_counted_and_are_not_failures():
     tally = RunTally()
-    tally.add(
+    add(
+        tally,
         "SUCCEEDED",
         [
             succeeded(
@@ -88,7 +101,7 @@ def test_superseded_and_skipped_rows_are_counted_and_are_not_failures():
             )
         ],
     )
-    tally.add("PENDING", [{"Input": json.dumps({"Items": [{"index": 12}]})}])
+    add(tally, "PENDING", [{"Input": json.dumps({"Items": [{"index": 12}]})}])
     assert (tally.rows, tally.applied, tally.superseded, tally.skipped, tally.failed, tally.pending) == (
         13,
         6,
@@ -98,7 +111,7 @@ def test_superseded_and_skipped_rows_are_counted_and_are_not_failures():
         1,
     )
     assert tally.rows == tally.applied + tally.failed + tally.superseded + tally.skipped + tally.pending
-    assert tally.errors == {"FieldCountMismatch": 1, "Pending": 1}  # no NewerExecutionApplied: not an error
+    assert tally.errors == {"FieldCountMismatch": 1, "NotRun": 1}  # no NewerExecutionApplied: not an error
     assert tally.error_rate == pytest.approx(100 * 2 / 13)
     summary = make(tally)
     assert (summary.superseded, summary.skipped, summary.pending, summary.failed) == (3, 2, 1, 1)
@@ -107,19 +120,53 @@ def test_superseded_and_skipped_rows_are_counted_and_are_not_failures():
 
 
 def test_an_unknown_status_is_a_failed_row_never_lost():
-    tally = RunTally().add("SUCCEEDED", [succeeded([{"status": "WEIRD"}, {"status": "FAILED"}])])
+    tally = add(RunTally(), "SUCCEEDED", [succeeded([{"status": "WEIRD"}, {"status": "FAILED"}])])
     assert (tally.rows, tally.failed) == (2, 2)
     assert tally.errors == {"UnknownStatus:WEIRD": 1, "Unknown": 1}
 
 
 def test_examples_are_capped():
     tally = RunTally(max_examples=2)
-    tally.add("SUCCEEDED", [succeeded([{"status": "FAILED", "errorType": "X", "index": i} for i in range(10)])])
+    add(tally, "SUCCEEDED", [succeeded([{"status": "FAILED", "errorType": "X", "index": i} for i in range(10)])])
     assert len(tally.examples["X"]) == 2 and tally.errors["X"] == 10
 
 
-def make(tally, map_result=None, tolerance=5.0):
+def test_applied_rows_without_audit_items_keep_the_run_succeeded_and_alert():
+    rows = [{"status": "APPLIED", "auditMissing": True}] * 3 + [{"status": "APPLIED"}] * 97
+    summary = make(add(RunTally(), "SUCCEEDED", [succeeded(rows)]))
+    assert (summary.status, summary.applied, summary.failed, summary.audit_missing) == ("SUCCEEDED", 100, 0, 3)
+    assert summary.severity is Severity.MEDIUM and needs_alert(summary)
+    assert "3 applied rows have no audit item" in summary.cause
+    subject, message = alert(summary, "s3://r/x.json")
+    assert "3 audit items missing" in subject and "applied: 100" in message
+
+
+def test_result_files_that_do_not_account_for_the_file_fail_the_run_naming_them():
+    check = ResultCheck(manifest="s3://r/results/run-1/m/manifest.json", expected_rows=12)
+    summary = make(tally_of(10, 0), check=check)
+    assert (summary.status, summary.error) == ("FAILED", "ResultsIncomplete")
+    assert "s3://r/results/run-1/m/manifest.json account for 10 rows, the file has 12" in summary.cause
+    damaged = ResultCheck(manifest="s3://r/m.json", expected_rows=10, problems=["s3://r/SUCCEEDED_0.json: cut short"])
+    summary = make(tally_of(10, 0), check=damaged)
+    assert summary.error == "ResultsIncomplete" and "unreadable: s3://r/SUCCEEDED_0.json: cut short" in summary.cause
+    assert make(tally_of(10, 0), check=ResultCheck(manifest="s3://r/m.json", expected_rows=10)).status == "SUCCEEDED"
+
+
+def test_a_failed_map_counts_the_rows_it_never_read_as_pending():
+    tally = add(RunTally(), "SUCCEEDED", [succeeded([{"status": "APPLIED"}] * 4)])
+    add(tally, "FAILED", [failed_batch(4, first=4)])
+    check = ResultCheck(manifest="s3://r/m.json", expected_rows=20, batches=2, failed_batches=1)
+    failure = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "threshold", "State": "ProcessUserStats"}
+    summary = make(tally, map_result=failure, check=check)
+    assert (summary.rows, summary.applied, summary.pending) == (20, 4, 16)
+    assert summary.errors_by_type == {"NotRun": 12, "BatchNotApplied": 4}
+    assert summary.cause.startswith("the run failed at ProcessUserStats with States.ExceedToleratedFailureThreshold")
+    assert "16 rows not applied (1 batches failed as a whole" in summary.cause
+
+
+def make(tally, map_result=None, tolerance=5.0, check=None):
     return summarise(
+        check=check,
         execution_name="run-1",
         start_time=START,
         now=datetime(2026, 11, 22, 15, 31, tzinfo=UTC),
@@ -136,7 +183,8 @@ def make(tally, map_result=None, tolerance=5.0):
 
 def tally_of(applied, failed):
     tally = RunTally()
-    tally.add(
+    add(
+        tally,
         "SUCCEEDED",
         [
             succeeded(
@@ -164,7 +212,7 @@ def test_error_rate_above_tolerance_fails_the_run_with_a_readable_cause():
 
 
 def test_a_failed_map_fails_the_run_even_with_few_failed_rows():
-    summary = make(tally_of(10, 0), map_result={"Error": "States.ItemReaderFailed", "Cause": "boom"})
+    summary = make(tally_of(10, 0), map_result={"Error": "States.ItemReaderFailed", "Cause": "boom", "State": "M"})
     assert (summary.status, summary.error, summary.severity) == ("FAILED", "States.ItemReaderFailed", Severity.HIGH)
     assert needs_alert(summary)
 

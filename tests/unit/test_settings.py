@@ -64,7 +64,7 @@ def test_the_variable_nothing_read_is_given_to_no_function():
 
 def test_models_hold_only_their_functions_fields():
     assert "unknown_user_policy" not in config.PlanSettings.model_fields
-    assert "audit_table_name" not in config.AggregateSettings.model_fields
+    assert "audit_table_name" not in config.ReportSettings.model_fields  # the aggregator repairs audit items
     assert "database_url" not in config.ReportSettings.model_fields
     assert config.DatabaseSettings.aliases() <= config.WorkerSettings.aliases()
     assert config.MigratorSettings.aliases() == config.DatabaseSettings.aliases()

@@ -113,7 +113,8 @@ class AlertSettings(EnvSettings):
 
 
 class ToleranceSettings(EnvSettings):
-    # DetermineConcurrency (map tolerance of failed batches) and AggregateErrors (tolerance of failed rows)
+    # the run's tolerance of failed rows (bad data, unknown users), judged by AggregateErrors; a batch that
+    # fails as a whole is never tolerated: it fails the map, and a redrive reruns it
     tolerated_failure_percentage: float = Field(default=5, alias="TOLERATED_FAILURE_PERCENTAGE", ge=0, le=100)
 
 
@@ -153,7 +154,10 @@ class PlanSettings(ResultsSettings, ToleranceSettings):
     lambda_account_concurrency: int = Field(default=1000, alias="LAMBDA_ACCOUNT_CONCURRENCY", ge=1)
 
 
-class AggregateSettings(ResultsSettings, AlertSettings, ToleranceSettings):
+class AggregateSettings(ResultsSettings, AlertSettings, ToleranceSettings, AuditSettings):
+    """AggregateErrors, and RunStatus for a run whose map failed: the same pass over the result
+    files, which also rewrites the audit items the workers could not write."""
+
     # severity is relative to the tolerated failure percentage T: MEDIUM above
     # T x SEVERITY_MEDIUM_RATIO (default 0.5: 2.5% when T = 5%), HIGH above T (the run fails).
     severity_medium_ratio: float = Field(default=0.5, alias="SEVERITY_MEDIUM_RATIO", gt=0, lt=1)
@@ -165,8 +169,9 @@ class ReportSettings(ResultsSettings, AlertSettings):
     """DailyReport."""
 
 
-class RunStatusSettings(ResultsSettings, AlertSettings):
-    """RunStatus (a run that ended without AggregateErrors)."""
+class RunStatusSettings(AggregateSettings):
+    """RunStatus: a run that ended FAILED, TIMED_OUT or ABORTED; when its map failed, it
+    aggregates the run as AggregateErrors would."""
 
 
 class StartRunSettings(EnvSettings):

@@ -28,10 +28,19 @@ class RunStart:
     bucket: str
     key: str
     version: str
+    version_id: str | None = None  # the object's version-id, when the bucket is versioned
+    etag: str | None = None
 
     def execution_input(self) -> str:
-        """The state machine's input; the same for every delivery of the event (idempotency)."""
-        return json.dumps({"bucket": self.bucket, "key": self.key}, ensure_ascii=False, separators=(",", ":"))
+        """The state machine's input; the same for every delivery of the event (idempotency). It
+        names the exact object version, so ValidateInput reads the upload that started the run
+        even when the key was overwritten since."""
+        data: dict[str, str] = {"bucket": self.bucket, "key": self.key}
+        if self.version_id:
+            data["versionId"] = self.version_id
+        if self.etag:
+            data["etag"] = self.etag
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def execution_name(bucket: str, key: str, version: str) -> str:
@@ -57,4 +66,12 @@ def run_start_of(event: dict[str, Any]) -> RunStart:
             "not an S3 Object Created event with detail.bucket.name, detail.object.key and "
             "detail.object.version-id or sequencer"
         )
-    return RunStart(name=execution_name(bucket, key, version), bucket=bucket, key=key, version=version)
+    version_id, etag = obj.get("version-id"), obj.get("etag")
+    return RunStart(
+        name=execution_name(bucket, key, version),
+        bucket=bucket,
+        key=key,
+        version=version,
+        version_id=version_id if isinstance(version_id, str) and version_id else None,
+        etag=etag if isinstance(etag, str) and etag else None,
+    )

@@ -1,9 +1,11 @@
 """RunStatus: a run that ended FAILED, TIMED_OUT or ABORTED gets an alert and a run summary, so the
-daily report lists every run, including those that never reached AggregateErrors (a rejected file,
-a step that failed after its retries, a timeout, an operator's stop).
+daily report lists every run, including those that never reached AggregateErrors: a rejected file,
+a map whose batch could not commit (left uncaught, so that a redrive restarts at the map), a step
+that failed after its retries, a timeout, an operator's stop.
 
 The event is EventBridge's "Step Functions Execution Status Change". A summary AggregateErrors
-already wrote (it runs before the execution ends) is never overwritten: its counts are the truth.
+wrote for the same attempt (it runs before the RunFailed state) is kept: its counts are the truth.
+A summary of an earlier attempt (before a redrive) is replaced.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import errors
 from ..models import RunSummary, Severity
@@ -47,6 +49,20 @@ class ExecutionStatusChange(BaseModel):
     input: str | None = None
     error: str | None = None
     cause: str | None = None
+    redrive_count: int | None = Field(alias="redriveCount", default=None)  # not in the documented schema
+
+
+def status_change_of(event: Any) -> ExecutionStatusChange:
+    """The ``detail`` of a status-change event; ``InvalidEvent`` (one line) for anything else."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    try:
+        return ExecutionStatusChange.model_validate(detail)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "detail"
+        raise errors.InvalidEvent(
+            f"not a Step Functions Execution Status Change event: detail.{where}: {first['msg']}"
+        ) from None
 
 
 def run_status(status: str, error: str | None) -> str:
@@ -70,19 +86,32 @@ def _source(execution_input: str | None) -> tuple[str, str]:
     return str(data.get("bucket") or ""), str(data.get("key") or "")
 
 
+def start_time_of(change: ExecutionStatusChange) -> str:
+    """The execution's start as ``$$.Execution.StartTime`` writes it (ISO 8601, UTC, milliseconds)."""
+    return _time(change.start_date).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def source_of(change: ExecutionStatusChange) -> tuple[str, str]:
+    """(bucket, key) of the run's input file."""
+    return _source(change.input)
+
+
+def ended_error(change: ExecutionStatusChange) -> str | None:
+    if change.status == "TIMED_OUT" and not change.error:
+        return "States.Timeout"
+    if change.status == "ABORTED" and not change.error:
+        return "ExecutionAborted"
+    return change.error
+
+
 def failure_summary(change: ExecutionStatusChange, *, report_timezone: str, now: datetime) -> RunSummary:
-    """The run summary of an execution that ended without one: no row was counted (``rows`` 0)."""
+    """The run summary of an execution that ended before its map wrote anything (a rejected file,
+    a step before the map): no row was counted (``rows`` 0)."""
     started = _time(change.start_date)
     stopped = _time(change.stop_date) if change.stop_date else now
     bucket, key = _source(change.input)
-    cause = change.cause[:CAUSE_MAX] if change.cause else None
-    error: str | None
-    if change.status == "TIMED_OUT" and not change.error:
-        error = "States.Timeout"
-    elif change.status == "ABORTED" and not change.error:
-        error = "ExecutionAborted"
-    else:
-        error = change.error
+    cause = cause_text(change.cause)
+    error = ended_error(change)
     return RunSummary(
         execution_name=change.name,
         date=started.astimezone(ZoneInfo(report_timezone)).date().isoformat(),
@@ -100,21 +129,21 @@ def failure_summary(change: ExecutionStatusChange, *, report_timezone: str, now:
         pending=0,
         error_rate=0.0,
         severity=Severity.HIGH,
+        redrive_count=change.redrive_count or 0,
+        written_by="RunStatus",
     )
 
 
-def alert(summary: RunSummary, summary_uri: str, execution_arn: str) -> tuple[str, str]:
-    """SNS subject (at most 100 characters) and message of a run that ended without succeeding."""
-    subject = f"[csv-dmap] {summary.status} {summary.error or ''}: {summary.execution_name}"[:100]
-    lines = [
-        f"Execution: {summary.execution_name} ({summary.status})",
-        f"Source: s3://{summary.source_bucket}/{summary.source_key}",
-        f"Error: {summary.error or '-'}",
-        f"Why: {summary.cause or '-'}",
-        f"Started: {summary.start_time}  ended: {summary.finished_at}",
-        f"Summary: {summary_uri}",
-        f"Execution ARN: {execution_arn}",
-    ]
-    if summary.status == "REJECTED":
-        lines.append("The file was not processed: fix it and upload it again.")
-    return subject, "\n".join(lines)
+def cause_text(cause: str | None) -> str | None:
+    """A Cause for people: a Lambda error's ``errorMessage`` rather than its JSON and stack
+    trace, at most ``CAUSE_MAX`` characters."""
+    if not cause:
+        return None
+    try:
+        data = json.loads(cause)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("errorMessage"), str):
+        kind = data.get("errorType")
+        cause = f"{kind}: {data['errorMessage']}" if isinstance(kind, str) and kind else data["errorMessage"]
+    return cause[:CAUSE_MAX]

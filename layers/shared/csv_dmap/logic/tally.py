@@ -1,20 +1,19 @@
-"""Counting a run's rows from its ResultWriter records: every row ends up
-applied, failed with a reason, superseded by a later row of its user, skipped
-because a newer execution already wrote its user, or (for a batch that never
-ran) pending. ``rows == applied + failed + superseded + skipped + pending``.
+"""Counting a run's rows: every row ends up applied, failed with a reason (a row error),
+superseded by a later row of its user, skipped because a newer execution already wrote its
+user, or pending (not applied because its batch failed as a whole or never ran; a redrive
+applies it). ``rows == applied + failed + superseded + skipped + pending``. Applied rows whose
+audit item could not be written are counted applied, and also ``audit_missing``.
 
-Which rows a record stands for is ``csv_dmap.results.rows_of`` (one place);
-this module only counts them.
+Which rows a record stands for is ``csv_dmap.results.rows_of`` (one place); this module only
+counts rows, and knows nothing of files.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from ..results import PENDING_ERROR, rows_of
 
 EXAMPLE_FIELDS = ("line", "userId", "rawUserId", "errorMessage")
 
@@ -27,11 +26,16 @@ class RunTally:
     superseded: int = 0
     skipped: int = 0
     pending: int = 0
-    batches: int = 0
-    failed_batches: int = 0
+    audit_missing: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     max_examples: int = 3
+
+    @property
+    def row_error_rate(self) -> float:
+        """Failed rows as a percentage of all rows: what the run's tolerance judges. Pending rows
+        are not bad data: their batch failed, which fails the map (and the run) on its own."""
+        return 100.0 * self.failed / self.rows if self.rows else 0.0
 
     @property
     def not_applied_in_error(self) -> int:
@@ -54,29 +58,18 @@ class RunTally:
         status = row.get("status")
         if status == "APPLIED":
             self.applied += 1
+            self.audit_missing += row.get("auditMissing") is True
         elif status == "SUPERSEDED":
             self.superseded += 1
         elif status == "SKIPPED":
             self.skipped += 1
         elif status == "PENDING":
+            kind = str(row.get("errorType") or "NotRun")
             self.pending += 1
-            self.errors[PENDING_ERROR] += 1
+            self.errors[kind] += 1
+            self._example(kind, row)
         else:  # FAILED, or anything the worker should not have said: never lost, never applied
             kind = str(row.get("errorType") or ("Unknown" if status == "FAILED" else f"UnknownStatus:{status}"))
             self.failed += 1
             self.errors[kind] += 1
             self._example(kind, row)
-
-    def add(
-        self, status: str, records: Iterable[Mapping[str, Any]], on_row: Callable[[dict[str, Any]], None] | None = None
-    ) -> RunTally:
-        if status not in ("SUCCEEDED", "FAILED", "PENDING"):
-            raise ValueError(f"unknown ResultWriter status {status!r}")
-        for record in records:
-            self.batches += 1
-            self.failed_batches += status == "FAILED"
-            for row in rows_of(status, record):
-                self.add_row(row)
-                if on_row is not None:
-                    on_row(row)
-        return self

@@ -29,9 +29,21 @@ class _CamelModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class ValidateRequest(_CamelModel):
+class RunInput(_CamelModel):
+    """The execution's input: the uploaded object, and the exact version that started the run
+    (StartRun passes ``versionId`` and ``etag`` from the S3 event; a manual start may omit them,
+    and then the latest version is read)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
     bucket: str = Field(min_length=3, max_length=63)  # S3's bounds: the output echoes both
     key: str = Field(min_length=1, max_length=1024)
+    version_id: str | None = Field(alias="versionId", default=None, min_length=1, max_length=1024)
+    etag: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class ValidateRequest(_CamelModel):
+    input: RunInput
     execution_name: str = Field(alias="executionName", default="manual", min_length=1, max_length=80)
 
 
@@ -42,6 +54,7 @@ class ValidationResult(_CamelModel):
     bucket: str
     key: str = Field(description="the object the map reads: always the normalised copy under staging/")
     source_key: str = Field(alias="sourceKey")
+    version_id: str | None = Field(alias="versionId", default=None, description="the version read, when versioned")
     byte_size: int = Field(alias="byteSize")
     encoding: str
     header: list[str] = Field(description="the original header's names, capped")
@@ -50,6 +63,11 @@ class ValidationResult(_CamelModel):
     blank_rows: int = Field(alias="blankRows", default=0, description="blank records after the header, skipped")
     row_count: int = Field(alias="rowCount", description="rows the map will read: every data record, noted or not")
     normalized: bool = Field(default=True, description="always true: the map reads the copy")
+
+    def to_payload(self) -> dict[str, Any]:
+        """Every field, ``versionId`` too when it is null: the state machine's ResultSelector
+        names each one, and a missing field would fail the run with States.Runtime."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 class ConcurrencyRequest(_CamelModel):
@@ -105,7 +123,10 @@ class RunSummary(_CamelModel):
     failed: int
     superseded: int = 0
     skipped: int = 0
-    pending: int = 0
+    pending: int = Field(default=0, description="not applied: the batch failed as a whole or never ran (redrive)")
+    audit_missing: int = Field(
+        alias="auditMissing", default=0, description="applied rows whose audit item is still missing after repair"
+    )
     blank_rows: int = Field(alias="blankRows", default=0)
     error_rate: float = Field(alias="errorRate", description="(failed + pending) / rows, in percent")
     severity: Severity
@@ -120,6 +141,13 @@ class RunSummary(_CamelModel):
     manifest_key: str | None = Field(alias="manifestKey", default=None)
     rows_prefix: str | None = Field(alias="rowsPrefix", default=None, description="the run's per-row results")
     alert_sent: bool = Field(alias="alertSent", default=False)
+    redrive_count: int = Field(alias="redriveCount", default=0, description="the execution's redrives so far")
+    written_by: str | None = Field(
+        alias="writtenBy", default=None, description="AggregateErrors (the map ended) or RunStatus (it did not)"
+    )
+    redrivable: bool | None = Field(
+        default=None, description="a redrive would rerun what failed (None: not known, e.g. locally)"
+    )
 
     @property
     def rows_per_second(self) -> float:
@@ -132,11 +160,12 @@ class SourceObject(_CamelModel):
 
 
 class AggregateRequest(_CamelModel):
-    """AggregateErrors' input: the run's state, whether the map succeeded or
-    was caught (then ``map`` holds ``Error`` and ``Cause``)."""
+    """AggregateErrors' input: the run's state after the map succeeded (``map`` holds the map's
+    output, ``{MapRunArn, ResultWriterDetails}``)."""
 
     execution_name: str = Field(alias="executionName")
     execution_start_time: str = Field(alias="executionStartTime")
+    redrive_count: int = Field(alias="redriveCount", default=0, ge=0)
     source: SourceObject
     validation: ValidationResult | None = None
     config: RunConfig | None = None
@@ -155,6 +184,7 @@ class AggregateResult(_CamelModel):
     superseded: int = 0
     skipped: int = 0
     pending: int = 0
+    audit_missing: int = Field(alias="auditMissing", default=0)
     error_rate: float = Field(alias="errorRate")
     severity: Severity
     alert_sent: bool = Field(alias="alertSent")
