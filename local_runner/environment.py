@@ -378,7 +378,9 @@ class LocalEnvironment:
                 bucket = self.physical_name(logical_id)
                 self.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
                 versioning = ((res.get("Properties") or {}).get("VersioningConfiguration") or {}).get("Status")
-                if versioning == "Enabled":  # the input bucket: every upload is a version of its own
+                # the input bucket: every upload is a version of its own (not on s3rver, which keeps one
+                # object per key: make run's input names no version, so each run reads the key's object)
+                if versioning == "Enabled" and self.aws == "moto":
                     self.client("s3").put_bucket_versioning(
                         Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
                     )
