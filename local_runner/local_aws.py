@@ -235,6 +235,8 @@ def _terminate(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     for _ in range(300):
+        with contextlib.suppress(ChildProcessError):  # this process started it: collect its exit
+            os.waitpid(pid, os.WNOHANG)
         try:
             os.kill(pid, 0)
         except ProcessLookupError:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from asl_runner.paths import JSON
 from asl_runner.services import Handler, LambdaContext, LocalServices
 
-from . import ACCOUNT, REGION
+from . import ACCOUNT, REGION, layer
 from .lambda_loader import LocalLambdaContext, load_handler
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ class TemplateServices(LocalServices):
                 return handler(event, context)
         finally:
             phases.function_ended(logical_id)
+            if self.env.quiet:
+                layer.discard_metrics()
 
 
 def _lazy(module_path: Any, function_name: str) -> Handler:
