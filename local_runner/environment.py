@@ -366,10 +366,10 @@ class LocalEnvironment:
         """Per-container singletons of the layer were built for another environment."""
         layer.reset()
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Any = None) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=REGION)
+        return boto3.client(service, region_name=REGION, config=config)
 
     def provision(self) -> None:
         for logical_id, res in self.template["Resources"].items():

@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
+from itertools import batched
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +50,7 @@ from .template import ROOT
 DATA_ENV = "CSV_DMAP_LOCAL_DATA"
 PREFIXES = ("rows/", "summaries/", "daily-reports/")
 BATCH_GET_LIMIT = 100  # BatchGetItem takes at most 100 keys
+READS_IN_FLIGHT = 4
 
 
 def local_data_dir() -> Path:
@@ -146,8 +148,6 @@ def plain(value: Any) -> Any:
 def _execution_rows(s3: Any, bucket: str, execution_name: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(start time, rows) of the execution's latest Map Run, as its ResultWriter files list them
     (``csv_dmap.results.RecordReader``: each child once), streamed, a batch of rows at a time."""
-    from itertools import batched
-
     from csv_dmap.results import RecordReader, latest_manifest, read_manifest
 
     key = latest_manifest(s3, bucket, execution_name)
@@ -199,21 +199,28 @@ def execution_items(
     table: str,
     execution_name: str,
     on_read: Callable[[int], None] | None = None,
+    in_flight: int = READS_IN_FLIGHT,
 ) -> Iterator[dict[str, Any]]:
     """The execution's audit items as DynamoDB stores them (typed JSON), read by key: the items
-    under its users' keys (BatchGetItem, 100 keys a call), then the items under its own 64
-    keys (one Query each). Nothing of another execution is read. ``on_read(n)`` after each call."""
+    under its users' keys (BatchGetItem, 100 keys a call, ``in_flight`` calls at a time so that the
+    server works while this process parses), then the items under its own 64 keys (one Query
+    each). Nothing of another execution is read. ``on_read(n)`` after each call."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from csv_dmap.audit import SHARDS, execution_partition_key
 
-    keys = user_keys(_execution_rows(s3, bucket, execution_name), execution_name)
-    chunk: list[dict[str, Any]] = []
-    for pk, sk in keys:
-        chunk.append({"pk": {"S": pk}, "sk": {"S": sk}})
-        if len(chunk) == BATCH_GET_LIMIT:
-            yield from _batch_get(dynamodb, table, chunk, on_read)
-            chunk = []
-    if chunk:
-        yield from _batch_get(dynamodb, table, chunk, on_read)
+    keys = (
+        {"pk": {"S": pk}, "sk": {"S": sk}}
+        for pk, sk in user_keys(_execution_rows(s3, bucket, execution_name), execution_name)
+    )
+    with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="audit-export") as pool:
+        pending: list[Future[list[dict[str, Any]]]] = []
+        for chunk in batched(keys, BATCH_GET_LIMIT, strict=False):
+            pending.append(pool.submit(_batch_get, dynamodb, table, list(chunk), on_read))
+            if len(pending) >= in_flight:
+                yield from pending.pop(0).result()
+        for future in pending:
+            yield from future.result()
     paginator = dynamodb.get_paginator("query")
     for shard in range(SHARDS):
         for page in paginator.paginate(
@@ -229,15 +236,17 @@ def execution_items(
 
 def _batch_get(
     dynamodb: Any, table: str, keys: list[dict[str, Any]], on_read: Callable[[int], None] | None
-) -> Iterator[dict[str, Any]]:
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
     request: dict[str, Any] = {table: {"Keys": keys}}
     while request:
         answer = dynamodb.batch_get_item(RequestItems=request)
         items = answer.get("Responses", {}).get(table, [])
         if on_read:
             on_read(len(items))
-        yield from items
+        found += items
         request = answer.get("UnprocessedKeys") or {}
+    return found
 
 
 def audit_records(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -365,7 +374,7 @@ def keep_for_analysis(env: Any, execution_name: str, data_dir: Path | None = Non
             s3=env.client("s3"),
             bucket=env.physical_name("ResultsBucket"),
             execution_name=execution_name,
-            dynamodb=env.client("dynamodb"),
+            dynamodb=reader_client(env),
             audit_table=env.physical_name("AuditTable"),
             data_dir=target,
             on_audit=bar.update if bar is not None else None,
@@ -375,6 +384,15 @@ def keep_for_analysis(env: Any, execution_name: str, data_dir: Path | None = Non
             bar.close()
     phases.end("keep", f"{counts['audit']:,} audit records, {counts['rows']} row files")
     return counts
+
+
+def reader_client(env: Any) -> Any:
+    """The export's DynamoDB client: botocore's client-side check of every request is a third of
+    a BatchGetItem's cost here, and the keys it sends are built by the layer (the server checks
+    them all the same); as many connections as reads in flight."""
+    from botocore.config import Config
+
+    return env.client("dynamodb", config=Config(parameter_validation=False, max_pool_connections=READS_IN_FLIGHT + 2))
 
 
 def export_out(

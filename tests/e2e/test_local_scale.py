@@ -58,8 +58,8 @@ def test_exporting_a_run_reads_only_its_own_audit_items(tmp_path, monkeypatch, c
     def counted_keep(env: LocalEnvironment, name: str, data_dir: Any = None, rows: int = 0) -> Any:
         original_client = env.client
 
-        def client(service: str) -> Any:
-            made = original_client(service)
+        def client(service: str, config: Any = None) -> Any:
+            made = original_client(service, config)
             if service == "dynamodb":
                 made.meta.events.register("after-call.dynamodb.*", reads.after_call)
             return made
