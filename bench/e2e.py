@@ -123,6 +123,7 @@ def run_once(kind: str, rows: int) -> dict[str, Any]:
         "runnerPeakRssMiB": summary["peakRssMiB"],
         "standInPeakRssMiB": summary["awsStandInRssMiB"],
         "allProcessesPeakRssMiB": together,
+        "cpuSeconds": summary.get("cpuSeconds"),
         "loadAverageBefore": load_before,
         "loadAverageAfter": _load_average(),
         "diskMiB": round(sum(f.stat().st_size for f in home.rglob("*") if f.is_file()) / 2**20, 1),

@@ -337,6 +337,10 @@ class LocalEnvironment:
         """Peak resident memory of each process that serves AWS besides the runner (MiB)."""
         return {name: local_aws.peak_rss_mib(pid) for name, pid in self.stand_in_pids().items()}
 
+    def stand_in_cpu_seconds(self) -> dict[str, float | None]:
+        """CPU time each process that serves AWS besides the runner has used so far (seconds)."""
+        return {name: local_aws.cpu_seconds(pid) for name, pid in self.stand_in_pids().items()}
+
     def __exit__(self, *exc: object) -> None:
         if self._mock is not None:
             self._mock.stop()

@@ -100,6 +100,15 @@ def peak_rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, in seconds; None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
 def _start(argv: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
     """Start a server in a session of its own (a Ctrl-C of one run must not stop a server other
     runs use) and wait until it accepts connections."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import time
 import uuid
 from collections.abc import Iterator
@@ -118,6 +119,9 @@ def main(args: Any) -> int:
             )
         if result.map_runs:
             summary["phaseSeconds"]["ProcessUserStats"] = result.map_runs[0].get("durationSeconds")
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        # CPU seconds of each process (the runner's own; dynalite's includes other runs it served)
+        summary["cpuSeconds"] = {"runner": round(own.ru_utime + own.ru_stime, 2), **env.stand_in_cpu_seconds()}
         phases.start("stop")
     summary["phaseSeconds"]["stop"] = round(phases.end("stop"), 2)
     summary["totalSeconds"] = round(time.monotonic() - started, 1)
