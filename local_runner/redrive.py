@@ -84,12 +84,13 @@ def keep_kit(
     """Save what a redrive of ``result``'s execution needs (while moto still runs), and return
     the command that redrives it; when a redrive could not help, keep only the reason, say so
     to ``csv-dmap redrive`` later, and return None."""
+    from .localdata import temporary_name
     from .pipeline import mask_url
 
     checkpoint = result.checkpoint
     assert checkpoint is not None
     target = kit_dir(checkpoint.name, data_dir)
-    staging = target.with_name(f".{target.name}.tmp")
+    staging = temporary_name(target)  # this writer's own (localdata)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     blocker = redrive_blocker(checkpoint)
