@@ -28,10 +28,10 @@ AS_TYPED := CSV ROWS SQL FILE NAMED PARAMS FN EVENT EXECUTION STACK BENCH_ROWS B
 $(foreach v,$(AS_TYPED),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))))
 export $(AS_TYPED)
 
-.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench cost clean db-schema
+.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench bench-10m cost clean clean-local db-schema
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x "$(PYTHON313)" || { echo "python3.13 not found: install CPython 3.13 or set PYTHON313=/path/to/python3.13"; exit 1; }
@@ -55,7 +55,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with the pinned dev requirements
+install: $(VENV)/.installed node_modules/.installed ## create .venv with the pinned dev requirements, node_modules with npm ci
 
 test: lint validate unit ## the gates, the template and ASL checks, then every test
 
@@ -69,7 +69,7 @@ lint: $(VENV)/.installed ## ruff check + format check, mypy --strict, xenon (no 
 
 # tests/deploy translates the template with .venv-sam's aws-sam-translator and runs cfn-lint and
 # checkov on every translation: both virtualenvs come before the tests.
-unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed ## run the test suite only (pytest)
+unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed node_modules/.installed ## run the test suite only (pytest)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint-asl: $(VENV)/.installed node_modules/.installed ## strict ASL check + asl-validator
@@ -97,10 +97,10 @@ db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 	$(PY) -c "import sys; sys.path.insert(0, 'layers/shared'); from csv_dmap.db import schema_ddl; print(schema_ddl('mysql'))"
 
 ROWS ?= 10000
-run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
+run: $(VENV)/.installed node_modules/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
 	$(PY) -m local_runner run $(if $(value CSV),--csv "$$CSV",--rows "$$ROWS") $(RUN_ARGS)
 
-redrive: $(VENV)/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
+redrive: $(VENV)/.installed node_modules/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
 	$(PY) -m local_runner redrive "$$EXECUTION" $(RUN_ARGS)
 
 exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--definition f.json --input '{}' --json" (exit 0/1/2)
@@ -108,11 +108,16 @@ exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--defini
 
 BENCH_ROWS ?= 20000
 BENCH_SIZES ?= 100000,1000000
-bench: $(VENV)/.installed ## benchmarks -> BENCHMARKS.md (worker path, end to end, cold start, cost); ~40 min
+bench: $(VENV)/.installed node_modules/.installed ## benchmarks -> BENCHMARKS.md (worker path, make run end to end, cold start, cost)
 	$(PY) -m bench.worker_path --rows "$$BENCH_ROWS"
 	$(PY) -m bench.e2e --sizes "$$BENCH_SIZES"
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.cost --rows 1000000 > /dev/null
+	$(PY) -m bench.report
+
+# make run of 10,000,000 rows on SQLite and MariaDB (hours on 2 cores): its own target, its own result file.
+bench-10m: $(VENV)/.installed node_modules/.installed ## make run end to end at 10,000,000 rows -> BENCHMARKS.md
+	$(PY) -m bench.e2e --sizes 10000000 --name e2e-10m
 	$(PY) -m bench.report
 
 ROWS_COST := $(if $(filter command line environment override,$(origin ROWS)),$(value ROWS),1000000)
@@ -120,8 +125,14 @@ export ROWS_COST
 cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 [CONFIG="--batch 100 --children STANDARD"]
 	$(PY) -m bench.cost --rows "$$ROWS_COST" $(CONFIG)
 
-clean: ## remove build output, local state and virtualenvs
+clean: clean-local ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) $(CHECKOVVENV) node_modules .pytest_cache
+
+# The local audit log (dynalite, .local/dynamodb), database (.local/csv_dmap.sqlite), data, outputs,
+# samples and per-run S3 directories; the virtualenvs and node_modules stay.
+clean-local: ## reset the local runs' state: audit table, SQLite database, .local/data and .local/out (keeps the virtualenvs)
+	@if [ -x $(PY) ]; then $(PY) -c "from local_runner.local_aws import stop_dynamodb; stop_dynamodb()"; fi
+	rm -rf .local/dynamodb .local/csv_dmap.sqlite .local/data .local/out .local/s3 .local/bench .local/sample-*.csv
 
 # ---- capacity (issue 11): the capacity model beside the cost model
 .PHONY: capacity

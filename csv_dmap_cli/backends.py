@@ -127,7 +127,7 @@ class LocalBackend:
 
     def _progress(self, execution: str) -> dict[str, Any] | None:
         """The running map's progress, if the runner left one that can be read."""
-        from .localdata import progress_path, read_map_progress
+        from local_runner.localdata import progress_path, read_map_progress
 
         try:
             running = read_map_progress(execution, self.data_dir)
@@ -148,7 +148,7 @@ class LocalBackend:
 
     def _known(self, execution: str) -> None:
         """A clear error for an execution the local runs do not know (a typo, or another machine's)."""
-        from .localdata import progress_path
+        from local_runner.localdata import progress_path
 
         traces = (
             self.data_dir / "audit" / f"{execution}.jsonl",

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from local_runner.localdata import local_data_dir, plain
+
 from .backends import (
     USAGE,
     AwsBackend,
@@ -38,7 +40,6 @@ from .backends import (
     stack_outputs,
     stderr_note,
 )
-from .localdata import local_data_dir, plain
 
 OK = 0
 FAILED = 1

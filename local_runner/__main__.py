@@ -94,7 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve AWS from a separate moto process (the runner's memory is then its own)",
     )
-    rn.add_argument("--no-export", action="store_true", help="skip exporting S3 and the audit table (large runs)")
+    rn.add_argument(
+        "--no-export", action="store_true", help="write no .local/out copy of the run's objects and audit records"
+    )
+    rn.add_argument(
+        "--aws",
+        choices=["disk", "moto"],
+        default="disk",
+        help="S3 and DynamoDB on disk (s3rver, dynalite: memory stays flat; default) or in moto's memory",
+    )
     rn.add_argument(
         "--parameter",
         action="append",
