@@ -132,7 +132,7 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "a-file").write_text("")
     done = local_runner(tmp_path, "run", "--rows", "3", "--no-progress", "--out", str(tmp_path / "a-file" / "out"))
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'a-file'}")
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: --out: {tmp_path / 'a-file'} is a file")
 
 
 def _validate(s3, key: str, capsys) -> tuple[list[str], str]:
