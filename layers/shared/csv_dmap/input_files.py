@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from typing import Any, BinaryIO, cast
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -109,16 +109,21 @@ def validate_object(
     return validation
 
 
-# ValidateInput's counts travel with the copy as its user metadata (ASCII, well under S3's 2 KB):
+# ValidateInput's counts travel with the copy as its user metadata (ASCII, under S3's 2 KB):
 # whoever counts a run that stopped before AggregateErrors (RunStatus) can check its rows against
-# them without the execution's history (the local runner has none to ask).
+# them without the execution's history (the local runner has none to ask), and find the original
+# (its key percent-encoded, and the version read) for the reject file.
 _FACTS = {"row-count": "row_count", "source-rows": "source_rows", "duplicate-rows": "duplicate_rows"}
+METADATA_MAX = 1900  # S3: user metadata at most 2 KB, names and values (UTF-8 bytes)
 
 
 def _facts_metadata(validation: ValidationResult) -> dict[str, str]:
     meta = {name: str(getattr(validation, field)) for name, field in _FACTS.items()}
     meta["blank-rows"] = str(validation.blank_rows)
     meta["encoding"] = validation.encoding.encode("ascii", "replace").decode()
+    extra = {"source-key": quote(validation.source_key, safe="/"), "source-version-id": validation.version_id or ""}
+    if sum(len(k) + len(v) for k, v in (meta | extra).items()) <= METADATA_MAX:  # else RunStatus goes without
+        meta |= {k: v for k, v in extra.items() if v}
     return meta
 
 
@@ -140,7 +145,8 @@ def staged_facts(s3: Any, bucket: str, execution_name: str) -> ValidationResult 
     return ValidationResult(
         bucket=bucket,
         key=key,
-        source_key="",
+        source_key=unquote(str(meta.get("source-key") or "")),
+        version_id=meta.get("source-version-id") or None,
         byte_size=int(head.get("ContentLength") or 0),
         encoding=str(meta.get("encoding") or "unknown"),
         header=[],

@@ -202,6 +202,24 @@ def redrive_hint(summary: RunSummary, execution_arn: str | None = None) -> str:
     )
 
 
+def _rejects_lines(summary: RunSummary, summary_uri: str) -> list[str]:
+    """Where the run's reject file is (in the summary's bucket), or why there is none."""
+    if summary.rejects_key:
+        bucket = summary_uri.removeprefix("s3://").split("/", 1)[0]
+        return [
+            (
+                "Reject file (the rows not applied, with line, error_type, error_message): "
+                f"s3://{bucket}/{summary.rejects_key}"
+            ),
+            f"  csv-dmap rejects {summary.execution_name} -o rejects.csv; fix the rows and upload the file as a new "
+            "run (the three added columns are ignored)"
+            + ("; or redrive, which applies the pending rows" if summary.redrivable else ""),
+        ]
+    if summary.rejects_error:
+        return [f"No reject file: {summary.rejects_error}"]
+    return []
+
+
 def alert(summary: RunSummary, summary_uri: str, execution_arn: str | None = None) -> tuple[str, str]:
     """SNS subject (at most 100 characters) and message."""
     if summary.status == "SUCCEEDED":
@@ -236,6 +254,7 @@ def alert(summary: RunSummary, summary_uri: str, execution_arn: str | None = Non
             f"Rows not applied: csv-dmap failures {summary.execution_name}"
             + (f"  (per-row results: {summary.rows_prefix})" if summary.rows_prefix else "")
         )
+    lines += _rejects_lines(summary, summary_uri)
     if summary.redrivable:
         lines.append(redrive_hint(summary, execution_arn))
     elif summary.status == "REJECTED":

@@ -58,7 +58,7 @@ import os
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import BinaryIO, Self, TextIO
@@ -228,7 +228,7 @@ def _regions(stream: BinaryIO, state: _Decoding) -> Iterator[bytes]:
         yield pending
 
 
-def _lines(stream: BinaryIO, state: _Decoding) -> Iterator[str]:
+def _lines(stream: BinaryIO, state: _Decoding) -> Generator[str]:
     """The physical lines of the object (``\\n``, ``\\r\\n`` or ``\\r``), decoded by the rule,
     each a string with its line end, as the csv module wants them. Memory: one chunk and one line.
 
@@ -356,7 +356,8 @@ class Source:
         self.limits = limits
         self.delimiter = delimiter
         self.decoding = _Decoding(limits.hard_max)
-        self._reader = csv.reader(_lines(self._stream, self.decoding), delimiter=delimiter)
+        self._lines = _lines(self._stream, self.decoding)
+        self._reader = csv.reader(self._lines, delimiter=delimiter)
         self.blank_rows = 0
         self.columns: dict[str, int] = {}
         try:
@@ -437,6 +438,7 @@ class Source:
         return cells[position].strip() if position < len(cells) else ""
 
     def close(self) -> None:
+        self._lines.close()  # its buffers go now, not when the reader is collected
         self._stream.close()
 
 
@@ -455,12 +457,12 @@ def detect(open_stream: Opener, limits: Limits = LIMITS) -> Source:
         try:
             source = Source(open_stream, limits, delimiter)
         except InputRejected as exc:  # the same for every delimiter (encoding, a long line, no header)
-            misses.append((-1, exc))
+            misses.append((-1, exc.with_traceback(None)))  # its traceback would keep the reader's buffer
             continue
         try:
             fits.append(source.map())
         except InvalidHeader as exc:
-            misses.append((known_columns(source.header), exc))
+            misses.append((known_columns(source.header), exc.with_traceback(None)))
     if len(fits) == 1:
         return fits[0]
     if fits:
