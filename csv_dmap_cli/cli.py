@@ -8,6 +8,8 @@
     csv-dmap --stack csv-dmap-prod redrive csv-dmap-20261123-abc
     csv-dmap --local query --sql "SELECT count(*) FROM user_update_results"
     csv-dmap --local query --named monthly-increase
+    csv-dmap --local rejects local-20261123T101500 -o rejects.csv
+    csv-dmap check incoming.csv [--tolerance 5] [--database-url URL]
 
 A table for people by default, ``--json`` for scripts. Exit codes: 0 ok, 1 not found
 or the run failed, 2 usage or configuration.
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from . import rejects
 from .backends import USAGE, AwsBackend, Backend, CliError, LocalBackend, StackResources, stack_outputs
 from .localdata import local_data_dir, plain
 
@@ -63,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--named", help="a named query: " + ", ".join(_query_names()))
     p.add_argument("--param", action="append", default=[], help="a value for each ? of the query, in order")
     sub.add_parser("queries", help="list the named queries")
+    rejects.add_parser(sub)
     return parser
 
 
@@ -182,9 +186,10 @@ def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int
 
     def show() -> None:
         table(rows, ["line", "user", "error", "message"], out)
-        note = _unaudited(backend.summary(args.execution), audited, args.error_type)
-        if note:
-            print(note, file=out)
+        summary = backend.summary(args.execution)
+        for note in (_unaudited(summary, audited, args.error_type), rejects.note(backend, summary)):
+            if note:
+                print(note, file=out)
 
     _emit(args, out, items, show)
     return OK
@@ -342,6 +347,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
     "redrive": cmd_redrive,
     "query": cmd_query,
     "queries": cmd_queries,
+    "rejects": rejects.cmd_rejects,
 }
 
 

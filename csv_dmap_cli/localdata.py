@@ -8,6 +8,7 @@ the same keys as in the results bucket, and its audit items as JSON Lines:
     .local/data/rows/execution_date=YYYY-MM-DD/<execution>/part-NNNNN.json.gz
     .local/data/summaries/date=YYYY-MM-DD/<execution>.json
     .local/data/daily-reports/...
+    .local/data/rejects/execution_date=YYYY-MM-DD/<execution>.csv
     .local/data/audit/<execution>.jsonl
 
 ``local_runner/run.py`` calls, after the state machine finished and while moto still runs::
@@ -37,7 +38,7 @@ from typing import Any
 from . import ROOT
 
 DATA_ENV = "CSV_DMAP_LOCAL_DATA"
-PREFIXES = ("rows/", "summaries/", "daily-reports/")
+PREFIXES = ("rows/", "summaries/", "daily-reports/", "rejects/")
 
 
 def local_data_dir() -> Path:
@@ -50,6 +51,8 @@ def _belongs_to(key: str, execution_name: str) -> bool:
         return f"/{execution_name}/" in key
     if key.startswith("summaries/"):
         return key.endswith(f"/{execution_name}.json")
+    if key.startswith("rejects/"):
+        return key.endswith(f"/{execution_name}.csv")
     return True  # daily reports are per day: the latest copy wins
 
 
@@ -116,7 +119,9 @@ def export_local(
     local data directory. Re-exporting the same run overwrites its files (idempotent).
     Returns how many files / audit items were written, by kind."""
     target = data_dir or local_data_dir()
-    counts = {"rows": 0, "summaries": 0, "daily-reports": 0, "audit": 0}
+    counts = {"rows": 0, "summaries": 0, "daily-reports": 0, "rejects": 0, "audit": 0}
+    for stale in target.glob(f"rejects/*/{execution_name}.csv"):  # a later attempt may have left none
+        stale.unlink()
     for prefix in PREFIXES:
         for key in object_keys(s3, bucket, prefix):
             if not _belongs_to(key, execution_name):
