@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from . import rejects
+from . import check, rejects
 from .backends import USAGE, AwsBackend, Backend, CliError, LocalBackend, StackResources, stack_outputs
 from .localdata import local_data_dir, plain
 
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], help="a value for each ? of the query, in order")
     sub.add_parser("queries", help="list the named queries")
     rejects.add_parser(sub)
+    check.add_parser(sub)
     return parser
 
 
@@ -348,7 +349,9 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
     "query": cmd_query,
     "queries": cmd_queries,
     "rejects": rejects.cmd_rejects,
+    "check": check.cmd_check,
 }
+NO_BACKEND = ("queries", "check")  # they read neither the local data nor a stack
 
 
 def aws_backend(stack: str, region: str | None) -> AwsBackend:
@@ -386,8 +389,8 @@ def _main(argv: Sequence[str] | None, out: TextIO | None, backend: Backend | Non
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
-        if args.command == "queries":
-            return cmd_queries(None, args, out)
+        if args.command in NO_BACKEND:
+            return COMMANDS[args.command](None, args, out)
         if backend is None:
             backend = (
                 aws_backend(args.stack, args.region)

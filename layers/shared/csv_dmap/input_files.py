@@ -55,6 +55,17 @@ def staging_key(execution_name: str, source_key: str) -> str:
     return f"{STAGING_PREFIX}{execution_name}/{os.path.basename(source_key)}"
 
 
+def check_size(where: str, size: int, max_bytes: int) -> None:
+    """The object's size against the pipeline's limits: ``EmptyFile`` or ``FileTooLarge``."""
+    if size == 0:
+        raise EmptyFile(f"{where} is empty (0 bytes); export it again")
+    if size > max_bytes:
+        raise FileTooLarge(
+            f"{where} is {size:,} bytes, above the limit of {max_bytes:,} (MaxInputBytes); "
+            "split it into several files or raise MaxInputBytes"
+        )
+
+
 def validate_object(
     s3: Any,
     source: RunInput,
@@ -66,14 +77,7 @@ def validate_object(
     """Check the object and write its normalised copy; raise the named rejection otherwise."""
     bucket = source.bucket
     key, size, etag, version_id = _head(s3, source)
-    where = f"s3://{printable(bucket, 63)}/{printable(key, 300)}"
-    if size == 0:
-        raise EmptyFile(f"{where} is empty (0 bytes); export it again")
-    if size > max_bytes:
-        raise FileTooLarge(
-            f"{where} is {size:,} bytes, above the limit of {max_bytes:,} (MaxInputBytes); "
-            "split it into several files or raise MaxInputBytes"
-        )
+    check_size(f"s3://{printable(bucket, 63)}/{printable(key, 300)}", size, max_bytes)
 
     def opener() -> BinaryIO:
         # Every reading sees the same bytes: the version that started the run when the bucket is

@@ -100,14 +100,19 @@ def _outcome(
     incomplete = _incomplete(tally, check)
     if incomplete:
         return "FAILED", "ResultsIncomplete", incomplete
+    exceeded = error_rate_exceeded(tally, tolerance)
+    if exceeded:
+        return "FAILED", "ErrorRateExceeded", exceeded
+    return "SUCCEEDED", None, None
+
+
+def error_rate_exceeded(tally: RunTally, tolerance: float) -> str | None:
+    """The Cause of ``ErrorRateExceeded`` when the rows' failures are above the tolerance, else None
+    (AggregateErrors' rule; ``csv-dmap check`` applies it to a file before any run)."""
     rate = round(tally.row_error_rate, 3)
     if rate > tolerance:
-        return (
-            "FAILED",
-            "ErrorRateExceeded",
-            f"{tally.failed:,} of {tally.rows:,} rows failed ({rate:.2f}%), above the tolerated {tolerance:g}%",
-        )
-    return "SUCCEEDED", None, None
+        return f"{tally.failed:,} of {tally.rows:,} rows failed ({rate:.2f}%), above the tolerated {tolerance:g}%"
+    return None
 
 
 def _add_unread(tally: RunTally, check: ResultCheck, map_result: dict[str, Any]) -> None:
