@@ -33,7 +33,7 @@ from csv_dmap.input_files import check_size
 from csv_dmap.logic.aggregate import error_rate_exceeded
 from csv_dmap.logic.decide import Candidate, Execution, classify, decide
 from csv_dmap.logic.tally import RunTally
-from csv_dmap.logic.validation import DELIMITERS, Scan, normalise
+from csv_dmap.logic.validation import DELIMITERS, LIMITS, Limits, Scan, normalise
 from csv_dmap.models import MAX_ITEMS_PER_BATCH, BatchItem, ItemResult, ItemStatus
 
 from .backends import USAGE, CliError
@@ -241,8 +241,9 @@ def check_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     database_url: str | None = None,
     tmp_dir: str | None = None,
+    limits: Limits = LIMITS,
 ) -> Report:
-    """The report on one file (see the module doc)."""
+    """The report on one file (see the module doc); ``limits`` are ValidateInput's."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -257,7 +258,7 @@ def check_file(
         with _users(database_url) as users, os.fdopen(fd, "w+", encoding="utf-8", newline="") as copy:
             try:
                 check_size(str(path), size, max_bytes)
-                report.scan = normalise(open_file, copy, tmp_dir)
+                report.scan = normalise(open_file, copy, tmp_dir, limits)
             except InputRejected as exc:
                 report.error, report.cause = type(exc).__name__, str(exc)
                 return report
