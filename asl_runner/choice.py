@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,11 +27,21 @@ def _is_number(value: JSON) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})")
+
+
 def timestamp(value: JSON) -> datetime | None:
-    if not isinstance(value, str):
+    """An RFC 3339 date-time with its offset, as AWS takes them (a date and a time joined by T,
+    seconds, any number of fraction digits, Z or +hh:mm; recorded by AWS: LocalStack's snapshots
+    ``test_base_scenarios.py::TestBaseScenarios::test_wait_timestamp_path`` and
+    ``test_wait.py::TestSfnWait::test_wait_timestamppath``), or None."""
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         return None
+    whole, fraction, offset = match.groups()
+    text = whole + (f".{fraction[:6]:0<6}" if fraction else "") + ("+00:00" if offset == "Z" else offset)
     try:
-        return datetime.fromisoformat(value)
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
 

@@ -41,7 +41,7 @@ from typing import IO, Any, cast
 from .errors import StatesError, runtime_error
 from .limits import check_payload
 from .model import Machine, Map, ReaderConfigSpec, ResultWriterSpec
-from .paths import JSON, read_path
+from .paths import JSON, path_integer, path_number, read_path
 from .redrive import MapRunCheckpoint, Unit
 from .services import Services
 from .templates import render
@@ -65,6 +65,7 @@ class MapEnvironment:
     max_threads: int
     on_batch_done: Callable[[int, bool], None] | None = None
     on_items_read: Callable[[int], None] | None = None
+    emit: Callable[..., int] | None = None  # the Map state's history events (MapRunStarted ...): events.EventLog
 
 
 def _json(value: JSON) -> str:
@@ -76,8 +77,13 @@ def _now() -> str:
 
 
 def max_concurrency(state: Map, data: JSON, ctx: Context, cap: int) -> int:
-    value = read_path(state.MaxConcurrencyPath, data, ctx) if state.MaxConcurrencyPath else state.MaxConcurrency
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    """MaxConcurrency(Path): 0 is up to 10,000 (then capped at ``cap`` threads)."""
+    if state.MaxConcurrencyPath:
+        value = path_integer("MaxConcurrencyPath", state.MaxConcurrencyPath, data, ctx)
+    else:
+        value = state.MaxConcurrency
+    if value < 0:
+        # AWS recorded an execution that never went on (test_max_concurrency_path_negative): the runner fails it
         raise runtime_error(f"MaxConcurrency must be a non-negative integer, got {value!r}")
     return min(value or 10_000, cap)
 
@@ -129,7 +135,8 @@ def parse_items(text: IO[str], config: ReaderConfigSpec) -> Iterator[JSON]:
     else:
         data = json.loads(text.read())
         if not isinstance(data, list):
-            raise StatesError("States.ItemReaderFailed", "a JSON ItemReader object must hold an array")
+            # AWS's words (recorded: test_base_scenarios.py::TestBaseScenarios::test_map_item_reader_json_no_json_list_object)
+            raise StatesError("States.ItemReaderFailed", "Attempting to map over non-iterable node.")
         yield from data
 
 
@@ -145,6 +152,9 @@ def _csv_items(text: IO[str], config: ReaderConfigSpec) -> Iterator[JSON]:
         if first is None:
             return
         headers = first
+    if len(set(headers)) != len(headers):
+        # recorded: test_base_scenarios.py::TestBaseScenarios::test_map_item_reader_csv_headers_decl_duplicate_headers
+        raise StatesError("States.ItemReaderFailed", "CSV headers cannot contain duplicates.")
     width = len(headers)
     for row in rows:
         if not row:
@@ -197,21 +207,37 @@ class DistributedMapRun:
             "redriveCount": previous.redrive_count + 1 if previous else 0,
         }
         self.max_concurrency = 1
+        self.run_started = False  # MapRunStarted was recorded: a failure now is the map run's
+        self.reader_max_items = 0  # ReaderConfig MaxItems(Path): 0 reads every item
         self.max_items: int | None = None
         self.max_bytes: int | None = None
         self.batch_input: JSON = None
 
     # -------------------------------------------------------------- settings
-    def _number(self, value: float, path: str | None) -> Any:
-        return read_path(path, self.input, self.context) if path else value
-
     def _settings(self) -> None:
-        state = self.state
-        self.max_concurrency = max_concurrency(state, self.input, self.context, self.env.max_threads)
-        self.tolerated_pct = float(self._number(state.ToleratedFailurePercentage, state.ToleratedFailurePercentagePath))
-        self.tolerated_count = int(self._number(state.ToleratedFailureCount, state.ToleratedFailureCountPath))
+        """The tolerances, the batch limits, MaxItemsPath: AWS's errors in AWS's words (recorded by
+        AWS: ``test_base_scenarios.py::TestBaseScenarios::test_map_state_tolerated_failure_count_path``,
+        ``..._percentage_path``, ``..::test_map_item_reader_csv_max_items_paths``)."""
+        state, data, ctx = self.state, self.input, self.context
+        self.tolerated_pct = (
+            path_number("ToleratedFailurePercentagePath", state.ToleratedFailurePercentagePath, data, ctx)
+            if state.ToleratedFailurePercentagePath
+            else float(state.ToleratedFailurePercentage)
+        )
         if not 0 <= self.tolerated_pct <= 100:
-            raise runtime_error(f"ToleratedFailurePercentage must be 0..100, got {self.tolerated_pct}")
+            raise runtime_error("ToleratedFailurePercentage must be between 0 and 100.")
+        self.tolerated_count = (
+            path_integer("ToleratedFailureCountPath", state.ToleratedFailureCountPath, data, ctx)
+            if state.ToleratedFailureCountPath
+            else state.ToleratedFailureCount
+        )
+        if self.tolerated_count < 0:
+            raise runtime_error("ToleratedFailureCount cannot be negative.")
+        reader = state.ItemReader
+        if reader is not None and reader.ReaderConfig.MaxItemsPath:
+            self.reader_max_items = path_integer("MaxItemsPath", reader.ReaderConfig.MaxItemsPath, data, ctx)
+        elif reader is not None:
+            self.reader_max_items = reader.ReaderConfig.MaxItems or 0
         self.count_tolerance = state.has("ToleratedFailureCount") or state.has("ToleratedFailureCountPath")
         self.pct_tolerance = state.has("ToleratedFailurePercentage") or state.has("ToleratedFailurePercentagePath")
         batcher = state.ItemBatcher
@@ -228,10 +254,10 @@ class DistributedMapRun:
 
     def _batcher_number(self, value: int | None, path: str | None, field: str) -> int | None:
         if path:
-            value = read_path(path, self.input, self.context)
+            value = path_integer(f"{field}Path", path, self.input, self.context)
         if value is None:
             return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if value < 1:
             raise runtime_error(f"ItemBatcher {field} must be a positive integer, got {value!r}")
         return value
 
@@ -246,7 +272,9 @@ class DistributedMapRun:
             return
         params = render(reader.Parameters.template(), self.input, self.context)
         config = reader.ReaderConfig
-        max_items = self._number(config.MaxItems or 0, config.MaxItemsPath)
+        max_items = self.reader_max_items
+        if max_items < 0:
+            raise StatesError("States.ItemReaderFailed", "field MaxItems must be positive")
         try:
             body = self.env.services.open_object(params["Bucket"], params["Key"], params.get("VersionId"))
         except Exception as exc:  # noqa: BLE001 - any read failure is the reader's failure
@@ -333,7 +361,7 @@ class DistributedMapRun:
             "StateMachine": {"Id": machine_arn, "Name": self.child_state_machine},
         }
         processor = self.state.processor
-        execution_type = self.state.ItemProcessor.ProcessorConfig.ExecutionType if self.state.ItemProcessor else ""
+        execution_type = self.state.processor.ProcessorConfig.ExecutionType
         try:
             check_payload(child_input, "the child execution's input")
             output = self.env.run_child(processor, child_input, context, execution_type)
@@ -381,10 +409,35 @@ class DistributedMapRun:
         )
 
     # -------------------------------------------------------------- run
+    def _emit(self, type: str, **details: Any) -> None:
+        if self.env.emit is not None:
+            self.env.emit(type, **details)
+
     def run(self) -> JSON:
-        started = time.monotonic()
+        """The map run, with the events AWS records (recorded by AWS: LocalStack's snapshots
+        ``test_base_scenarios.py::TestBaseScenarios::test_max_concurrency_path``,
+        ``..::test_map_state_tolerated_failure_count_path``, ``..::test_map_item_reader_csv_max_items_paths``):
+        MaxConcurrency(Path) is read before ``MapStateStarted``; the tolerances, the batch limits and
+        MaxItemsPath's type after it, and a bad one fails the state before ``MapRunStarted``; what the
+        items turn out to be (a MaxItems below 0, a reader's failure) fails the map run:
+        ``MapRunFailed``. The state's own ``MapStateSucceeded`` / ``MapStateFailed`` are the
+        interpreter's (a Retry starts the state again)."""
+        self.max_concurrency = max_concurrency(self.state, self.input, self.context, self.env.max_threads)
+        self._emit("MapStateStarted")
         self._settings()
         self._check_source()
+        self._emit("MapRunStarted")
+        self.run_started = True
+        try:
+            output = self._run()
+        except StatesError as err:
+            self._emit("MapRunFailed", error=err.error, cause=err.cause)
+            raise
+        self._emit("MapRunSucceeded")
+        return output
+
+    def _run(self) -> JSON:
+        started = time.monotonic()
         writer = self.state.ResultWriter
         files = self._result_files() if writer else {}
         try:

@@ -15,19 +15,24 @@ a run starts; anything the runner would otherwise ignore stops it, naming state 
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any
 
+from .choice import timestamp
 from .distributed_map import DistributedMapRun, MapEnvironment, max_concurrency
-from .errors import DefinitionError, StatesError, matches, runtime_error
-from .limits import HISTORY_EVENT_LIMIT, History, check_payload
+from .errors import DefinitionError, ExecutionTimedOut, StatesError, located, matches, runtime_error
+from .events import Branch, Event, EventLog
+from .limits import HISTORY_EVENT_LIMIT, History, check_payload, check_result
 from .lint import lint
 from .model import (
     LAMBDA_INVOKE,
@@ -45,10 +50,18 @@ from .model import (
     Wait,
     parse,
 )
-from .paths import JSON, apply_input_path, read_path, write_path
+from .paths import (
+    JSON,
+    PathNotFound,
+    apply_input_path,
+    not_found_for_field,
+    path_integer,
+    read_path,
+    write_path,
+)
 from .redrive import Checkpoint, MapRunCheckpoint, NotRedrivable, Visit
 from .services import Services
-from .templates import render
+from .templates import evaluate_expression, render
 
 Context = dict[str, Any]
 
@@ -65,6 +78,8 @@ class RunOptions:
     region: str = "us-east-1"
     account: str = "123456789012"
     history_limit: int | None = HISTORY_EVENT_LIMIT  # None: no limit (an Express execution)
+    record_events: bool = False  # keep the execution's history events in ExecutionResult.events
+    clock: Callable[[], float] = time.monotonic  # seconds, for TimeoutSeconds (of a task, of the execution)
 
 
 @dataclass
@@ -78,6 +93,7 @@ class ExecutionResult:
     retries: list[dict[str, Any]] = field(default_factory=list)
     history_events: int = 0
     checkpoint: Checkpoint | None = None  # what a redrive of this execution needs (``Execution.redrive``)
+    events: list[Event] = field(default_factory=list)  # with RunOptions.record_events: this attempt's history
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "output": self.output, "error": self.error, "cause": self.cause}
@@ -118,6 +134,7 @@ class Execution:
         self.map_runs: list[dict[str, Any]] = []
         self.retries: list[dict[str, Any]] = []
         self.previous: Checkpoint | None = None
+        self.started = self.options.clock()
         self.map_checkpoints: dict[str, MapRunCheckpoint] = {}
         self._continued: set[str] = set()
         self._lock = threading.Lock()
@@ -173,20 +190,28 @@ class Execution:
     ) -> ExecutionResult:
         history = History(self.options.history_limit)
         history.events = history_base
+        log = EventLog(self.options.record_events, self.previous.last_event_id if self.previous else 0)
+        log.emit("ExecutionStarted" if start_at is None else "ExecutionRedriven")
         try:
             check_payload(input, "the execution input")
             # ExecutionStarted (or ExecutionRedriven), ExecutionSucceeded/Failed
             history.add(2, "(execution)" if start_at is None else "(redrive)")
             state, state_input = start_at or (None, input)
-            output = MachineRun(self, history, top=True).run(
+            output = MachineRun(self, history, log, top=True).run(
                 self.definition, state_input, context, journal=journal, start_at=state
             )
             check_payload(output, "the execution output")
             result = ExecutionResult("SUCCEEDED", output=output)
+            log.emit("ExecutionSucceeded")
+        except ExecutionTimedOut:
+            result = ExecutionResult("TIMED_OUT", error="States.Timeout")
+            log.emit("ExecutionTimedOut", error=result.error)
         except StatesError as err:
-            result = ExecutionResult("FAILED", error=err.error, cause=err.cause)
+            result = ExecutionResult("FAILED", error=err.error or None, cause=err.cause or None)
+            log.emit("ExecutionFailed", error=result.error, cause=result.cause)
         result.execution_arn, result.map_runs, result.retries = self.arn, self.map_runs, self.retries
         result.history_events = history.events
+        result.events = log.events
         result.checkpoint = Checkpoint(
             name=self.name,
             state_machine_name=self.state_machine_name,
@@ -198,10 +223,17 @@ class Execution:
             redrive_count=context["Execution"]["RedriveCount"],
             redrive_time=context["Execution"].get("RedriveTime"),
             history_events=history.events,
+            last_event_id=log.last_id,
             visits=journal,
             map_runs={**(self.previous.map_runs if self.previous else {}), **self.map_checkpoints},
         )
         return result
+
+    def check_timeout(self) -> None:
+        """The definition's TimeoutSeconds: the execution ends TIMED_OUT once it ran longer."""
+        limit = self.definition.TimeoutSeconds
+        if limit is not None and self.options.clock() - self.started > limit:
+            raise ExecutionTimedOut()
 
     def previous_map_run(self, state: str) -> MapRunCheckpoint | None:
         """The map run a redrive continues, handed out once (a later visit of the state, or a
@@ -228,18 +260,33 @@ class Execution:
         """A child execution of a Distributed Map: its own history (none for Express)."""
         history = History(self.options.history_limit if execution_type == "STANDARD" else None)
         history.add(2, "(child execution)")
-        return MachineRun(self, history).run(processor, child_input, context)
+        log = EventLog()
+        log.emit("ExecutionStarted")
+        return MachineRun(self, history, log).run(processor, child_input, context)
 
 
 class MachineRun:
-    """Runs the states of one execution's history (a machine and its branches)."""
+    """Runs the states of one execution's history (a machine, its Parallel branches and inline
+    Map iterations, each a ``branch`` of it)."""
 
-    def __init__(self, execution: Execution, history: History, top: bool = False) -> None:
+    def __init__(
+        self, execution: Execution, history: History, log: EventLog, top: bool = False, branch: Branch = ()
+    ) -> None:
         self.execution = execution
         self.options = execution.options
         self.services = execution.services
         self.history = history
+        self.log = log
         self.top = top  # the execution's own machine (and its Parallel branches), not a map's child
+        self.branch = branch
+        self.failure_event: str | None = None  # what a Parallel or Map state records when it fails for good
+
+    def emit(self, type: str, name: str | None = None, **details: Any) -> int:
+        return self.log.emit(type, name, branch=self.branch, **details)
+
+    def within(self, state: str, index: int) -> MachineRun:
+        """The run of a Parallel branch or an inline Map iteration of ``state``."""
+        return MachineRun(self.execution, self.history, self.log, self.top, (*self.branch, (state, index)))
 
     def run(
         self,
@@ -258,18 +305,27 @@ class MachineRun:
         while True:
             state = machine.States[name]
             self.history.add(2, name)  # StateEntered, StateExited
+            entered = self.emit(f"{state.Type}StateEntered", name)
             if journal is not None:
                 journal.append(Visit(state=name, input=data))
-            ctx = {**context, "State": {"EnteredTime": now_iso(), "Name": name, "RetryCount": 0}}
-            data, following, _caught = self._step(state, name, data, ctx)
-            check_payload(data, f"the output of state {name!r}")
+            # RetryCount only where there is a Retry to count (what AWS gives a Pass state has none)
+            retry = {"RetryCount": 0} if isinstance(state, ResultState) else {}
+            ctx = {**context, "State": {"EnteredTime": now_iso(), "Name": name, **retry}}
+            try:
+                self.execution.check_timeout()
+                data, following, _caught = self._step(state, name, data, ctx, entered)
+                self.execution.check_timeout()
+                check_result(data, name)
+            except StatesError as err:
+                raise located(err, name, entered) from None
+            self.emit(f"{state.Type}StateExited", name)
             if journal is not None:
                 journal[-1] = journal[-1].model_copy(update={"exited": True})
             if following is None:
                 return data
             name = following
 
-    def _step(self, state: Any, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None, bool]:
+    def _step(self, state: Any, name: str, data: JSON, ctx: Context, entered: int) -> tuple[JSON, str | None, bool]:
         """(output, next state or None at the end, whether a Catch handled an error)."""
         if isinstance(state, Succeed):
             return apply_input_path(state.OutputPath, apply_input_path(state.InputPath, data, ctx), ctx), None, False
@@ -284,13 +340,17 @@ class MachineRun:
             return apply_input_path(state.OutputPath, effective, ctx), state.Next, False
         if isinstance(state, Pass):
             return self._pass(state, name, data, ctx), state.Next, False
-        return self._retriable(state, name, data, ctx)
+        return self._retriable(state, name, data, ctx, entered)
 
     @staticmethod
     def _failure(state: Fail, data: JSON, ctx: Context) -> StatesError:
-        error = read_path(state.ErrorPath, data, ctx) if state.ErrorPath else state.Error or "States.Fail"
-        cause = read_path(state.CausePath, data, ctx) if state.CausePath else state.Cause or ""
-        return StatesError(str(error), str(cause))
+        """The Fail state's Error and Cause; ErrorPath and CausePath take a path or an intrinsic
+        function. A Fail state without Error (Cause) fails the execution without one, as AWS does."""
+        error = _field(state.ErrorPath, "ErrorPath", data, ctx) if state.ErrorPath else state.Error or ""
+        cause = _field(state.CausePath, "CausePath", data, ctx) if state.CausePath else state.Cause or ""
+        failure = StatesError(str(error), str(cause))
+        failure.located = True  # the definition's own Error and Cause, whatever they say
+        return failure
 
     def _pass(self, state: Pass, name: str, data: JSON, ctx: Context) -> JSON:
         effective = apply_input_path(state.InputPath, data, ctx)
@@ -302,10 +362,12 @@ class MachineRun:
         combined = write_path(state.ResultPath, data, result)
         return apply_input_path(state.OutputPath, combined, ctx)
 
-    def _retriable(self, state: ResultState, name: str, data: JSON, ctx: Context) -> tuple[JSON, str | None, bool]:
+    def _retriable(
+        self, state: ResultState, name: str, data: JSON, ctx: Context, entered: int
+    ) -> tuple[JSON, str | None, bool]:
         """Task, Parallel, Map: Retry, then Catch."""
         try:
-            result = self._with_retry(state, name, data, ctx)
+            result = self._with_retry(state, name, data, ctx, entered)
         except StatesError as err:
             catcher = next((c for c in state.Catch if matches(c.ErrorEquals, err)), None)
             if catcher is None:
@@ -316,15 +378,23 @@ class MachineRun:
         combined = write_path(state.ResultPath, data, result)
         return apply_input_path(state.OutputPath, combined, ctx), state.Next, False
 
-    def _with_retry(self, state: ResultState, name: str, data: JSON, ctx: Context) -> JSON:
+    def _with_retry(self, state: ResultState, name: str, data: JSON, ctx: Context, entered: int) -> JSON:
         attempts = [0] * len(state.Retry)
         while True:
+            self.failure_event = None
             try:
                 return self._execute(state, name, data, ctx)
-            except StatesError as err:
+            except StatesError as failure:
+                err = located(failure, name, entered)
                 index = next((i for i, r in enumerate(state.Retry) if matches(r.ErrorEquals, err)), None)
                 if index is None or attempts[index] >= state.Retry[index].MaxAttempts:
-                    raise
+                    # AWS records a Parallel's or Map's failure once it is not retried: a retry
+                    # starts the state again (ParallelStateStarted, MapStateStarted) after the
+                    # failed branch or iteration (recorded by AWS: test_parallel_state_retry,
+                    # test_map_state_retry)
+                    if self.failure_event is not None:
+                        self.emit(self.failure_event)
+                    raise err from None
                 retrier = state.Retry[index]
                 delay = retrier.IntervalSeconds * retrier.BackoffRate ** attempts[index]
                 if retrier.MaxDelaySeconds is not None:
@@ -346,34 +416,63 @@ class MachineRun:
         parameters = render(state.Parameters, effective, ctx) if state.Parameters is not None else effective
         check_payload(parameters, f"the input of state {name!r}")
         if isinstance(state, Task):
-            return self._task(state, name, parameters)
+            timeout = state.TimeoutSeconds
+            if state.TimeoutSecondsPath is not None:
+                timeout = path_integer("TimeoutSecondsPath", state.TimeoutSecondsPath, effective, ctx)
+            return self._task(state, name, parameters, timeout)
         assert isinstance(state, Parallel)
-        self.history.add(2, name)  # ParallelStateStarted, ParallelStateSucceeded
-        with ThreadPoolExecutor(max_workers=len(state.Branches)) as pool:
-            futures = [pool.submit(self.run, branch, parameters, ctx) for branch in state.Branches]
-            return [f.result() for f in futures]
+        return self._parallel(state, name, parameters, ctx)
 
-    def _task(self, state: Task, name: str, parameters: JSON) -> JSON:
+    def _parallel(self, state: Parallel, name: str, parameters: JSON, ctx: Context) -> list[JSON]:
+        self.history.add(2, name)  # ParallelStateStarted, ParallelStateSucceeded
+        self.emit("ParallelStateStarted")
+        with ThreadPoolExecutor(max_workers=len(state.Branches)) as pool:
+            futures = [
+                pool.submit(self.within(name, i).run, branch, parameters, ctx)
+                for i, branch in enumerate(state.Branches)
+            ]
+            outputs, error = _gather(futures)
+        if error is not None:
+            self.failure_event = "ParallelStateFailed"
+            raise error
+        self.emit("ParallelStateSucceeded")
+        return outputs
+
+    def _task(self, state: Task, name: str, parameters: JSON, timeout_seconds: int | None) -> JSON:
         self.history.add(3, name)  # TaskScheduled, TaskStarted, TaskSucceeded/Failed
-        started = time.monotonic()
-        result = self._call(state.Resource, parameters)
-        if state.TimeoutSeconds is not None and time.monotonic() - started > state.TimeoutSeconds:
-            raise StatesError("States.Timeout", f"{name} ran longer than TimeoutSeconds={state.TimeoutSeconds}")
-        check_payload(result, f"the result of state {name!r}")
+        kind = "Task" if state.Resource in (LAMBDA_INVOKE, SNS_PUBLISH) else "LambdaFunction"
+        self.emit(f"{kind}Scheduled")
+        self.emit(f"{kind}Started")
+        started = self.options.clock()
+        try:
+            result = self._call(state.Resource, parameters)
+        except StatesError as err:
+            self.emit(f"{kind}Failed", error=err.error, cause=err.cause)
+            raise
+        if timeout_seconds is not None and self.options.clock() - started > timeout_seconds:
+            # no Cause: AWS gives none (recorded: test_timeouts.py::TestTimeouts::test_fixed_timeout_service_lambda,
+            # test_task_service_lambda.py::TestTaskServiceLambda::test_invoke_timeout)
+            timeout = StatesError("States.Timeout", "")
+            self.emit(f"{kind}TimedOut", error=timeout.error)
+            raise timeout
+        try:
+            check_result(result, _task_source(state.Resource))
+        except StatesError as err:
+            err.task_result = True  # a task's failure: States.ALL catches it (errors.matches)
+            self.emit(f"{kind}Failed", error=err.error, cause=err.cause)
+            raise
+        self.emit(f"{kind}Succeeded")
         return result
 
     def _call(self, resource: str, parameters: JSON) -> JSON:
         if resource == LAMBDA_INVOKE:
             if not isinstance(parameters, dict) or "FunctionName" not in parameters:
                 raise runtime_error("lambda:invoke needs Parameters.FunctionName")
-            payload = self.services.invoke_function(parameters["FunctionName"], parameters.get("Payload", {}))
-            return {
-                "ExecutedVersion": "$LATEST",
-                "Payload": payload,
-                "SdkHttpMetadata": {"HttpStatusCode": 200},
-                "SdkResponseMetadata": {"RequestId": str(uuid.uuid4())},
-                "StatusCode": 200,
-            }
+            try:
+                payload = self.services.invoke_function(parameters["FunctionName"], _lambda_event(parameters))
+            except StatesError as err:
+                raise _integration_error(err) from None
+            return lambda_invoke_result(payload, tail=parameters.get("LogType") == "Tail")
         if resource == SNS_PUBLISH:
             return self.services.publish(parameters)
         return self.services.invoke_function(resource, parameters)
@@ -391,15 +490,22 @@ class MachineRun:
                 max_threads=self.options.local_max_threads,
                 on_batch_done=self.options.on_batch_done,
                 on_items_read=self.options.on_items_read,
+                emit=self.emit,
             )
             previous = self.execution.previous_map_run(name) if self.top else None
             map_run = DistributedMapRun(environment, state, name, effective, ctx, previous=previous)
             try:
-                return map_run.run()
+                output = map_run.run()
+            except StatesError:
+                # a failure of the map run fails the state; one of its settings, before the run started, does not
+                self.failure_event = "MapStateFailed" if map_run.run_started else None
+                raise
             finally:
                 self.execution.record_map_run(map_run.stats)
                 if self.top:
                     self.execution.record_map_checkpoint(name, map_run.checkpoint())
+            self.emit("MapStateSucceeded")
+            return output
         return self._inline_map(state, name, effective, ctx)
 
     def _inline_map(self, state: Map, name: str, effective: JSON, ctx: Context) -> list[JSON]:
@@ -408,16 +514,33 @@ class MachineRun:
             raise runtime_error(f"ItemsPath {state.ItemsPath!r} did not select an array")
         limit = max_concurrency(state, effective, ctx, self.options.local_max_threads)
         self.history.add(2 + 2 * len(items), name)  # MapStateStarted/Succeeded, MapIterationStarted/Succeeded
+        self.emit("MapStateStarted")
+        failed = threading.Event()  # once an iteration failed, no other starts (AWS stops the Map)
 
         def one(index_item: tuple[int, JSON]) -> JSON:
             index, item = index_item
-            if state.selector is not None:
-                item_ctx = {**ctx, "Map": {"Item": {"Index": index, "Value": item}}}
-                item = render(state.selector, effective, item_ctx)
-            return self.run(state.processor, item, ctx)
+            if failed.is_set():
+                return None
+            self.emit("MapIterationStarted", name, index=index)
+            try:
+                if state.selector is not None:
+                    item_ctx = {**ctx, "Map": {"Item": {"Index": index, "Value": item}}}
+                    item = render(state.selector, effective, item_ctx)
+                output = self.within(name, index).run(state.processor, item, ctx)
+            except StatesError:
+                failed.set()
+                self.emit("MapIterationFailed", name, index=index)
+                raise
+            self.emit("MapIterationSucceeded", name, index=index)
+            return output
 
         with ThreadPoolExecutor(max_workers=max(1, min(limit, len(items) or 1))) as pool:
-            return list(pool.map(one, enumerate(items)))
+            outputs, error = _gather([pool.submit(one, pair) for pair in enumerate(items)])
+        if error is not None:
+            self.failure_event = "MapStateFailed"
+            raise error
+        self.emit("MapStateSucceeded")
+        return outputs
 
     @staticmethod
     def _choose(state: Choice, data: JSON, ctx: Context, name: str) -> str:
@@ -429,11 +552,133 @@ class MachineRun:
         raise StatesError("States.NoChoiceMatched", f"no Choice rule of {name} matched and there is no Default")
 
 
+def _lambda_event(parameters: dict[str, Any]) -> JSON:
+    """What a function called by ``lambda:invoke`` receives (recorded by AWS: LocalStack's snapshots
+    ``test_lambda_task_service.py::TestTaskServiceLambda::test_invoke`` and ``test_invoke_json_values``):
+    no Payload, or null, is no payload (the Python runtime gives the handler {}); a string is sent as
+    it is, so it is the JSON text of the event ("0.0" is 0.0); anything else is sent as JSON."""
+    payload = parameters.get("Payload")
+    if payload is None:
+        return {}
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload)
+        except ValueError as exc:
+            # not recorded: what Lambda's Python runtime answers to a payload that is no JSON
+            raise StatesError(
+                "Runtime.UnmarshalError",
+                json.dumps(
+                    {"errorMessage": f"Unable to unmarshal input: {exc}", "errorType": "Runtime.UnmarshalError"}
+                ),
+            ) from None
+    return payload
+
+
+def lambda_invoke_result(payload: JSON, tail: bool = False) -> dict[str, Any]:
+    """What ``arn:aws:states:::lambda:invoke`` returns for a function's response (recorded by AWS:
+    LocalStack's snapshot ``test_context_object.py::TestSnfBase::test_result_selector``): the payload
+    and the HTTP response of Lambda's Invoke, its Content-Length that of the payload as the Python
+    runtime serialises it."""
+    request_id = str(uuid.uuid4())
+    headers = {
+        "Connection": "keep-alive",
+        "Content-Length": str(len(json.dumps(payload, ensure_ascii=False).encode())),
+        "Content-Type": "application/json",
+        "Date": formatdate(usegmt=True),
+        "X-Amz-Executed-Version": "$LATEST",
+        "X-Amzn-Trace-Id": f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]};Sampled=0",
+        "x-amzn-Remapped-Content-Length": "0",
+        "x-amzn-RequestId": request_id,
+    }
+    log: dict[str, str] = {}
+    if tail:  # LogType "Tail": the end of the invocation's log, base64 (what the runner has of it)
+        lines = f"START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\n"
+        log = {"LogResult": base64.b64encode(lines.encode()).decode()}
+        headers["X-Amz-Log-Result"] = log["LogResult"]
+    return {
+        "ExecutedVersion": "$LATEST",
+        **log,
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {k: [v] for k, v in headers.items()},
+            "HttpHeaders": headers,
+            "HttpStatusCode": 200,
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200,
+    }
+
+
+def _task_source(resource: str) -> str:
+    """How AWS names a task in its Cause: the service of an integration, a bare function's ARN."""
+    if resource.startswith("arn:aws:states:::"):
+        return resource.removeprefix("arn:aws:states:::").split(":", 1)[0]
+    return resource
+
+
+def _integration_error(err: StatesError) -> StatesError:
+    """A function's error through ``lambda:invoke``: Step Functions writes the runtime's error
+    document again, without spaces (the bare function ARN passes it on as the runtime wrote it)."""
+    try:
+        document = json.loads(err.cause)
+    except ValueError:
+        return err
+    if not isinstance(document, dict):
+        return err
+    again = StatesError(err.error, json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+    again.located = err.located
+    return again
+
+
+def _field(expression: str, field: str, data: JSON, ctx: Context) -> JSON:
+    try:
+        return evaluate_expression(expression, data, ctx)
+    except PathNotFound as err:
+        raise not_found_for_field(err, field, data) from None
+
+
+def _gather(futures: list[Future[JSON]]) -> tuple[list[JSON], StatesError | None]:
+    """The outputs of branches or iterations in order, or the error of the first that failed
+    (in time, as AWS fails a Parallel or Map state with it)."""
+    for future in as_completed(futures):
+        error = future.exception()
+        if isinstance(error, StatesError):
+            return [], error
+        if error is not None:
+            raise error
+    return [f.result() for f in futures], None
+
+
+WAIT_LIMIT_SECONDS = (
+    2**31 - 1
+)  # AWS fails a longer wait (recorded: test_wait.py::TestSfnWait::test_timestamp_too_far_in_future_boundary)
+
+
 def _wait_seconds(state: Wait, data: JSON, ctx: Context) -> float:
+    """The delay of a Wait state; the errors in AWS's words (recorded by AWS: LocalStack's snapshots
+    ``test_wait.py::TestSfnWait::test_base_wait_seconds_path`` and ``test_wait_timestamppath``)."""
     if state.Seconds is not None:
-        return float(state.Seconds)
-    if state.SecondsPath is not None:
-        return float(read_path(state.SecondsPath, data, ctx))
-    stamp = state.Timestamp or read_path(str(state.TimestampPath), data, ctx)
-    moment = datetime.fromisoformat(str(stamp))
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+        delay = float(state.Seconds)
+    elif state.SecondsPath is not None:
+        value = read_path(state.SecondsPath, data, ctx)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise runtime_error(
+                f"The SecondsPath parameter cannot be parsed as a long value: {state.SecondsPath} == {value}"
+            )
+        if value < 0:
+            raise runtime_error(
+                f"The SecondsPath parameter references a negative value: {state.SecondsPath} == {value}"
+            )
+        delay = float(value)
+    else:
+        stamp = state.Timestamp or read_path(str(state.TimestampPath), data, ctx)
+        moment = timestamp(stamp)
+        if moment is None:
+            raise runtime_error(
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
+                f"format string: {state.TimestampPath} == {stamp}"
+            )
+        delay = max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    if delay > WAIT_LIMIT_SECONDS:
+        raise runtime_error("Wait state delay is too long.")
+    return delay

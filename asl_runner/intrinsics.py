@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import random
 import re
 import uuid
@@ -114,20 +115,109 @@ def _parse_literal(text: str, pos: int) -> tuple[JSON, int]:
     raise runtime_error(f"cannot parse intrinsic argument at {text[pos:]!r}")
 
 
+# ------------------------------------------------------------------ syntax, before a run
+
+_ESCAPABLE = "'{}\\"  # inside a string literal a backslash escapes only these
+
+
+def syntax_problem(text: str) -> str | None:
+    """Why ``text`` is no well-formed intrinsic function call, or None. AWS rejects such a
+    definition when it is created; a backslash before a character other than ``' { } \\`` in a
+    string literal is one (recorded by AWS: LocalStack's snapshot
+    ``test_base_scenarios.py::TestBaseScenarios::test_illegal_escapes``)."""
+    try:
+        end = _check_call(text, 0)
+    except ValueError as exc:
+        return str(exc)
+    return f"unexpected text after the call: {text[end:]!r}" if text[end:].strip() else None
+
+
+def _check_call(text: str, pos: int) -> int:
+    m = _NAME.match(text, pos)
+    if not m:
+        raise ValueError(f"expected an intrinsic function at {text[pos:]!r}")
+    pos = _skip_spaces(text, m.end())
+    if text[pos : pos + 1] == ")":
+        return pos + 1
+    while True:
+        pos = _skip_spaces(text, _check_arg(text, _skip_spaces(text, pos)))
+        separator = text[pos : pos + 1]
+        if separator not in (",", ")"):
+            raise ValueError(f"expected , or ) at {text[pos:]!r}")
+        if separator == ")":
+            return pos + 1
+        pos += 1
+
+
+def _check_arg(text: str, pos: int) -> int:
+    if text[pos : pos + 1] == "'":
+        return _check_string(text, pos)
+    if text.startswith("States.", pos):
+        return _check_call(text, pos)
+    if text[pos : pos + 1] == "$":
+        path = _PATH.match(text, pos)
+        assert path is not None  # "$" itself matches
+        return path.end()
+    try:
+        return _parse_literal(text, pos)[1]
+    except StatesError:
+        raise ValueError(f"cannot parse the argument at {text[pos:]!r}") from None
+
+
+def _check_string(text: str, pos: int) -> int:
+    pos += 1
+    while pos < len(text):
+        c = text[pos]
+        if c == "\\":
+            if text[pos + 1 : pos + 2] not in tuple(_ESCAPABLE):
+                raise ValueError(f"illegal escape {text[pos : pos + 2]!r} in a string literal")
+            pos += 2
+            continue
+        if c == "'":
+            return pos + 1
+        pos += 1
+    raise ValueError("unterminated string literal")
+
+
 def _format(template: str, *args: JSON) -> str:
     parts = re.split(r"(?<!\\)\{\}", template)
     if len(parts) - 1 != len(args):
         raise ValueError(f"{len(parts) - 1} placeholders but {len(args)} arguments")
     out = parts[0]
     for arg, part in zip(args, parts[1:], strict=True):
-        out += (arg if isinstance(arg, str) else json.dumps(arg, separators=(",", ":"))) + part
+        out += _formatted(arg) + part
     return out.replace("\\{", "{").replace("\\}", "}")
 
 
+def _formatted(value: JSON) -> str:
+    """An argument of States.Format as AWS writes it: a string as it is, an object as {a=1, b=[]},
+    an array as [1, 2] (recorded by AWS: LocalStack's snapshots
+    ``test_generic.py::TestGeneric::test_format_2`` and ``test_context_json_path``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_formatted(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_formatted(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _rounded(value: JSON) -> int:
+    """A number as AWS takes it where an integer is meant: rounded half up (-1.5 -> -1, 2.5 -> 3;
+    recorded by AWS: LocalStack's snapshot ``test_math_operations.py::TestMathOperations::test_math_add``)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError("arguments must be numbers")
+    return math.floor(value + 0.5)
+
+
 def _math_add(a: JSON, b: JSON) -> int:
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
-        raise ValueError("arguments must be numbers")
-    return int(a) + int(b)
+    return _rounded(a) + _rounded(b)
+
+
+def _string_to_json(text: str) -> JSON:
+    """States.StringToJson: a blank string is null (recorded by AWS: ``test_json_manipulation.py::
+    TestJsonManipulation::test_string_to_json``)."""
+    return json.loads(text) if text.strip() else None
 
 
 def _partition(array: list[JSON], size: int) -> list[JSON]:
@@ -138,13 +228,15 @@ def _range(start: int, end: int, step: int) -> list[int]:
     return list(range(start, end + (1 if step > 0 else -1), step))
 
 
-def _random(lo: int, hi: int, *seed: int) -> int:
-    return random.Random(*seed).randint(lo, hi - 1) if seed else random.randint(lo, hi - 1)
+def _random(lo: JSON, hi: JSON, *seed: JSON) -> int:
+    low, high = _rounded(lo), _rounded(hi)
+    source = random.Random(_rounded(seed[0])) if seed else random
+    return source.randint(low, high - 1)
 
 
 INTRINSICS: dict[str, Callable[..., JSON]] = {
     "Format": _format,
-    "StringToJson": lambda s: json.loads(s),
+    "StringToJson": _string_to_json,
     "JsonToString": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
     "Array": lambda *a: list(a),
     "ArrayLength": lambda a: len(a),

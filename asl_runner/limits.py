@@ -23,7 +23,7 @@ from .errors import HistoryLimitExceeded, StatesError
 PAYLOAD_LIMIT = 256 * 1024
 HISTORY_EVENT_LIMIT = 25_000
 NAME_MAX_CHARS = 80
-_BAD_NAME = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+BAD_NAME_CHARACTER = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
 
 
 def payload_bytes(value: Any) -> int:
@@ -40,11 +40,24 @@ def check_payload(value: Any, what: str) -> None:
         )
 
 
+def check_result(value: Any, source: str) -> None:
+    """A state's output or a task's result over the limit, in AWS's words (recorded by AWS:
+    LocalStack's snapshots ``test_states_errors.py::TestStatesErrors::test_start_large_input`` and
+    ``..._data_limit_exceeded_on_large_utf8_response``): ``source`` is the state's name, a bare
+    function's ARN, or the integration's service (``lambda``)."""
+    if payload_bytes(value) > PAYLOAD_LIMIT:
+        raise StatesError(
+            "States.DataLimitExceeded",
+            f"The state/task '{source}' returned a result with a size exceeding the maximum number of bytes "
+            "service limit.",
+        )
+
+
 def name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid execution name, or None."""
     if not 1 <= len(name) <= NAME_MAX_CHARS:
         return f"execution name must be 1 to {NAME_MAX_CHARS} characters, got {len(name)}"
-    bad = _BAD_NAME.search(name)
+    bad = BAD_NAME_CHARACTER.search(name)
     if bad:
         return f"execution name contains {bad.group(0)!r}, which Step Functions does not allow"
     return None

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .intrinsics import SUPPORTED_INTRINSICS, intrinsic_names
+from .intrinsics import SUPPORTED_INTRINSICS, intrinsic_names, syntax_problem
 from .model import ParseError, parse
 
 _CONTEXT_FIELDS = {
@@ -129,10 +129,23 @@ def _string_errors(text: str, where: list[Any], in_item_selector: bool, runnable
         )
 
 
+def _evaluated(where: list[Any], key: Any) -> bool:
+    """Is ``key`` a field of a payload template (``"x.$"``), not of a Pass state's literal Result?"""
+    in_result = any(step == "Result" and (i == 0 or where[i - 1] != "States") for i, step in enumerate(where))
+    return isinstance(key, str) and key.endswith(".$") and not in_result
+
+
 def _value_errors(node: Any, where: list[Any], runnable: bool, in_item_selector: bool = False) -> Iterator[str]:
     if isinstance(node, dict):
         for key, value in node.items():
             inside = in_item_selector or (node.get("Type") == "Map" and key in ("ItemSelector", "Parameters"))
+            if _evaluated(where, key) and isinstance(value, str) and value.startswith("States."):
+                problem = syntax_problem(value)
+                if problem:
+                    yield (
+                        f"{_where(where)}: the value for the field '{key}' must be a valid JSONPath or a valid "
+                        f"intrinsic function call ({problem})"
+                    )
             yield from _value_errors(value, [*where, key], runnable, inside)
     elif isinstance(node, list):
         for i, value in enumerate(node):

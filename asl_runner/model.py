@@ -12,7 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .choice import Branch, parse_rule
+from .choice import Branch, parse_rule, timestamp
+from .limits import BAD_NAME_CHARACTER
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
@@ -85,7 +86,6 @@ class Task(ResultState):
             "QueryLanguage",
             "HeartbeatSeconds",
             "HeartbeatSecondsPath",
-            "TimeoutSecondsPath",
             "Credentials",
             "Arguments",
             "Output",
@@ -94,6 +94,13 @@ class Task(ResultState):
     Type: Literal["Task"]
     Resource: str
     TimeoutSeconds: int | None = Field(None, ge=1)
+    TimeoutSecondsPath: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_timeout(self) -> Task:
+        if self.TimeoutSeconds is not None and self.TimeoutSecondsPath is not None:
+            raise ValueError("TimeoutSeconds and TimeoutSecondsPath cannot both be given")
+        return self
 
     @field_validator("Resource")
     @classmethod
@@ -141,6 +148,13 @@ class Wait(_Transition):
     SecondsPath: Path | None = None
     Timestamp: str | None = None
     TimestampPath: Path | None = None
+
+    @field_validator("Timestamp")
+    @classmethod
+    def _rfc3339(cls, value: str | None) -> str | None:
+        if value is not None and timestamp(value) is None:
+            raise ValueError("String does not match RFC3339 timestamp")
+        return value
 
     @model_validator(mode="after")
     def _one_duration(self) -> Wait:
@@ -249,7 +263,7 @@ class Map(ResultState):
     ItemSelector: Template | None = None
     ItemBatcher: ItemBatcherSpec | None = None
     ItemProcessor: ItemProcessorSpec | None = None
-    Iterator: Machine | None = None
+    Iterator: ItemProcessorSpec | None = None  # the older name; AWS takes a ProcessorConfig in it too
     ResultWriter: ResultWriterSpec | None = None
     MaxConcurrency: int = Field(0, ge=0, le=10_000)
     MaxConcurrencyPath: Path | None = None
@@ -257,7 +271,24 @@ class Map(ResultState):
     ToleratedFailurePercentagePath: Path | None = None
     ToleratedFailureCount: int = Field(0, ge=0)
     ToleratedFailureCountPath: Path | None = None
-    Label: str | None = Field(None, max_length=40)
+    Label: str | None = None
+
+    @field_validator("Label")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        """AWS's rules and words (recorded by AWS: LocalStack's snapshots
+        ``test_sfn_api_map_run.py::TestSnfApiMapRun::test_map_state_label_*``): the characters an
+        execution name cannot hold, at most 40 characters, not empty."""
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("Label cannot be empty")
+        if len(value) > 40:
+            raise ValueError("Label cannot exceed 40 characters")
+        bad = BAD_NAME_CHARACTER.search(value)
+        if bad:
+            raise ValueError(f"Label contains invalid character: {bad.group(0)!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_processor(self) -> Map:
@@ -266,14 +297,14 @@ class Map(ResultState):
         return self
 
     @property
-    def processor(self) -> Machine:
+    def processor(self) -> ItemProcessorSpec:
         processor = self.ItemProcessor or self.Iterator
         assert processor is not None  # checked by _one_processor
         return processor
 
     @property
     def distributed(self) -> bool:
-        return self.ItemProcessor is not None and self.ItemProcessor.ProcessorConfig.Mode == "DISTRIBUTED"
+        return self.processor.ProcessorConfig.Mode == "DISTRIBUTED"
 
     @property
     def selector(self) -> Template | None:

@@ -83,6 +83,7 @@ class Checkpoint(_Strict):
     redrive_count: int = 0
     redrive_time: str | None = None
     history_events: int = 0
+    last_event_id: int = 0  # the id of the attempt's last history event: a redrive numbers on from it
     visits: list[Visit] = Field(default_factory=list)
     map_runs: dict[str, MapRunCheckpoint] = Field(default_factory=dict)
 

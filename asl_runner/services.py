@@ -107,9 +107,18 @@ def _module(name: str, path: Path, module_path: Path | str) -> ModuleType:
     return module
 
 
-def function_error(exc: BaseException, request_id: str) -> StatesError:
-    """A Lambda function's exception as Step Functions reports it: Error = the type's name."""
+def function_error(exc: BaseException, request_id: str, handler: Handler | None = None) -> StatesError:
+    """A Lambda function's exception as Step Functions reports it: Error = the type's name, Cause =
+    the error document of Lambda's Python runtime, as its ``json.dumps`` writes it: errorMessage,
+    errorType, requestId and stackTrace, the frames from the handler's own on (the runtime's are
+    left out), each as ``traceback.format_list`` writes it (recorded by AWS: LocalStack's snapshot
+    ``test_task_lambda.py::TestTaskLambda::test_raise_exception``)."""
     name = type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    code = getattr(handler, "__code__", None)
+    if code is not None:
+        first = next((i for i, f in enumerate(frames) if (f.filename, f.name) == (code.co_filename, code.co_name)), 0)
+        frames = traceback.StackSummary.from_list(frames[first:])
     return StatesError(
         name,
         json.dumps(
@@ -117,7 +126,7 @@ def function_error(exc: BaseException, request_id: str) -> StatesError:
                 "errorMessage": str(exc),
                 "errorType": name,
                 "requestId": request_id,
-                "stackTrace": traceback.format_exception(exc)[-6:],
+                "stackTrace": traceback.format_list(frames[-20:]),
             },
             ensure_ascii=False,
         ),
@@ -148,7 +157,18 @@ class LocalServices:
             if name in self.functions:
                 short = function.rsplit(":", 1)[-1]
                 return self.functions[name], LambdaContext(short, region=self.region, account_id=self.account)
-        raise StatesError("Lambda.ResourceNotFoundException", f"Function not found: {function}")
+        raise StatesError("Lambda.ResourceNotFoundException", self.not_found(function))
+
+    def not_found(self, function: str) -> str:
+        """Lambda's answer to an unknown function, as Step Functions reports it (recorded by AWS:
+        LocalStack's snapshot ``test_task_service_lambda.py::TestTaskServiceLambda::test_no_such_function``)."""
+        name = function.split(":function:", 1)[1] if ":function:" in function else function
+        qualified = name if ":" in name else f"{name}:$LATEST"
+        arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{qualified}"
+        return (
+            f"Function not found: {arn} (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; "
+            f"Request ID: {uuid.uuid4()}; Proxy: null)"
+        )
 
     def call_handler(self, function: str, handler: Handler, event: JSON, context: LambdaContext) -> JSON:
         """Run the handler; subclasses wrap this (environment, container state)."""
@@ -163,11 +183,15 @@ class LocalServices:
         except StatesError:
             raise
         except Exception as exc:
-            raise function_error(exc, context.aws_request_id) from exc
-        text = json.dumps(result, ensure_ascii=False, default=str)
-        output = json.loads(text)
-        check_payload(output, f"the output of {function}")
-        return output
+            raise function_error(exc, context.aws_request_id, handler) from exc
+        if isinstance(result, (bytes, bytearray)):
+            # Lambda's Python runtime sends bytes as they are: a JSON text (recorded by AWS:
+            # LocalStack's snapshot test_lambda_task.py::TestTaskLambda::test_invoke_bytes_payload)
+            text = bytes(result).decode("utf-8")
+        else:
+            text = json.dumps(result, ensure_ascii=False, default=str)
+        output: JSON = json.loads(text)
+        return output  # its size is the state's to check (a task's result over 256 KiB: limits.check_result)
 
     def _client(self, service: str) -> Any:
         import boto3

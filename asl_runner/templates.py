@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import runtime_error
 from .intrinsics import evaluate_intrinsic
-from .paths import JSON, read_path
+from .paths import JSON, PathNotFound, not_found_for_field, read_path
 
 
 def render(template: JSON, data: JSON, context: dict[str, Any]) -> JSON:
@@ -17,7 +17,10 @@ def render(template: JSON, data: JSON, context: dict[str, Any]) -> JSON:
             if key.endswith(".$"):
                 if not isinstance(value, str):
                     raise runtime_error(f"field {key!r} must be a path or an intrinsic function")
-                out[key[:-2]] = evaluate_expression(value, data, context)
+                try:
+                    out[key[:-2]] = evaluate_expression(value, data, context)
+                except PathNotFound as err:
+                    raise not_found_for_field(err, key, data) from None
             else:
                 out[key] = render(value, data, context)
         return out

@@ -162,10 +162,19 @@ class DropAudit:
     """Audit sink (``csv_dmap.logic.apply_batch.AuditSink``) that keeps nothing: isolates the
     database path."""
 
-    def write_results(
-        self, results: Sequence[Any], *, execution_name: str, execution_start: Any, source_key: str, ttl_days: int
-    ) -> int:
-        return 0
+    def write_results_report(
+        self,
+        results: Sequence[Any],
+        *,
+        execution_name: str,
+        execution_start: Any,
+        source_key: str,
+        ttl_days: int,
+        keep_existing: frozenset[int] = frozenset(),
+    ) -> Any:
+        from csv_dmap.models import AuditReport
+
+        return AuditReport()
 
 
 def load_factory(spec: str) -> RepositoryFactory:

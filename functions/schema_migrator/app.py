@@ -2,6 +2,12 @@
 newest Alembic revision of the shared layer on stack Create and Update (so
 the schema follows the code on every deploy), and does nothing on Delete.
 
+A database ahead of this code (a revision it does not know, or past its head)
+answers SUCCESS and is left unchanged: an update rollback sends the previous
+code an Update against the database the failed update migrated, and an older
+commit may be deployed on purpose. Migrations stay compatible with the
+previous release (``csv_dmap.migrations``), so that code runs on it.
+
 It connects exactly as the worker does (``csv_dmap.db.get_engine``: secret,
 proxy endpoint, TLS and IAM authentication from the environment). A database
 that is still starting (a new Aurora Serverless cluster, a proxy target not
@@ -33,8 +39,8 @@ CONNECT_PAUSE_SECONDS = 5.0
 def migrate(request: Request) -> Mapping[str, str]:
     from sqlalchemy.exc import OperationalError
 
-    from csv_dmap.db import get_engine
-    from csv_dmap.schema import current, upgrade
+    from csv_dmap.db import get_engine, refresh_if_refused
+    from csv_dmap.schema import current, migrate
 
     load(MigratorSettings)  # raises ConfigurationError: CloudFormation gets FAILED with its one line
     engine = get_engine()
@@ -44,12 +50,14 @@ def migrate(request: Request) -> Mapping[str, str]:
             break
         except OperationalError as exc:  # not reachable yet: retry, then give up with the driver's reason
             logger.warning("database not reachable yet", extra={"attempt": attempt, "error": str(exc.orig)})
+            refresh_if_refused(engine, exc)  # a login refused after a rotation: read the secret again
             if attempt == CONNECT_ATTEMPTS:
                 raise ConnectionError(f"database unreachable after {attempt} attempts: {exc.orig}") from None
             time.sleep(CONNECT_PAUSE_SECONDS * attempt)
-    after = upgrade(engine)
-    logger.info("schema migrated", extra={"from": before, "to": after})
-    return {"Revision": after or "", "PreviousRevision": before or ""}
+    migration = migrate(engine)
+    log = logger.warning if migration.ahead else logger.info
+    log(migration.describe(), extra={"from": before, "to": migration.after, "codeHead": migration.head})
+    return {"Revision": migration.after or "", "PreviousRevision": migration.before or ""}
 
 
 def physical_id(request: Request) -> str:

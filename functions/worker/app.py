@@ -1,6 +1,7 @@
 """Worker of the Distributed Map: applies one ItemBatcher batch to the database
 and writes its audit records; with ``Failure`` in the event, reconciles a batch
-whose attempts all failed. Parse, call, shape; the logic is in the layer."""
+whose attempts all failed (``BatchNotApplied`` when it never committed). Parse,
+call, shape; the logic is in the layer."""
 
 from typing import Any
 
@@ -33,6 +34,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="WorkerBatches", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="WorkerRowsApplied", unit=MetricUnit.Count, value=output.counts.applied)
     metrics.add_metric(name="WorkerRowsFailed", unit=MetricUnit.Count, value=output.counts.failed)
+    if output.counts.audit_missing:  # applied rows whose audit items DynamoDB refused to the last attempt
+        metrics.add_metric(name="WorkerRowsAuditMissing", unit=MetricUnit.Count, value=output.counts.audit_missing)
+        logger.warning("audit items missing", extra={"firstIndex": output.first_index, **output.counts.to_dict()})
     logger.info(
         "batch reconciled" if batch.failure else "batch applied",
         extra={

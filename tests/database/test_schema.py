@@ -3,6 +3,8 @@ is a no-op, and databases made before migrations existed are adopted."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from sqlalchemy import Engine, event, inspect, text
 from csv_dmap import schema
 from csv_dmap.db import metadata
 
-APP_TABLES = {"users", "user_stats"}
+APP_TABLES = {"users", "user_stats", "applied_batches"}
 
 
 def differences(engine: Engine) -> list[Any]:
@@ -170,3 +172,58 @@ def test_revisions_form_one_line_from_the_baseline() -> None:
     # Numbered 0001, 0002, ... each revising the one before.
     numbers = [int(r.revision) for r in reversed(revisions)]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+# --------------------------------------------------------------------------- rollback and older releases
+
+
+def previous_release(tmp_path: Path) -> Path:
+    """The migrations as the release before this one shipped them: this code's script
+    directory without its newest revision."""
+    previous = tmp_path / "previous_release_migrations"
+    shutil.copytree(schema.MIGRATIONS, previous, ignore=shutil.ignore_patterns("__pycache__"))
+    [newest] = (previous / "versions").glob(f"{schema.head()}_*.py")
+    newest.unlink()
+    return previous
+
+
+def test_the_previous_releases_update_leaves_a_database_this_release_migrated_alone(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    """An update migrates forward, a later resource fails, and the rollback's Update runs the
+    previous release's code against the migrated database (or an older commit is deployed)."""
+    previous = previous_release(tmp_path)
+    assert schema.head(previous) != schema.head()
+    schema.upgrade(empty_engine)  # this release's Update
+    with empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (user_id) VALUES ('U00001')"))
+    before = shape(empty_engine)
+    statements = ddl_counter(empty_engine)
+    outcome = schema.migrate(empty_engine, previous)  # the rollback's Update, with the previous code
+    assert outcome.ahead and (outcome.before, outcome.after) == (schema.head(), schema.head())
+    assert outcome.head == schema.head(previous)
+    assert "ahead of this code" in outcome.describe() and schema.head() in outcome.describe()
+    assert statements == []  # nothing written: no DDL, no version change
+    assert shape(empty_engine) == before and schema.current(empty_engine) == schema.head()
+    assert schema.upgrade(empty_engine, migrations=previous) == schema.head()  # the same through upgrade()
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT user_id FROM users")).scalars().all() == ["U00001"]
+
+
+def test_alembic_alone_cannot_locate_the_newer_revision(empty_engine: Engine, tmp_path: Path) -> None:
+    # The failure the check above prevents: what a plain upgrade of the previous release does.
+    from alembic import command
+    from alembic.util import CommandError
+
+    previous = previous_release(tmp_path)
+    schema.upgrade(empty_engine)
+    config = schema.alembic_config(previous)
+    with empty_engine.begin() as conn, pytest.raises(CommandError, match="Can't locate revision identified by"):
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def test_a_database_behind_the_previous_release_is_still_migrated_by_it(empty_engine: Engine, tmp_path: Path) -> None:
+    previous = previous_release(tmp_path)
+    outcome = schema.migrate(empty_engine, previous)
+    assert not outcome.ahead and (outcome.before, outcome.after) == (None, schema.head(previous))

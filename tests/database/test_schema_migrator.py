@@ -125,7 +125,7 @@ def test_create_migrates_an_empty_database_and_answers_success(migrator, mariadb
     assert body["PhysicalResourceId"] == "DatabaseSchema-schema"
     assert body["Data"] == {"Revision": schema.head(), "PreviousRevision": ""}
     assert len(json.dumps(body).encode()) <= 4096
-    assert tables(mariadb_empty) == {"users", "user_stats", "alembic_version"}
+    assert tables(mariadb_empty) == {"users", "user_stats", "applied_batches", "alembic_version"}
     assert schema.current(mariadb_empty) == schema.head()
 
 
@@ -159,13 +159,36 @@ def test_create_adopts_a_database_made_by_create_all(migrator, mariadb_empty: st
     engine.dispose()
 
 
+def test_the_rollback_of_an_update_answers_success_and_changes_nothing(
+    migrator, mariadb_empty: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """An update migrates forward with this release; a later resource fails; CloudFormation's
+    update rollback sends the custom resource an Update handled by the previous release's code
+    (simulated by its script directory: this one without the newest revision)."""
+    from tests.database.test_schema import previous_release
+
+    previous = previous_release(tmp_path)
+    with ResponseServer() as server:
+        migrator(mariadb_empty, request("Update", server.url, physical_id="DatabaseSchema-schema"))
+        assert server.puts[-1]["body"]["Data"]["Revision"] == schema.head()
+        before = tables(mariadb_empty)
+        monkeypatch.setattr(schema, "MIGRATIONS", previous)  # the previous release's layer
+        out = migrator(mariadb_empty, request("Update", server.url, physical_id="DatabaseSchema-schema"))
+    monkeypatch.undo()
+    body = server.puts[-1]["body"]
+    assert out["Status"] == body["Status"] == "SUCCESS", body["Reason"]
+    assert body["Data"] == {"Revision": schema.head(), "PreviousRevision": schema.head()}
+    assert body["PhysicalResourceId"] == "DatabaseSchema-schema"
+    assert tables(mariadb_empty) == before and schema.current(mariadb_empty) == schema.head()
+
+
 def test_delete_answers_success_and_drops_nothing(migrator, mariadb_empty: str) -> None:
     with ResponseServer() as server:
         migrator(mariadb_empty, request("Create", server.url))
         migrator(mariadb_empty, request("Delete", server.url, physical_id="DatabaseSchema-schema"))
     body = server.puts[-1]["body"]
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"] == "DatabaseSchema-schema"
-    assert tables(mariadb_empty) == {"users", "user_stats", "alembic_version"}
+    assert tables(mariadb_empty) == {"users", "user_stats", "applied_batches", "alembic_version"}
 
 
 def test_an_unreachable_database_answers_failed_with_a_readable_reason(migrator, mariadb_server: str) -> None:

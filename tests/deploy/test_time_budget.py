@@ -32,8 +32,8 @@ ERROR_MAX_CHARS = 256
 BATCH_INPUT_MAX_BYTES = {
     "$$.Execution.Name": 80,  # execution names: 1-80 characters of [A-Za-z0-9_-]
     "$$.Execution.StartTime": 32,  # ISO 8601 with milliseconds and zone
-    "$.bucket": 63,  # S3 bucket names
-    "$.key": 2 * 1024,  # S3 keys: 1,024 bytes of UTF-8, escaped at worst twice as long
+    "$.validation.bucket": 63,  # S3 bucket names
+    "$.validation.sourceKey": 2 * 1024,  # S3 keys: 1,024 bytes of UTF-8, escaped at worst twice as long
 }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from csv_dmap.audit import audit_items, item_record
 from csv_dmap.db import StatsRepository, build_engine, create_schema, seed_users
 from csv_dmap.logic.apply_batch import apply_batch
-from csv_dmap.models import WorkerEvent
+from csv_dmap.models import AuditReport, WorkerEvent
 from tests.integration.conftest import stats
 
 WAIT = 60  # seconds before a test gives up waiting for the other thread (a failure, never a pass)
@@ -26,7 +26,7 @@ class Captured:
         self.results = []
         self.items = []
 
-    def write_results(self, results, *, execution_name, execution_start, source_key, ttl_days):
+    def write_results_report(self, results, *, execution_name, execution_start, source_key, ttl_days, keep_existing=()):
         self.results.extend(results)
         self.items.extend(
             audit_items(
@@ -37,7 +37,7 @@ class Captured:
                 ttl_days=ttl_days,
             )
         )
-        return 1
+        return AuditReport()
 
 
 class PausingRepository(StatsRepository):
@@ -149,3 +149,70 @@ def test_the_locking_read_is_sent_as_select_for_update_on_mysql(database_url):
     else:
         assert reads[0].rstrip().upper().endswith("FOR UPDATE") and "ORDER BY" in reads[0].upper()
     engine.dispose()
+
+
+def wait_until_claim_blocked(url: str, engine) -> None:
+    """MariaDB: until the second attempt's claim of the batch waits for the first one's.
+    SQLite: the second writer waits at its BEGIN IMMEDIATE; give it a moment to get there."""
+    if url.startswith("sqlite"):
+        time.sleep(0.5)
+        return
+    deadline = time.monotonic() + WAIT
+    query = text(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+        "WHERE db = DATABASE() AND info LIKE 'INSERT IGNORE INTO applied_batches%' AND id <> CONNECTION_ID()"
+    )
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            if conn.execute(query).scalar():
+                return
+            conn.rollback()
+            time.sleep(0.05)
+    pytest.fail("the second attempt never reached its claim of the batch")
+
+
+def test_two_attempts_of_one_batch_at_once_apply_it_once_and_answer_alike(database_url):
+    """A retry that starts while the first attempt is still in its transaction (its answer
+    was lost, it was not): the retry waits for the first attempt's claim of the batch, then
+    finds the batch committed, writes nothing and answers as the first attempt did."""
+    from sqlalchemy import event
+
+    first_engine, second_engine = build_engine(database_url), build_engine(database_url)
+    create_schema(first_engine)
+    seed_users(first_engine, ["U1", "U2"])
+    apply_batch(
+        batch("seed", "2026-11-21T00:00:00Z", {"U1": (1, 1), "U2": (2, 2)}), StatsRepository(first_engine), Captured()
+    )
+    the_batch = batch("A", "2026-11-22T00:00:00Z", {"U1": (10, 10), "U2": (20, 20)}, first=500)
+    second_writes: list[str] = []
+    event.listen(
+        second_engine,
+        "before_cursor_execute",
+        lambda c, cur, stmt, *a: second_writes.append(stmt) if "user_stats" in stmt and "INSERT" in stmt else None,
+    )
+    read_done, release = threading.Event(), threading.Event()
+    outputs = {}
+
+    def first():
+        outputs["first"] = apply_batch(the_batch, PausingRepository(first_engine, read_done, release), Captured())
+
+    def second():
+        outputs["second"] = apply_batch(the_batch, StatsRepository(second_engine), Captured())
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert read_done.wait(WAIT)
+    b = threading.Thread(target=second)
+    b.start()
+    wait_until_claim_blocked(database_url, first_engine)
+    release.set()
+    a.join(WAIT)
+    b.join(WAIT)
+    assert not a.is_alive() and not b.is_alive()
+    assert outputs["second"] == outputs["first"]
+    assert [(r.status.value, r.old_login_count) for r in outputs["second"].results] == [("APPLIED", 1), ("APPLIED", 2)]
+    assert second_writes == []  # the second attempt wrote nothing to user_stats
+    final = stats(first_engine, "U1")
+    assert (final["login_count"], final["prev_login_count"], final["last_batch_index"]) == (10, 1, 500)
+    first_engine.dispose()
+    second_engine.dispose()

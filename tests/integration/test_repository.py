@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from csv_dmap.db import BatchRef, StatsRepository, build_engine, create_schema, seed_users
 from csv_dmap.errors import TransientDatabaseError
-from csv_dmap.models import StatsWrite
+from csv_dmap.logic.decide import Candidate, Execution, decide
 from tests.conftest import count_statements, table_rows
 from tests.integration.conftest import stats
 
@@ -19,10 +19,13 @@ def ref(execution: str, index: int = 0, start: datetime = T0) -> BatchRef:
 
 
 def apply(repo: StatsRepository, batch: BatchRef, values: dict[str, tuple[int, int]], create: bool = False):
-    """Read the users, write ``values`` for those that exist; return what was read."""
+    """Read the users, write ``values`` for those that exist, with the values they replace as
+    the worker's decisions give them; return what was read."""
     with repo.unit_of_work(batch) as unit:
         seen = unit.read(list(values), create_missing=create)
-        unit.write([StatsWrite(uid, *values[uid]) for uid in values if uid in seen])
+        rows = [Candidate(i, i + 2, uid, *values[uid]) for i, uid in enumerate(values) if uid in seen]
+        execution = Execution(batch.execution_name, batch.execution_start, batch.batch_index)
+        unit.write(decide(rows, seen, execution).writes)
     return seen
 
 
@@ -127,3 +130,71 @@ def test_schema_creation_is_idempotent(engine):
     assert len(table_rows(engine, "users")) == 1
     row = stats(engine, "U1")
     assert (row["login_count"], row["post_count"], row["last_execution_name"]) == (5, 10, "e1")
+
+
+# --------------------------------------------------------------------------- applied_batches
+
+
+def test_a_claimed_batch_is_found_committed_by_every_later_attempt(engine):
+    repo = StatsRepository(engine)
+    batch = BatchRef("run", 500, T0, T0, datetime(2026, 12, 7, 9, 0))
+    with repo.unit_of_work(batch) as unit:
+        assert unit.find() is None
+        assert unit.claim() is None  # the batch never committed: this attempt applies it
+        unit.record("A-SU", 1)
+    with repo.unit_of_work(batch) as unit:
+        again = unit.claim()
+    assert again is not None and (again.outcomes, again.rows_written) == ("A-SU", 1)
+    assert again.committed_at == datetime(2026, 12, 7, 9, 0)
+    with repo.unit_of_work(batch, lock=False) as unit:
+        assert unit.find() == again
+    assert [r["first_index"] for r in table_rows_by(engine, "applied_batches", "first_index")] == [500]
+
+
+def test_a_claim_rolled_back_with_its_batch_leaves_no_record(engine):
+    repo = StatsRepository(engine)
+    batch = BatchRef("run", 0, T0, T0)
+    with pytest.raises(RuntimeError), repo.unit_of_work(batch) as unit:
+        assert unit.claim() is None
+        raise RuntimeError("the batch failed after its claim")
+    with repo.unit_of_work(batch) as unit:
+        assert unit.find() is None and unit.claim() is None
+
+
+def table_rows_by(engine, table: str, order: str) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY {order}")).mappings()]
+
+
+def test_records_older_than_15_days_are_pruned_by_the_batch_that_reaches_a_multiple_of_50000(engine):
+    from datetime import timedelta
+
+    from csv_dmap.db import APPLIED_BATCHES_KEPT, PRUNE_LIMIT, applied_batches, prune_due
+
+    now = datetime(2026, 12, 7, 12, 0)
+    old = [
+        {"execution_name": f"old-{i:04d}", "first_index": 0, "rows_written": 1, "outcomes": "A", "committed_at": now}
+        for i in range(PRUNE_LIMIT + 200)
+    ]
+    for i, record in enumerate(old):  # old-0000 is the most recent of them, old-1199 the oldest
+        record["committed_at"] = now - APPLIED_BATCHES_KEPT - timedelta(minutes=1 + i)
+    recent = [
+        {"execution_name": f"new-{i}", "first_index": 0, "rows_written": 1, "outcomes": "A", "committed_at": now}
+        for i in range(3)
+    ]
+    recent[0]["committed_at"] = now - timedelta(days=14, hours=23)  # a redrive may still need it
+    with engine.begin() as conn:
+        conn.execute(applied_batches.insert(), old + recent)
+    repo = StatsRepository(engine)
+
+    def run_batch(first_index: int) -> None:
+        with repo.unit_of_work(BatchRef("run", first_index, T0, T0, now)) as unit:
+            assert unit.claim() is None
+            unit.record("A" * 500, 0)
+
+    assert not prune_due(500, 500) and prune_due(0, 500) and prune_due(49_800, 500) and not prune_due(50_500, 500)
+    run_batch(500)  # not due: nothing pruned
+    assert len(table_rows_by(engine, "applied_batches", "execution_name")) == len(old) + len(recent) + 1
+    run_batch(49_800)  # its rows reach 50,000: prunes the oldest PRUNE_LIMIT
+    left = [r["execution_name"] for r in table_rows_by(engine, "applied_batches", "execution_name")]
+    assert left == [f"new-{i}" for i in range(3)] + [f"old-{i:04d}" for i in range(200)] + ["run", "run"]

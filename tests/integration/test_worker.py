@@ -192,3 +192,28 @@ def test_output_of_the_largest_batch_stays_well_under_256_kib(local_env, repo, k
     size = len(json.dumps(out))  # ASCII escapes counted, as the contract measures
     assert out["counts"]["failed"] == MAX_ITEMS_PER_BATCH
     assert size <= 128 * 1024, size  # half of the 256 KiB a state may return
+
+
+def test_an_id_one_character_too_long_never_lands_under_the_user_its_prefix_names(local_env, repo):
+    """Systems whose ids are 64-character hashes: a 65-character id is not the user named by its
+    first 64 characters. Its row fails alone, carries what the row said (capped) and no userId,
+    and its audit item sits under the execution's keys, never under that user's."""
+    from csv_dmap.db import get_engine
+
+    real = "f" * 64  # a real user whose id is a 64-character hash
+    seed(get_engine(), [real])
+    too_long = real + "0"
+    out = run(local_env, batch([row(real, 1, 2), row(too_long, 3, 4)]))
+    good, bad = out["results"]
+    assert (good["status"], good["userId"]) == ("APPLIED", real)
+    assert (bad["status"], bad["errorType"]) == ("FAILED", "InvalidUserId")
+    assert "userId" not in bad
+    assert too_long.startswith(bad["rawUserId"].removesuffix("…")) and bad["rawUserId"] != real
+    assert repo.get_stats(real)["login_count"] == 1  # the bad row changed nothing
+    reader = AuditLogReader(local_env.client("dynamodb"), local_env.physical_name("AuditTable"))
+    history = reader.user_history(real, since=datetime(2026, 11, 15, tzinfo=UTC))
+    assert [(h["line"], h["status"]) for h in history] == [(2, "APPLIED")]
+    [failed] = reader.failed_items("exec-1")
+    assert failed["line"] == 3 and "userId" not in failed and failed["rawUserId"] == bad["rawUserId"]
+    stored = {i["pk"]["S"] for i in audit_items(local_env)}
+    assert stored == {f"U#{real}", "E#exec-1#01"}  # row index 1: the execution's key number 1

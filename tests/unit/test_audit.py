@@ -9,9 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from csv_dmap.audit import BATCH_WRITE_LIMIT, SHARDS, AuditLogReader, AuditLogWriter, audit_items
+from csv_dmap.errors import AuditWriteError, AuditWriteRejected
 from local_runner.template import load_template, table_definition
 
 TABLE = "audit-test"
@@ -228,3 +230,90 @@ def test_the_per_container_writer_leaves_retries_to_itself_and_bounds_each_call(
         assert writer.budget_seconds + config.connect_timeout + config.read_timeout <= worker_timeout / 3
     finally:
         runtime.reset()
+
+
+# --------------------------------------------------------------------------- the worker's call: a report
+
+
+def write(writer: AuditLogWriter, results: list[dict[str, Any]], keep: frozenset[int] = frozenset()) -> Any:
+    return writer.write_results_report(
+        results,
+        execution_name="exec-1",
+        execution_start=NOW,
+        source_key="incoming/a.csv",
+        ttl_days=180,
+        keep_existing=keep,
+    )
+
+
+def test_rows_to_keep_are_written_only_where_no_item_exists_and_the_item_in_place_is_reported(ddb):
+    writer = AuditLogWriter(ddb, TABLE)
+    first = applied(0, "U00001", 7, 8)  # the first attempt's item: old 3 -> new 7
+    assert write(writer, [first]).missing == frozenset()
+    retry = {**applied(0, "U00001", 7, 8), "errorMessage": "old values unknown"}
+    retry.pop("oldLoginCount"), retry.pop("oldPostCount")
+    report = write(writer, [retry, applied(1, "U00002")], keep=frozenset({0, 1}))
+    assert report.error is None and report.missing == frozenset()
+    assert set(report.kept) == {0}  # row 1 had no item: written
+    assert (report.kept[0]["status"], report.kept[0]["oldLoginCount"], report.kept[0]["newLoginCount"]) == (
+        "APPLIED",
+        3,
+        7,
+    )
+    stored = {i["rowIndex"]["N"]: i for i in ddb.scan(TableName=TABLE)["Items"]}
+    assert stored["0"]["oldLoginCount"]["N"] == "3" and "errorMessage" not in stored["0"]  # left standing
+    assert stored["1"]["newLoginCount"]["N"] == "5"
+
+
+def test_items_that_cannot_be_written_are_reported_not_raised(ddb):
+    class Throttled:
+        def batch_write_item(self, RequestItems):
+            ((_, requests),) = RequestItems.items()
+            if any(r["PutRequest"]["Item"]["rowIndex"]["N"] == "30" for r in requests):
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "x"
+                )
+            return ddb.batch_write_item(RequestItems=RequestItems)
+
+        def put_item(self, **kwargs):
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "x"
+            )
+
+    writer = AuditLogWriter(Throttled(), TABLE, max_attempts=2, sleep=lambda s: None)
+    report = write(writer, [applied(i, f"U{i:05d}") for i in range(60)], keep=frozenset({59}))
+    assert report.missing == frozenset(range(25, 50)) | {59}  # the chunk of row 30, and the kept row
+    assert isinstance(report.error, AuditWriteError) and "26 of 60 audit items not written" in str(report.error)
+    assert count(ddb) == 34
+
+
+def test_the_aggregators_call_raises_what_it_could_not_write(ddb):
+    # the aggregator rewrites the items a worker could not write: a refusal must reach it as an error
+    class Throttled:
+        def batch_write_item(self, RequestItems):
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "x"
+            )
+
+    writer = AuditLogWriter(Throttled(), TABLE, max_attempts=2, sleep=lambda s: None)
+    with pytest.raises(AuditWriteError, match="1 of 1 audit items not written"):
+        writer.write_results(
+            [applied(0, "U00001")], execution_name="exec-1", execution_start=NOW, source_key="k", ttl_days=180
+        )
+    assert (
+        AuditLogWriter(ddb, TABLE).write_results(
+            [applied(0, "U00001")], execution_name="exec-1", execution_start=NOW, source_key="k", ttl_days=180
+        )
+        == 1
+    )
+
+
+def test_a_refused_write_is_reported_as_the_refusal(ddb):
+    class Refused:
+        def batch_write_item(self, RequestItems):
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "x"
+            )
+
+    report = write(AuditLogWriter(Refused(), TABLE), [applied(0, "U00001")])
+    assert report.missing == frozenset({0}) and isinstance(report.error, AuditWriteRejected)

@@ -70,6 +70,13 @@ def test_raw_user_id_reports_what_the_row_said():
     assert raw_user_id(["x"]) is None
 
 
+def test_an_id_that_is_too_long_stays_too_long_when_reported():
+    # cut to 64 characters it would be a valid id: another user's
+    too_long = "a" * 65
+    assert raw_user_id({"user_id": too_long}) == too_long
+    assert len(raw_user_id({"user_id": "b" * 10_000})) > 64
+
+
 def test_worker_event_rejects_batches_larger_than_the_output_budget():
     items = [{"index": i, "row": {}} for i in range(MAX_ITEMS_PER_BATCH + 1)]
     with pytest.raises(ValueError):
@@ -81,13 +88,15 @@ def test_worker_event_rejects_batches_larger_than_the_output_budget():
 # --------------------------------------------------------------------------- line, note, output bound
 
 import json
+from dataclasses import replace
 from datetime import datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from csv_dmap.logic.decide import Execution, classify, decide, reconcile
+from csv_dmap.logic.decide import Execution, classify, decide, replay
 from csv_dmap.models import (
+    AUDIT_MISSING_BYTES,
     LINE_MAX,
     MAX_OUTPUT_BYTES,
     MAX_RESULT_BYTES,
@@ -222,10 +231,8 @@ execution_names = st.text(min_size=1, max_size=80)
     execution_names,
     execution_names,
     st.sampled_from(["missing", "newer", "stored"]),
-    st.text(max_size=300),
-    st.text(max_size=3000),
 )
-def test_the_output_of_500_hostile_rows_fits_128_kib(rows, name, newer, state, error, cause):
+def test_the_output_of_500_hostile_rows_fits_140_kib(rows, name, newer, state):
     items = [BatchItem(index=LINE_MAX - 500 + i, row=rows[i % len(rows)]) for i in range(MAX_ITEMS_PER_BATCH)]
     settled, candidates = classify(items)
     run = Execution(name, datetime(2026, 1, 1), items[0].index)
@@ -235,17 +242,33 @@ def test_the_output_of_500_hostile_rows_fits_128_kib(rows, name, newer, state, e
         stored = {
             c.user_id: StoredStats(COUNT_MAX, COUNT_MAX, COUNT_MAX, COUNT_MAX, newer, 0, when) for c in candidates
         }
-    for outcome in (
-        decide(candidates, stored, run).results,
-        reconcile(candidates, stored, run, Failure(Error=error, Cause=cause)),
+    codes = {c.index: "ASU"[c.index % 3] for c in candidates}  # a replay of every kind of row
+    for outcome, lost in (
+        (decide(candidates, stored, run).results, False),
+        (replay(candidates, stored, run, codes).results, True),  # ... whose audit items are all missing
     ):
-        results = [{**settled, **outcome}[item.index] for item in items]
+        results = [replace({**settled, **outcome}[item.index], audit_missing=lost) for item in items]
         output = WorkerOutput(name, items[0].index, BatchCounts.of(results), results)
         dicts = output.result_dicts()
-        assert all(len(json.dumps(d)) + 2 <= MAX_RESULT_BYTES for d in dicts)
+        flag = AUDIT_MISSING_BYTES if lost else 0  # the auditMissing flag comes on top of the result's budget
+        assert all(len(json.dumps(d)) + 2 <= MAX_RESULT_BYTES + flag for d in dicts)
+        assert all(d.get("auditMissing") is (True if lost else None) for d in dicts)
         assert len(json.dumps(output.to_payload(dicts))) <= MAX_OUTPUT_BYTES
         assert (
             output.counts.total
             == MAX_ITEMS_PER_BATCH
             == sum((output.counts.applied, output.counts.failed, output.counts.superseded, output.counts.skipped))
         )
+
+
+def test_the_largest_results_fit_their_bound_with_and_without_the_audit_flag():
+    from csv_dmap.models import COUNT_MAX, USER_ID_MAX_LENGTH, ItemResult
+
+    uid, n = "u" * USER_ID_MAX_LENGTH, COUNT_MAX
+    largest = ItemResult(LINE_MAX, LINE_MAX, ItemStatus.APPLIED, uid, None, n, n, n, n)
+    assert len(json.dumps(largest.to_dict())) + 2 == MAX_RESULT_BYTES  # it takes the whole budget
+    flagged = replace(largest, audit_missing=True)
+    assert len(json.dumps(flagged.to_dict())) + 2 == MAX_RESULT_BYTES + AUDIT_MISSING_BYTES
+    noted = ItemResult(LINE_MAX, LINE_MAX, ItemStatus.APPLIED, uid, None, None, n, None, n, None, "x" * 500, None, True)
+    assert len(json.dumps(noted.to_dict())) + 2 <= MAX_RESULT_BYTES + AUDIT_MISSING_BYTES
+    assert MAX_ITEMS_PER_BATCH * (MAX_RESULT_BYTES + AUDIT_MISSING_BYTES) + 1024 <= MAX_OUTPUT_BYTES

@@ -25,7 +25,13 @@ docs/audit-table.md):
 Writes retry throttling, 5xx, connection errors and UnprocessedItems with
 exponential backoff and full jitter inside a fixed time budget, then raise
 ``AuditWriteError`` (the ASL retries the batch). A request DynamoDB refuses
-(ValidationException, ...) raises ``AuditWriteRejected`` at once.
+(ValidationException, ...) raises ``AuditWriteRejected`` at once. The worker's
+call, ``write_results_report``, reports instead of raising (``AuditReport``: which rows'
+items are missing, and the error): the worker raises it, except in
+ReconcileBatch, where the results say ``auditMissing``. ``write_results`` (the
+aggregator's call, rewriting those items) raises as ``write_items`` does. Rows a replayed batch can
+no longer answer in full are written only where no item exists (a conditional
+PutItem): the first attempt's item stands and is reported back.
 """
 
 from __future__ import annotations
@@ -34,10 +40,10 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -45,7 +51,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .errors import AuditWriteError, AuditWriteRejected
-from .models import is_valid_user_id
+from .models import AuditReport, is_valid_user_id
 
 # ----------------------------------------------------------------------------- keys
 
@@ -250,12 +256,20 @@ _deserializer = TypeDeserializer()
 class DynamoDBClient(Protocol):
     def batch_write_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
+    def put_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class _ChunkOutcome:
     calls: int
-    left: int  # put requests still unwritten when the chunk gave up
-    problem: str
+    left: list[dict[str, Any]] = field(default_factory=list)  # put requests still unwritten at the end
+    problem: str = ""
+    rejected: AuditWriteRejected | None = None
+    kept: dict[int, dict[str, Any]] = field(default_factory=dict)  # row index -> the item left standing
+
+
+def _row_index(request: Mapping[str, Any]) -> int:
+    return int(request["PutRequest"]["Item"]["rowIndex"]["N"])
 
 
 def retryable(error: ClientError) -> bool:
@@ -309,25 +323,28 @@ class AuditLogWriter:
         Every chunk runs to its end (written, refused or out of attempts) before
         this returns or raises: nothing is still writing after a failure."""
         requests = _put_requests(items)
-        chunks = [requests[i : i + BATCH_WRITE_LIMIT] for i in range(0, len(requests), BATCH_WRITE_LIMIT)]
-        outcomes = self._run_chunks(chunks, deadline=self._clock() + self.budget_seconds)
-        left = [outcome for outcome in outcomes if outcome.left]
-        if left:
-            raise AuditWriteError(
-                f"{sum(o.left for o in left)} of {len(requests)} audit items not written after "
-                f"{max(o.calls for o in left)} BatchWriteItem attempts in at most {self.budget_seconds:g} s "
-                f"(last: {left[-1].problem})"
-            )
+        outcomes = self._write(requests, [])
+        error = _failure(outcomes, len(requests), self.budget_seconds)
+        if error is not None:
+            raise error
         return sum(outcome.calls for outcome in outcomes)
 
-    def _run_chunks(self, chunks: list[list[dict[str, Any]]], deadline: float) -> list[_ChunkOutcome]:
-        if self.concurrency == 1 or len(chunks) < 2:
-            return [self._write_chunk(chunk, deadline) for chunk in chunks]
+    def _write(self, requests: list[dict[str, Any]], guarded: list[dict[str, Any]]) -> list[_ChunkOutcome]:
+        """Put ``requests`` with BatchWriteItem (25 a call) and each of ``guarded`` with a
+        PutItem that writes only where no item exists, ``concurrency`` calls at once."""
+        deadline = self._clock() + self.budget_seconds
+        tasks: list[Callable[[], _ChunkOutcome]] = [
+            partial(self._write_chunk, requests[i : i + BATCH_WRITE_LIMIT], deadline)
+            for i in range(0, len(requests), BATCH_WRITE_LIMIT)
+        ]
+        tasks += [partial(self._put_guarded, request, deadline) for request in guarded]
+        if self.concurrency == 1 or len(tasks) < 2:
+            return [task() for task in tasks]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="audit")
-        futures = [self._pool.submit(self._write_chunk, chunk, deadline) for chunk in chunks]
+        futures = [self._pool.submit(task) for task in tasks]
         wait(futures)
-        return [future.result() for future in futures]  # re-raises AuditWriteRejected
+        return [future.result() for future in futures]
 
     def _write_chunk(self, requests: list[dict[str, Any]], deadline: float) -> _ChunkOutcome:
         pending = requests
@@ -341,7 +358,7 @@ class AuditLogWriter:
                 response = self.client.batch_write_item(RequestItems={self.table_name: pending})
             except ClientError as err:
                 if not retryable(err):
-                    raise _rejected(err) from None
+                    return _ChunkOutcome(calls, pending, "", _rejected(err))
                 problem = str(err.response.get("Error", {}).get("Code", "ClientError"))
                 continue
             except (BotoConnectionError, HTTPClientError) as err:
@@ -349,9 +366,38 @@ class AuditLogWriter:
                 continue
             pending = list((response.get("UnprocessedItems") or {}).get(self.table_name, []))
             if not pending:
-                return _ChunkOutcome(calls, 0, "")
+                return _ChunkOutcome(calls)
             problem = f"{len(pending)} UnprocessedItems"
-        return _ChunkOutcome(calls, len(pending), problem)
+        return _ChunkOutcome(calls, pending, problem)
+
+    def _put_guarded(self, request: dict[str, Any], deadline: float) -> _ChunkOutcome:
+        """PutItem where no item has the key yet; an item in place is kept and reported."""
+        item = request["PutRequest"]["Item"]
+        calls = 0
+        problem = ""
+        for attempt in range(self.max_attempts):
+            if attempt and not self._back_off(attempt, deadline):
+                break
+            calls += 1
+            try:
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return _ChunkOutcome(calls)
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    existing = {k: _deserializer.deserialize(v) for k, v in (err.response.get("Item") or {}).items()}
+                    kept = item_record(existing) if existing else {}
+                    return _ChunkOutcome(calls, kept={_row_index(request): kept})
+                if not retryable(err):
+                    return _ChunkOutcome(calls, [request], "", _rejected(err))
+                problem = str(err.response.get("Error", {}).get("Code", "ClientError"))
+            except (BotoConnectionError, HTTPClientError) as err:
+                problem = type(err).__name__
+        return _ChunkOutcome(calls, [request], problem)
 
     def _back_off(self, attempt: int, deadline: float) -> bool:
         """Sleep before retry ``attempt`` (full jitter); False when the budget is spent."""
@@ -371,16 +417,64 @@ class AuditLogWriter:
         source_key: str,
         ttl_days: int,
     ) -> int:
-        """Audit a batch from the worker's result dicts (contract 4): the worker's one call."""
-        return self.write_items(
-            audit_items(
-                results,
-                execution_name=execution_name,
-                execution_start=execution_start,
-                source_key=source_key,
-                ttl_days=ttl_days,
-            )
+        """Audit result dicts (contract 4), overwriting what is there; raise ``AuditWriteError``
+        / ``AuditWriteRejected`` when some item is not written (the aggregator's call, which
+        rewrites the items a worker could not write). Returns the calls made."""
+        report = self.write_results_report(
+            results,
+            execution_name=execution_name,
+            execution_start=execution_start,
+            source_key=source_key,
+            ttl_days=ttl_days,
         )
+        if report.error is not None:
+            raise report.error
+        return report.calls
+
+    def write_results_report(
+        self,
+        results: Sequence[Mapping[str, Any]],
+        *,
+        execution_name: str,
+        execution_start: datetime | str,
+        source_key: str,
+        ttl_days: int,
+        keep_existing: frozenset[int] = frozenset(),
+    ) -> AuditReport:
+        """Audit a batch from the worker's result dicts (contract 4): the worker's one call.
+        The rows of ``keep_existing`` (row indexes) are written only where no item exists;
+        an item in place is left standing and reported in ``kept``. Never raises for an
+        item it could not write: the report names them and the error."""
+        items = audit_items(
+            results,
+            execution_name=execution_name,
+            execution_start=execution_start,
+            source_key=source_key,
+            ttl_days=ttl_days,
+        )
+        requests = _put_requests(items)
+        plain = [r for r in requests if _row_index(r) not in keep_existing]
+        guarded = [r for r in requests if _row_index(r) in keep_existing]
+        outcomes = self._write(plain, guarded)
+        kept = {index: record for outcome in outcomes for index, record in outcome.kept.items()}
+        missing = frozenset(_row_index(request) for outcome in outcomes for request in outcome.left)
+        calls = sum(outcome.calls for outcome in outcomes)
+        return AuditReport(missing, kept, _failure(outcomes, len(requests), self.budget_seconds), calls)
+
+
+def _failure(outcomes: Sequence[_ChunkOutcome], total: int, budget: float) -> Exception | None:
+    """The error of a write some of whose items are not written: a refusal first (not worth
+    a retry), else what was still failing when the attempts or the time budget ran out."""
+    rejected = next((outcome.rejected for outcome in outcomes if outcome.rejected is not None), None)
+    if rejected is not None:
+        return rejected
+    left = [outcome for outcome in outcomes if outcome.left]
+    if not left:
+        return None
+    return AuditWriteError(
+        f"{sum(len(o.left) for o in left)} of {total} audit items not written after "
+        f"{max(o.calls for o in left)} attempts in at most {budget:g} s (last: {left[-1].problem})"
+    )
 
 
 def _put_requests(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

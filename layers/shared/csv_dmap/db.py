@@ -1,6 +1,12 @@
 """Aurora MySQL (or SQLite) data access: schema, engine, and the stats repository.
 
-One engine per container (``get_engine``), reused across invocations.
+One engine per container (``get_engine``), reused across invocations. Its URL
+never holds a password that can change: with a Secrets Manager secret (or IAM
+authentication) every new connection takes its login from ``Credentials``
+(the secret read through Powertools Parameters, cached ``SECRET_MAX_AGE_SECONDS``),
+and a login the database refuses (1045, after a rotation) reads the secret
+again and is tried once more; refused again it is a ``TransientDatabaseError``
+the ASL retries. Only a password fixed in ``DATABASE_URL`` makes 1045 permanent.
 ``StatsRepository.unit_of_work`` applies one batch in one transaction:
 
 1. ``read``: ``SELECT ... FROM users LEFT JOIN user_stats ... WHERE user_id IN (...)
@@ -32,15 +38,18 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -50,6 +59,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, make_url
@@ -59,7 +69,7 @@ from sqlalchemy.sql.dml import Insert
 
 from .config import DatabaseSettings, load
 from .errors import ConfigurationError, PermanentDatabaseError, TransientDatabaseError
-from .models import USER_ID_MAX_LENGTH, StatsWrite, StoredStats
+from .models import MAX_ITEMS_PER_BATCH, USER_ID_MAX_LENGTH, AppliedBatch, StatsWrite, StoredStats
 
 metadata = MetaData()
 
@@ -100,6 +110,20 @@ user_stats = Table(
     comment="Counts from the daily CSV; written by csv-dmap",
 )
 
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("execution_name", String(80), primary_key=True),
+    Column("first_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("rows_written", Integer, nullable=False),  # users the batch's upsert wrote
+    # One code per item of the batch, in the order of its Items (see AppliedBatch): what the
+    # first attempt answered, so that a retry answers the same.
+    Column("outcomes", String(MAX_ITEMS_PER_BATCH), nullable=False),
+    Column("committed_at", Moment, nullable=False),  # UTC, the attempt's clock
+    Index("ix_applied_batches_committed_at", "committed_at"),
+    comment="Batches that committed, written in the batch's own transaction; kept 15 days",
+)
+
 _WRITTEN = (
     "login_count",
     "post_count",
@@ -113,17 +137,19 @@ _WRITTEN = (
 
 
 def create_schema(engine: Engine) -> None:
-    """Create ``users`` and ``user_stats`` if they do not exist."""
+    """Create ``users``, ``user_stats`` and ``applied_batches`` if they do not exist."""
     metadata.create_all(engine)
 
 
 def schema_ddl(dialect_name: str = "mysql") -> str:
     """The CREATE TABLE statements for a dialect, for DBAs who apply DDL by hand."""
     from sqlalchemy.dialects import sqlite  # not needed on Lambda's hot path
-    from sqlalchemy.schema import CreateTable
+    from sqlalchemy.schema import CreateIndex, CreateTable
 
     dialect = {"mysql": mysql.dialect(), "sqlite": sqlite.dialect()}[dialect_name]
-    return ";\n\n".join(str(CreateTable(t).compile(dialect=dialect)).strip() for t in metadata.sorted_tables) + ";\n"
+    ddl: list[CreateTable | CreateIndex] = [CreateTable(t) for t in metadata.sorted_tables]
+    ddl += [CreateIndex(i) for t in metadata.sorted_tables for i in sorted(t.indexes, key=lambda i: str(i.name))]
+    return ";\n\n".join(str(d.compile(dialect=dialect)).strip() for d in ddl) + ";\n"
 
 
 def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int:
@@ -143,26 +169,92 @@ def seed_users(engine: Engine, user_ids: Iterable[str], chunk: int = 100) -> int
 # --------------------------------------------------------------------------- engine
 
 
-def _url_from_secret(settings: DatabaseSettings) -> URL:
-    from aws_lambda_powertools.utilities import parameters
+SECRET_MAX_AGE_SECONDS = 300  # how long a container trusts the secret it read (POWERTOOLS_PARAMETERS_MAX_AGE)
+ACCESS_DENIED = 1045  # MySQL/MariaDB: the server (or RDS Proxy) refused the user name or password
 
-    secret = parameters.get_secret(settings.db_secret_arn or "", transform="json", max_age=300)
-    if (
-        not isinstance(secret, dict)
-        or "username" not in secret
-        or ("password" not in secret and not settings.db_iam_auth)
-    ):
-        raise ConfigurationError(
-            f"secret {settings.db_secret_arn} must be JSON with at least username and password "
-            "(the format RDS and Secrets Manager rotation use)"
+
+class Credentials(Protocol):
+    """Where a new connection takes its user name and password: read for every new
+    connection, never kept in the engine's URL, so a rotated secret reaches the next one."""
+
+    def login(self) -> tuple[str | None, str | None]:
+        """The user name and password of the next connection (None: the URL's)."""
+        ...
+
+    def refresh(self) -> bool:
+        """Read the credentials again at their source; True when the next login differs."""
+        ...
+
+
+@dataclass
+class IamCredentials:
+    """IAM database authentication: a token signed for the URL's user is the password of
+    every new connection (tokens live 15 minutes)."""
+
+    url: URL
+    region: str | None
+
+    def login(self) -> tuple[str | None, str | None]:
+        return self.url.username, iam_token(self.url, self.region)
+
+    def refresh(self) -> bool:
+        return True  # the next login signs a new token
+
+
+@dataclass
+class SecretCredentials:
+    """A Secrets Manager secret in the RDS format (username, password), read through
+    Powertools Parameters and cached ``SECRET_MAX_AGE_SECONDS``. Aurora rotates a
+    ManageMasterUserPassword secret every 7 days by default, and RDS Proxy takes the
+    secret's current password: a refused login reads the secret again (``refresh``).
+    With IAM authentication the password is a token signed for the secret's user."""
+
+    arn: str
+    iam_region: str | None = None
+    iam_url: URL | None = None
+    provider: Any = None  # a Powertools SecretsProvider, made on first use
+
+    def secret(self, *, force: bool = False) -> dict[str, Any]:
+        if self.provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+            from botocore.config import Config
+
+            # short timeouts: a new connection waits for this inside the worker's time budget
+            self.provider = SecretsProvider(boto_config=Config(connect_timeout=2, read_timeout=5))
+        value = self.provider.get(self.arn, max_age=SECRET_MAX_AGE_SECONDS, transform="json", force_fetch=force)
+        iam = self.iam_url is not None
+        if not isinstance(value, dict) or "username" not in value or ("password" not in value and not iam):
+            raise ConfigurationError(
+                f"secret {self.arn} must be JSON with at least username and password "
+                "(the format RDS and Secrets Manager rotation use)"
+            )
+        return value
+
+    def login(self) -> tuple[str | None, str | None]:
+        secret = self.secret()
+        user = str(secret["username"])
+        if self.iam_url is not None:  # alternating-users rotation may change the user too
+            return user, iam_token(self.iam_url.set(username=user), self.iam_region)
+        return user, str(secret["password"])
+
+    def refresh(self) -> bool:
+        before = self.secret()
+        after = self.secret(force=True)
+        return self.iam_url is not None or (before.get("username"), before.get("password")) != (
+            after.get("username"),
+            after.get("password"),
         )
+
+
+def _url_from_secret(settings: DatabaseSettings, secret: dict[str, Any]) -> URL:
+    """Where the database is, from the secret and the settings; never its password
+    (``SecretCredentials`` gives each new connection the secret's current one)."""
     host = settings.db_host or secret.get("host")
     if not host:
         raise ConfigurationError("no database host: set DbProxyEndpoint/DB_HOST or put host in the secret")
     return URL.create(
         "mysql+pymysql",
         username=secret["username"],
-        password=None if settings.db_iam_auth else secret["password"],
         host=host,
         port=int(secret.get("port") or settings.db_port),
         database=secret.get("dbname") or settings.db_name,
@@ -170,13 +262,19 @@ def _url_from_secret(settings: DatabaseSettings) -> URL:
     )
 
 
-def database_url(settings: DatabaseSettings) -> URL:
+def connection_source(settings: DatabaseSettings) -> tuple[URL, Credentials | None]:
+    """The database's URL and, when the password is not fixed in it, where each new
+    connection takes its credentials (a secret, or IAM authentication)."""
     if settings.database_url:
-        return make_url(settings.database_url)
+        return make_url(settings.database_url), None
     if settings.db_secret_arn:
-        return _url_from_secret(settings)
+        credentials = SecretCredentials(settings.db_secret_arn, iam_region=settings.db_region)
+        url = _url_from_secret(settings, credentials.secret())
+        if settings.db_iam_auth:
+            credentials.iam_url = url
+        return url, credentials
     if settings.db_iam_auth and settings.db_host and settings.db_user:
-        return URL.create(
+        url = URL.create(
             "mysql+pymysql",
             username=settings.db_user,
             host=settings.db_host,
@@ -184,11 +282,17 @@ def database_url(settings: DatabaseSettings) -> URL:
             database=settings.db_name,
             query={"charset": "utf8mb4"},
         )
+        return url, IamCredentials(url, settings.db_region)
     raise ConfigurationError(
         "no database configured: set DATABASE_URL (for example sqlite:///csv_dmap.db or "
         "mysql+pymysql://user:pass@host/db), DB_SECRET_ARN (+ DB_HOST for an RDS Proxy), "
         "or DB_IAM_AUTH=true with DB_HOST and DB_USER"
     )
+
+
+def database_url(settings: DatabaseSettings) -> URL:
+    """The database's URL (without a password when a secret or IAM gives it)."""
+    return connection_source(settings)[0]
 
 
 try:  # PyMySQL is the MySQL driver; SQLite-only environments need not have it
@@ -259,8 +363,15 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def build_engine(url: URL | str, pool_size: int = 1, options: ConnectionOptions | None = None) -> Engine:
-    """An engine tuned for Lambda: a small pool, pre-ping, recycled connections."""
+def build_engine(
+    url: URL | str,
+    pool_size: int = 1,
+    options: ConnectionOptions | None = None,
+    credentials: Credentials | None = None,
+) -> Engine:
+    """An engine tuned for Lambda: a small pool, pre-ping, recycled connections. With
+    ``credentials`` (or IAM authentication in ``options``), every new connection takes
+    its user name and password from them, not from the URL."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
@@ -282,13 +393,44 @@ def build_engine(url: URL | str, pool_size: int = 1, options: ConnectionOptions 
         isolation_level="READ COMMITTED",
         connect_args=connect_args,
     )
-    if options.iam_auth:
+    if credentials is None and options.iam_auth:
+        credentials = IamCredentials(url, options.region)
+    if credentials is not None:
+        _CREDENTIALS[engine] = credentials
+        source = credentials
 
         @event.listens_for(engine, "do_connect")
-        def _iam_password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-            cparams["password"] = iam_token(url, options.region)
+        def _login(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            user, password = source.login()
+            if user is not None:
+                cparams["user"] = user
+            cparams["password"] = password
 
     return engine
+
+
+_CREDENTIALS: WeakKeyDictionary[Engine, Credentials] = WeakKeyDictionary()
+
+
+def refresh_if_refused(engine: Engine, exc: DBAPIError) -> bool:
+    """After a refused login (1045) of an engine whose credentials come from a secret or
+    IAM: read them again. True when the next connection logs in differently (worth one
+    more attempt now); False for any other error, or credentials fixed in the URL."""
+    credentials = _CREDENTIALS.get(engine)
+    if credentials is None or _mysql_code(exc.orig) != ACCESS_DENIED:
+        return False
+    return credentials.refresh()
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection of ``engine``; a login the database refuses after a rotation is tried
+    once more with the credentials read again."""
+    try:
+        return engine.connect()
+    except DBAPIError as exc:
+        if not refresh_if_refused(engine, exc):
+            raise
+    return engine.connect()
 
 
 _engine_lock = threading.Lock()
@@ -298,8 +440,13 @@ _engine_lock = threading.Lock()
 def get_engine() -> Engine:
     """The container's engine, built once from the settings (forgotten by ``csv_dmap.runtime.reset``)."""
     with _engine_lock:
-        settings = load(DatabaseSettings)  # the function's database piece (worker, migrator)
-        return build_engine(database_url(settings), settings.db_pool_size, ConnectionOptions.from_settings(settings))
+        return engine_from_settings(load(DatabaseSettings))  # the function's database piece (worker, migrator)
+
+
+def engine_from_settings(settings: DatabaseSettings) -> Engine:
+    """The engine the settings describe: URL, pool, TLS, and where logins come from."""
+    url, credentials = connection_source(settings)
+    return build_engine(url, settings.db_pool_size, ConnectionOptions.from_settings(settings), credentials)
 
 
 # --------------------------------------------------------------------------- faults
@@ -316,14 +463,26 @@ def _mysql_code(orig: BaseException | None) -> int | None:
     return args[0] if args and isinstance(args[0], int) else None
 
 
-def classify(exc: DBAPIError) -> TransientDatabaseError | PermanentDatabaseError:
-    """The named batch error for a driver error, with a one-line cause (no traceback, no password)."""
+def classify(exc: DBAPIError, *, refreshable: bool = False) -> TransientDatabaseError | PermanentDatabaseError:
+    """The named batch error for a driver error, with a one-line cause (no traceback, no password).
+
+    A refused login (1045) is transient when the credentials come from a secret or IAM
+    (``refreshable``: they were just read again, and a rotation may still be settling);
+    with a password fixed in the URL no retry can change it."""
     orig = exc.orig
     code = _mysql_code(orig)
     args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
     text = str(args[1] if code is not None and len(args) > 1 else orig)
     line = _SECRET_IN_URL.sub(r"\1***@", text.strip().splitlines()[0] if text.strip() else "")
     cause = f"{type(orig).__name__}{f' {code}' if code is not None else ''}: {line}"[:1000]
+    if code == ACCESS_DENIED:
+        if refreshable:
+            return TransientDatabaseError(
+                f"database refused the login with the credentials just read again from their source: {cause}"
+            )
+        return PermanentDatabaseError(
+            f"database refused the login, and its password is fixed in DATABASE_URL (no secret to read again): {cause}"
+        )
     sqlite_busy = type(orig).__name__ == "OperationalError" and ("locked" in line or "busy" in line)
     if code in TRANSIENT_MYSQL_ERRORS or exc.connection_invalidated or sqlite_busy:
         return TransientDatabaseError(f"database unavailable: {cause}")
@@ -340,6 +499,15 @@ def _insert_users(dialect: str) -> Insert:
         return sqlite.insert(users).on_conflict_do_nothing(index_elements=[users.c.user_id])
     stmt = mysql.insert(users)
     return stmt.on_duplicate_key_update(user_id=stmt.inserted.user_id)
+
+
+def _insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
+    """INSERT that leaves an existing row alone: 1 row inserted, or 0 when the key exists."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return mysql.insert(table).prefix_with("IGNORE")
 
 
 def _upsert(dialect: str) -> Insert:
@@ -423,6 +591,10 @@ _READ = (
 _READ_LOCKED = _READ.with_for_update()
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 @dataclass(frozen=True)
 class BatchRef:
     """The batch a unit of work writes for: its execution and first item index."""
@@ -431,61 +603,122 @@ class BatchRef:
     batch_index: int
     execution_start: datetime  # naive UTC
     updated_at: datetime  # naive UTC
+    now: datetime = field(default_factory=_utc_now)  # naive UTC: this attempt's clock (applied_batches)
+
+
+# applied_batches is kept this long: a Map Run can be redriven for 14 days after its execution
+# ended, and a redriven batch that committed must find its record. A day of margin covers the run.
+APPLIED_BATCHES_KEPT = timedelta(days=15)
+PRUNE_EVERY_ROWS = 50_000  # the batch whose rows reach a multiple of this prunes (about 1 in 100)
+PRUNE_LIMIT = 1_000  # records one prune deletes: 10 times the 100 that batches of 500 rows write between two
+
+
+def prune_due(first_index: int, items: int) -> bool:
+    """Whether the batch of item indexes [first_index, first_index + items) prunes old records:
+    the one that reaches a multiple of ``PRUNE_EVERY_ROWS`` (the first batch of every run too)."""
+    last = first_index + max(items, 1) - 1
+    return first_index % PRUNE_EVERY_ROWS == 0 or first_index // PRUNE_EVERY_ROWS != last // PRUNE_EVERY_ROWS
+
+
+_RECORD = select(applied_batches.c.rows_written, applied_batches.c.outcomes, applied_batches.c.committed_at).where(
+    applied_batches.c.execution_name == bindparam("name"), applied_batches.c.first_index == bindparam("first")
+)
+_RECORD_LOCKED = _RECORD.with_for_update()
+_RECORD_OUTCOMES = (
+    applied_batches.update()
+    .where(applied_batches.c.execution_name == bindparam("name"), applied_batches.c.first_index == bindparam("first"))
+    .values(rows_written=bindparam("rows"), outcomes=bindparam("outcomes"))
+)
+_PRUNE = {
+    # single-table DELETE with ORDER BY and LIMIT: a range of the committed_at index, oldest first
+    "mysql": "DELETE FROM applied_batches WHERE committed_at < :cutoff ORDER BY committed_at LIMIT :limit",
+    # SQLite's DELETE has no LIMIT (unless compiled with it)
+    "sqlite": (
+        "DELETE FROM applied_batches WHERE rowid IN "
+        "(SELECT rowid FROM applied_batches WHERE committed_at < :cutoff ORDER BY committed_at LIMIT :limit)"
+    ),
+}
 
 
 @dataclass
 class UnitOfWork:
-    """One batch's transaction: ``read`` (locked) then ``write``."""
+    """One batch's transaction: ``claim`` the batch, ``read`` its users (locked),
+    ``write`` the upsert and ``record`` what it did; or, reconciling, ``find``."""
 
     conn: Connection
     repo: StatsRepository
     batch: BatchRef
     lock: bool = True
-    snapshot: dict[str, StoredStats] = field(default_factory=dict)
+
+    def claim(self) -> AppliedBatch | None:
+        """Take the batch: its ``applied_batches`` row, inserted now, commits with the upsert.
+        Another attempt of the same batch still in its transaction holds that row: this waits
+        for it. None: the batch never committed (this attempt applies it); else the record of
+        the attempt that committed it (this one is a retry and writes nothing)."""
+        row = {
+            "execution_name": self.batch.execution_name,
+            "first_index": self.batch.batch_index,
+            "rows_written": 0,
+            "outcomes": "",
+            "committed_at": self.batch.now,
+        }
+        if self.conn.execute(self.repo.claim_batch, row).rowcount == 1:
+            return None
+        return self.find()
+
+    def find(self) -> AppliedBatch | None:
+        """The batch's record, if it committed: a locking read, so an attempt that is still
+        committing it is waited for, never missed."""
+        key = {"name": self.batch.execution_name, "first": self.batch.batch_index}
+        found = self.conn.execute(_RECORD_LOCKED, key).first()
+        return None if found is None else AppliedBatch(found.outcomes, found.rows_written, found.committed_at)
 
     def read(self, user_ids: Iterable[str], create_missing: bool = False) -> dict[str, StoredStats]:
         """What the database holds for each of ``user_ids`` that exists in ``users``
         (every id, when ``create_missing``: unknown users are inserted first)."""
         ids = set(user_ids)
-        self.snapshot.update(self.repo.read(self.conn, ids, lock=self.lock))
-        missing = ids - self.snapshot.keys()
+        stored = dict(self.repo.read(self.conn, ids, lock=self.lock))
+        missing = ids - stored.keys()
         if create_missing and missing:
             self.conn.execute(self.repo.insert_users, [{"user_id": uid} for uid in sorted(missing)])
-            self.snapshot.update(self.repo.read(self.conn, missing, lock=self.lock))
-        return dict(self.snapshot)
+            stored.update(self.repo.read(self.conn, missing, lock=self.lock))
+        return stored
 
     def write(self, writes: Sequence[StatsWrite]) -> None:
-        """Upsert the final values; the bookkeeping comes from the snapshot ``read`` took."""
+        """Upsert the final values and the values they replace (``StatsWrite.prev_*``, decided
+        by ``csv_dmap.logic.decide``), with the batch's bookkeeping."""
         if writes:
-            self.repo.send_upsert(self.conn, [self._row(w) for w in writes], self.batch)
+            rows = [(w.user_id, w.login_count, w.post_count, w.prev_login_count, w.prev_post_count) for w in writes]
+            self.repo.send_upsert(self.conn, rows, self.batch)
 
-    def _row(self, write: StatsWrite) -> Row:
-        before = self.snapshot[write.user_id]
-        retry = before.last_execution_name == self.batch.execution_name and (
-            before.last_batch_index == self.batch.batch_index
-        )
-        if retry:  # the values this batch replaced the first time
-            return (write.user_id, write.login_count, write.post_count, before.prev_login_count, before.prev_post_count)
-        return (write.user_id, write.login_count, write.post_count, before.login_count, before.post_count)
+    def record(self, outcomes: str, rows_written: int) -> None:
+        """Complete the claimed record with what the batch did; the batch that reaches a
+        multiple of ``PRUNE_EVERY_ROWS`` also deletes up to ``PRUNE_LIMIT`` records older than
+        ``APPLIED_BATCHES_KEPT`` (an index range, oldest first)."""
+        key = {"name": self.batch.execution_name, "first": self.batch.batch_index}
+        self.conn.execute(_RECORD_OUTCOMES, {**key, "rows": rows_written, "outcomes": outcomes})
+        if prune_due(self.batch.batch_index, len(outcomes)):
+            self.repo.prune(self.conn, self.batch.now - APPLIED_BATCHES_KEPT)
 
 
 class StatsRepository:
-    """Reads and writes ``users`` / ``user_stats`` for one batch at a time."""
+    """Reads and writes ``users`` / ``user_stats`` / ``applied_batches`` for one batch at a time."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.dialect = engine.dialect.name
         self.upsert = _upsert(self.dialect)
         self.insert_users = _insert_users(self.dialect)
+        self.claim_batch = _insert_ignoring_duplicates(applied_batches, self.dialect)
 
     @contextmanager
     def unit_of_work(self, batch: BatchRef, *, lock: bool = True) -> Iterator[UnitOfWork]:
         """A transaction for one batch; driver errors come out as the named batch errors."""
         try:
-            with self.engine.begin() as conn:
+            with connect(self.engine) as conn, conn.begin():
                 yield UnitOfWork(conn, self, batch, lock)
         except DBAPIError as exc:
-            raise classify(exc) from exc
+            raise classify(exc, refreshable=self.engine in _CREDENTIALS) from exc
 
     def read(self, conn: Connection, user_ids: Iterable[str], *, lock: bool) -> Mapping[str, StoredStats]:
         stmt = _READ_LOCKED if lock else _READ
@@ -494,6 +727,12 @@ class StatsRepository:
             for uid, login, post, prev_login, prev_post, name, index, start in conn.execute(stmt, {"ids": chunk}):
                 stored[uid] = StoredStats(login, post, prev_login, prev_post, name, index, start)
         return stored
+
+    def prune(self, conn: Connection, before: datetime, limit: int = PRUNE_LIMIT) -> int:
+        """Delete up to ``limit`` ``applied_batches`` records committed before ``before``."""
+        sql = _PRUNE["sqlite" if self.dialect == "sqlite" else "mysql"]
+        stmt = text(sql).bindparams(bindparam("cutoff", type_=Moment), bindparam("limit", type_=Integer))
+        return int(conn.execute(stmt, {"cutoff": before, "limit": limit}).rowcount)
 
     def send_upsert(self, conn: Connection, rows: list[Row], batch: BatchRef) -> None:
         """Write ``rows`` and the batch's bookkeeping.

@@ -5,6 +5,8 @@ The class name of an exception raised out of a Lambda handler becomes the
 with ``statemachine/definition.asl.json`` (Retry / Catch ``ErrorEquals``).
 """
 
+from __future__ import annotations
+
 
 class CsvDmapError(Exception):
     """Base class for every error this project raises on purpose."""
@@ -83,6 +85,19 @@ class PermanentDatabaseError(CsvDmapError):
     missing table, a constraint, access denied). Not retried by the ASL: the
     ItemProcessor reconciles the batch and reports its rows failed with this
     name; the message is the driver's one-line cause."""
+
+
+class BatchNotApplied(CsvDmapError):
+    """ReconcileBatch found that the batch never committed (``applied_batches`` has no record
+    of it): none of its rows is applied. Raised so that the child execution FAILS with this
+    Error and its Map Run can be redriven to apply the batch; no audit item is written. The
+    message is one line naming the error the batch's last attempt failed with."""
+
+    @classmethod
+    def after(cls, error: str, message: str) -> BatchNotApplied:
+        """``<Error>: <its message> — the batch did not commit; redrive ...``, on one line."""
+        error, message = " ".join(error.split())[:80], " ".join(message.split())
+        return cls(f"{error}: {message} — the batch did not commit; redrive the execution to apply it")
 
 
 class RecordTooLarge(InputRejected):

@@ -3,9 +3,17 @@
 One entry point for every place that needs the schema: the deploy-time custom
 resource (``functions/schema_migrator``), the local runner, tests and operators::
 
-    from csv_dmap.schema import upgrade, current
+    from csv_dmap.schema import upgrade, current, migrate
     upgrade("mysql+pymysql://...")      # or an Engine; idempotent
     current(engine)                     # "0001", ... or None for an empty database
+    migrate(engine)                     # upgrade to head unless the database is ahead of this code
+
+A database AHEAD of this code (its revision unknown to this code's migrations, or
+a descendant of their head) is left exactly as it is: that is what an update
+rollback (CloudFormation runs the previous code's Update against the migrated
+database) and the deploy of an older commit meet. Every migration keeps the
+previous release working on the schema it leaves (expand, then contract: see
+``csv_dmap.migrations``), so the older code runs on the newer schema.
 
 Alembic is configured here in code (script location = the ``migrations``
 package beside this module), so nothing else (no ``alembic.ini``) has to ship
@@ -30,33 +38,69 @@ import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config() -> Config:
-    """Alembic's configuration, without an ini file."""
+def alembic_config(migrations: Path | None = None) -> Config:
+    """Alembic's configuration, without an ini file (``migrations``: another script
+    directory than this code's, as tests use to play an older release)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations or MIGRATIONS))
     # Revision files are named <rev>_<slug>.py, as 0001_baseline.py.
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     return config
 
 
-def head() -> str:
+def head(migrations: Path | None = None) -> str:
     """The newest revision the code knows."""
-    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    revision = ScriptDirectory.from_config(alembic_config(migrations)).get_current_head()
     if revision is None:  # pragma: no cover - the package always ships 0001
-        raise RuntimeError(f"no migrations found under {MIGRATIONS}")
+        raise RuntimeError(f"no migrations found under {migrations or MIGRATIONS}")
     return revision
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What ``migrate`` found and did."""
+
+    before: str | None  # the database's revision before (None: never migrated)
+    after: str | None  # ... and after
+    head: str  # the newest revision this code knows
+    ahead: bool  # the database is ahead of this code: nothing was changed
+
+    def describe(self) -> str:
+        if self.ahead:
+            return (
+                f"database at revision {self.before}, ahead of this code (head {self.head}): "
+                "left unchanged (an update rollback or an older release; the schema stays compatible with it)"
+            )
+        if self.before == self.after:
+            return f"database already at {self.after}"
+        return f"database migrated from {self.before or 'nothing'} to {self.after}"
+
+
+def is_ahead(revision: str | None, script: ScriptDirectory) -> bool:
+    """True when ``revision`` is one this code does not know, or a descendant of its head."""
+    if revision is None:
+        return False
+    try:
+        script.get_revision(revision)
+    except CommandError:  # "Can't locate revision identified by ...": written by newer code
+        return True
+    head_revision = script.get_current_head()
+    ancestors = {r.revision for r in script.iterate_revisions(revision, "base")}
+    return revision != head_revision and head_revision in ancestors
 
 
 @contextmanager
@@ -73,15 +117,36 @@ def _engine(engine_or_url: Engine | URL | str) -> Iterator[Engine]:
         engine.dispose()
 
 
-def upgrade(engine_or_url: Engine | URL | str, revision: str = "head") -> str | None:
+def upgrade(engine_or_url: Engine | URL | str, revision: str = "head", migrations: Path | None = None) -> str | None:
     """Migrate the database to ``revision`` (default: the newest); return the
-    revision it is at afterwards. Running it again is a no-op."""
-    config = alembic_config()
+    revision it is at afterwards. Running it again is a no-op; a database ahead
+    of this code is left alone when ``revision`` is ``head``."""
     with _engine(engine_or_url) as engine:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+        if revision == "head":
+            return migrate(engine, migrations).after
+        _run_upgrade(engine, revision, migrations)
         return current(engine)
+
+
+def migrate(engine_or_url: Engine | URL | str, migrations: Path | None = None) -> Migration:
+    """Upgrade to this code's head, unless the database is ahead of it (then change
+    nothing): what the schema custom resource does on every Create and Update."""
+    config = alembic_config(migrations)
+    script = ScriptDirectory.from_config(config)
+    newest = head(migrations)
+    with _engine(engine_or_url) as engine:
+        before = current(engine)
+        if is_ahead(before, script):
+            return Migration(before, before, newest, ahead=True)
+        _run_upgrade(engine, "head", migrations)
+        return Migration(before, current(engine), newest, ahead=False)
+
+
+def _run_upgrade(engine: Engine, revision: str, migrations: Path | None) -> None:
+    config = alembic_config(migrations)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
 
 
 def current(engine_or_url: Engine | URL | str) -> str | None:

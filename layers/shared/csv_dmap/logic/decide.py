@@ -11,27 +11,34 @@
    remembered ``prev_*`` when this very batch wrote the user last (a retry).
    Several rows of one user in a batch (hand-made input without notes) apply in
    row order, each replacing the previous one's values.
-3. ``reconcile`` answers for a batch whose attempts all failed: rows this batch
-   committed are APPLIED with the remembered old values, the others FAILED with
-   the batch's error.
+   Each write carries the values it replaces (``prev_*``): the user's stored
+   values, or, when this very batch wrote the user last (a batch committed before
+   ``applied_batches`` existed, tried again), the ``prev_*`` it remembered then.
+   This is the one place that rule lives.
+3. ``outcome_codes`` is what ``applied_batches`` records of the batch's answer, one
+   code per item; ``replay`` answers a batch that committed already (a retry, or
+   ReconcileBatch) from those codes and what the database holds now: rows this batch
+   wrote and still owns are APPLIED with the remembered old values; rows a newer
+   execution has written since are APPLIED all the same (old values unknown,
+   ``keep``: the first attempt's audit item stands where it exists, ``restore`` takes
+   its answer back); SKIPPED and UserNotFound rows answer as they did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..models import (
     BatchItem,
-    Failure,
     ItemResult,
     ItemStatus,
     RowError,
     RowErrorType,
     StatsWrite,
     StoredStats,
-    cap_escaped,
     is_valid_user_id,
     note_error,
     parse_row,
@@ -137,84 +144,187 @@ def classify(items: Iterable[BatchItem]) -> tuple[dict[int, ItemResult], list[Ca
     return settled, candidates
 
 
+def _not_found(row: Candidate) -> ItemResult:
+    return ItemResult(
+        index=row.index,
+        line=row.line,
+        status=ItemStatus.FAILED,
+        user_id=row.user_id,
+        error_type=RowErrorType.USER_NOT_FOUND.value,
+        error_message="user is not in the users table",
+    )
+
+
+def _skipped(row: Candidate, newer: str | None) -> ItemResult:
+    return ItemResult(
+        index=row.index,
+        line=row.line,
+        status=ItemStatus.SKIPPED,
+        user_id=row.user_id,
+        error_type=RowErrorType.NEWER_EXECUTION_APPLIED.value,
+        error_message=f"newer execution {newer}",
+    )
+
+
+def _applied(row: Candidate, old: tuple[int | None, int | None], note: str | None = None) -> ItemResult:
+    return ItemResult(
+        index=row.index,
+        line=row.line,
+        status=ItemStatus.APPLIED,
+        user_id=row.user_id,
+        old_login_count=old[0],
+        new_login_count=row.login_count,
+        old_post_count=old[1],
+        new_post_count=row.post_count,
+        error_message=note,
+    )
+
+
 def decide(candidates: Sequence[Candidate], stored: Mapping[str, StoredStats], execution: Execution) -> Decision:
     """Per candidate: UserNotFound, SKIPPED (a newer execution wrote the user) or APPLIED."""
     results: dict[int, ItemResult] = {}
-    current: dict[str, tuple[int | None, int | None]] = {}
+    replaced: dict[str, tuple[int | None, int | None]] = {}  # what the batch replaces, per user
+    current: dict[str, tuple[int, int]] = {}  # the user's values after the batch's rows so far
     for row in candidates:
         before = stored.get(row.user_id)
         if before is None:
-            results[row.index] = ItemResult(
-                index=row.index,
-                line=row.line,
-                status=ItemStatus.FAILED,
-                user_id=row.user_id,
-                error_type=RowErrorType.USER_NOT_FOUND.value,
-                error_message="user is not in the users table",
-            )
+            results[row.index] = _not_found(row)
             continue
         if execution.is_older_than(before):
-            results[row.index] = ItemResult(
-                index=row.index,
-                line=row.line,
-                status=ItemStatus.SKIPPED,
-                user_id=row.user_id,
-                error_type=RowErrorType.NEWER_EXECUTION_APPLIED.value,
-                error_message=f"newer execution {before.last_execution_name}",
-            )
+            results[row.index] = _skipped(row, before.last_execution_name)
             continue
         if row.user_id in current:
-            old = current[row.user_id]
-        elif execution.wrote(before):
+            old: tuple[int | None, int | None] = current[row.user_id]
+        elif execution.wrote(before):  # the values this batch replaced the first time
             old = (before.prev_login_count, before.prev_post_count)
         else:
             old = (before.login_count, before.post_count)
-        results[row.index] = ItemResult(
-            index=row.index,
-            line=row.line,
-            status=ItemStatus.APPLIED,
-            user_id=row.user_id,
-            old_login_count=old[0],
-            new_login_count=row.login_count,
-            old_post_count=old[1],
-            new_post_count=row.post_count,
-        )
+        replaced.setdefault(row.user_id, old)
+        results[row.index] = _applied(row, old)
         current[row.user_id] = (row.login_count, row.post_count)
-    writes = [
-        StatsWrite(uid, login, post) for uid, (login, post) in current.items() if login is not None and post is not None
-    ]
+    writes = [StatsWrite(uid, login, post, *replaced[uid]) for uid, (login, post) in current.items()]
     return Decision(results, writes)
 
 
-def reconcile(
-    candidates: Sequence[Candidate],
-    stored: Mapping[str, StoredStats],
-    execution: Execution,
-    failure: Failure,
-    *,
-    users_created: bool = False,
-) -> dict[int, ItemResult]:
-    """The truth about a batch whose attempts all failed, from what the database holds:
-    rows this batch committed are APPLIED (with the old values it remembered), the
-    others FAILED with the batch's error (``users_created``: an unknown user would
-    have been created, so its absence is the batch's failure too)."""
-    decision = decide(candidates, stored, execution)
-    message = failure.message()
-    results: dict[int, ItemResult] = {}
+# --------------------------------------------------------------------------- a batch that committed
+
+APPLIED_CODE, SKIPPED_CODE, NOT_FOUND_CODE, SETTLED_CODE = "A", "S", "U", "-"
+_CODE_OF_STATUS = {
+    ItemStatus.APPLIED: APPLIED_CODE,
+    ItemStatus.SKIPPED: SKIPPED_CODE,
+    ItemStatus.FAILED: NOT_FOUND_CODE,
+}
+
+
+def outcome_codes(item_indexes: Sequence[int], results: Mapping[int, ItemResult]) -> str:
+    """What ``applied_batches`` records of a batch's answer: per item, in the batch's order,
+    ``A`` applied, ``S`` skipped (a newer execution), ``U`` user not found, ``-`` settled by
+    the row alone (``results`` holds the candidates' results only)."""
+    return "".join(
+        _CODE_OF_STATUS[results[index].status] if index in results else SETTLED_CODE for index in item_indexes
+    )
+
+
+def codes_by_index(item_indexes: Sequence[int], outcomes: str) -> dict[int, str] | None:
+    """The recorded code of each item, or None when the record does not fit this batch."""
+    if len(outcomes) != len(item_indexes):
+        return None
+    return dict(zip(item_indexes, outcomes, strict=True))
+
+
+def inferred_codes(
+    candidates: Sequence[Candidate], stored: Mapping[str, StoredStats], execution: Execution
+) -> dict[int, str]:
+    """The codes of a batch that committed without a fitting record (before ``applied_batches``
+    existed), from what the database holds: a missing user was not found, a user a newer
+    execution holds was skipped or overwritten since (SKIPPED is what the database can show),
+    the rest were applied."""
+    codes: dict[int, str] = {}
     for row in candidates:
-        result = decision.results[row.index]
         before = stored.get(row.user_id)
-        committed = before is not None and execution.wrote(before)
-        not_reached = result.status is ItemStatus.APPLIED and not committed
-        unknown = before is None and users_created
-        if not_reached or unknown:
-            result = ItemResult(
-                index=row.index,
-                line=row.line,
-                status=ItemStatus.FAILED,
-                user_id=row.user_id,
-                error_type=cap_escaped(failure.error, 48),
-                error_message=message,
-            )
-        results[row.index] = result
-    return results
+        if before is None:
+            codes[row.index] = NOT_FOUND_CODE
+        elif execution.is_older_than(before):
+            codes[row.index] = SKIPPED_CODE
+        else:
+            codes[row.index] = APPLIED_CODE
+    return codes
+
+
+def committed_before(candidates: Sequence[Candidate], stored: Mapping[str, StoredStats], execution: Execution) -> bool:
+    """The database shows this batch's own writes (its name and first index on a user)."""
+    return any((before := stored.get(row.user_id)) is not None and execution.wrote(before) for row in candidates)
+
+
+@dataclass(frozen=True)
+class Replay:
+    results: dict[int, ItemResult]
+    # rows whose answer the database can no longer give in full: their audit item from the
+    # first attempt, where it exists, stands (written only where missing)
+    keep: frozenset[int] = field(default_factory=frozenset)
+
+
+def _overwritten(row: Candidate, before: StoredStats | None) -> ItemResult:
+    writer = f"execution {before.last_execution_name}" if before and before.last_execution_name else "another execution"
+    note = (
+        f"{writer} wrote the user after this batch committed, before this retry: "
+        "the values the batch replaced are unknown"
+    )
+    return _applied(row, (None, None), note)
+
+
+def replay(
+    candidates: Sequence[Candidate], stored: Mapping[str, StoredStats], execution: Execution, codes: Mapping[int, str]
+) -> Replay:
+    """The answer of a batch that committed already (nothing is written again), from its
+    recorded ``codes`` and what the database holds now."""
+    results: dict[int, ItemResult] = {}
+    keep: set[int] = set()
+    current: dict[str, tuple[int, int]] = {}
+    for row in candidates:
+        before = stored.get(row.user_id)
+        code = codes.get(row.index)
+        if code == APPLIED_CODE:
+            if row.user_id in current:
+                results[row.index] = _applied(row, current[row.user_id])
+            elif before is not None and execution.wrote(before):
+                results[row.index] = _applied(row, (before.prev_login_count, before.prev_post_count))
+            else:  # a newer execution wrote the user since: applied all the same
+                results[row.index] = _overwritten(row, before)
+                keep.add(row.index)
+            current[row.user_id] = (row.login_count, row.post_count)
+        elif code == SKIPPED_CODE:
+            results[row.index] = _skipped(row, before.last_execution_name if before else None)
+            keep.add(row.index)
+        else:
+            results[row.index] = _not_found(row)
+    return Replay(results, frozenset(keep))
+
+
+def restore(result: ItemResult, first: Mapping[str, Any]) -> ItemResult:
+    """The first attempt's answer for a row, from the audit item it wrote for that row (an
+    item a replay left standing): APPLIED with the values it replaced, or SKIPPED."""
+    status = first.get("status")
+    if status not in (ItemStatus.APPLIED.value, ItemStatus.SKIPPED.value):
+        return result
+
+    def number(name: str) -> int | None:
+        value = first.get(name)
+        return None if value is None else int(value)
+
+    def words(name: str) -> str | None:
+        value = first.get(name)
+        return None if value is None else str(value)
+
+    return ItemResult(
+        index=result.index,
+        line=result.line,
+        status=ItemStatus(status),
+        user_id=result.user_id,
+        old_login_count=number("oldLoginCount"),
+        new_login_count=number("newLoginCount"),
+        old_post_count=number("oldPostCount"),
+        new_post_count=number("newPostCount"),
+        error_type=words("errorType"),
+        error_message=words("errorMessage"),
+    )

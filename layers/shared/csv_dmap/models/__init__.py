@@ -8,13 +8,14 @@
 ``from csv_dmap.models import X`` works for every public name.
 """
 
-from .records import StatsWrite, StoredStats
+from .records import AppliedBatch, AuditReport, StatsWrite, StoredStats
 from .rows import (
     COUNT_MAX,
     ECHO_MAX,
     ERROR_MESSAGE_MAX,
     HEADER_ALIASES,
     LINE_MAX,
+    RAW_USER_ID_MAX_LENGTH,
     USER_ID_MAX_LENGTH,
     USER_ID_PATTERN,
     CsvRow,
@@ -46,6 +47,7 @@ from .steps import (
     ValidationResult,
 )
 from .worker import (
+    AUDIT_MISSING_BYTES,
     MAX_ITEMS_PER_BATCH,
     MAX_OUTPUT_BYTES,
     MAX_RESULT_BYTES,
@@ -59,6 +61,7 @@ from .worker import (
 )
 
 __all__ = [
+    "AUDIT_MISSING_BYTES",
     "COUNT_MAX",
     "ECHO_MAX",
     "ERROR_MESSAGE_MAX",
@@ -67,10 +70,13 @@ __all__ = [
     "MAX_ITEMS_PER_BATCH",
     "MAX_OUTPUT_BYTES",
     "MAX_RESULT_BYTES",
+    "RAW_USER_ID_MAX_LENGTH",
     "USER_ID_MAX_LENGTH",
     "USER_ID_PATTERN",
     "AggregateRequest",
     "AggregateResult",
+    "AppliedBatch",
+    "AuditReport",
     "BatchCounts",
     "BatchInput",
     "BatchItem",

@@ -15,6 +15,9 @@ from enum import Enum
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 USER_ID_MAX_LENGTH = 64
+# What is kept of the id a row wrote, for reporting: longer than any valid id, so a cut id is
+# never mistaken for a valid one (a 65-character id cut to 64 would name another user).
+RAW_USER_ID_MAX_LENGTH = 2 * USER_ID_MAX_LENGTH
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]+$")
 COUNT_MAX = 2_147_483_647  # signed INT in MySQL
 ERROR_MESSAGE_MAX = 120  # characters of a row error's message, before the output budget caps it further
@@ -167,13 +170,14 @@ def parse_row(raw: object) -> CsvRow:
 
 
 def raw_user_id(raw: object) -> str | None:
-    """The user id of a raw row, as written (for reporting a row that failed)."""
+    """The user id of a raw row, as written (for reporting a row that failed), at most
+    ``RAW_USER_ID_MAX_LENGTH`` characters: an id that is too long stays too long."""
     if not isinstance(raw, dict):
         return None
     for name in HEADER_ALIASES["user_id"]:
         value = raw.get(name)
         if value not in (None, ""):
-            return str(value).strip()[:USER_ID_MAX_LENGTH]
+            return str(value).strip()[:RAW_USER_ID_MAX_LENGTH]
     return None
 
 

@@ -6,7 +6,9 @@ worker answers.
   ``Failure`` (``{"Error", "Cause"}``) when the ItemProcessor asks the worker to
   reconcile a batch whose retries are exhausted.
 - ``ItemResult`` / ``WorkerOutput``: the answer; ResultWriter stores it in
-  ``SUCCEEDED_n.json``. Its serialised size is bounded by construction: every
+  ``SUCCEEDED_n.json``. A result carries ``auditMissing: true`` (and the counts
+  ``auditMissing``, their number) when its audit item could not be written by the
+  batch's last attempt (ReconcileBatch); the status is the database's truth all the same. Its serialised size is bounded by construction: every
   result takes at most ``MAX_RESULT_BYTES`` as ``json.dumps`` writes it (echoed
   strings are capped after escaping), so a batch of ``MAX_ITEMS_PER_BATCH``
   rows answers in at most ``MAX_OUTPUT_BYTES`` (128 KiB, half of the 256 KiB a
@@ -26,10 +28,11 @@ from .rows import LINE_MAX, ItemStatus, cap_escaped
 # The largest batch the worker answers for (DetermineConcurrency never plans more).
 MAX_ITEMS_PER_BATCH = 500
 MAX_RESULT_BYTES = 256  # one result as json.dumps writes it, ", " separator included
+AUDIT_MISSING_BYTES = len(', "auditMissing": true')  # 22: what the flag adds to a result
 ENVELOPE_BYTES = 1024  # executionName, firstIndex, counts and the brackets
-MAX_OUTPUT_BYTES = 128 * 1024
+MAX_OUTPUT_BYTES = 140 * 1024
 RAW_USER_ID_BUDGET = 48  # escaped bytes of an invalid user id a result echoes
-assert MAX_ITEMS_PER_BATCH * MAX_RESULT_BYTES + ENVELOPE_BYTES <= MAX_OUTPUT_BYTES
+assert MAX_ITEMS_PER_BATCH * (MAX_RESULT_BYTES + AUDIT_MISSING_BYTES) + ENVELOPE_BYTES <= MAX_OUTPUT_BYTES
 
 
 class BatchItem(BaseModel):
@@ -98,9 +101,13 @@ class ItemResult:
     error_type: str | None = None
     error_message: str | None = None
     superseded_by: int | None = None
+    # the row's audit item could not be written (DynamoDB refused it through ReconcileBatch,
+    # the last attempt): the aggregator rewrites it from this result
+    audit_missing: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """camelCase, None fields left out, free text capped so the result fits ``MAX_RESULT_BYTES``."""
+        """camelCase, None fields left out, free text capped so the result fits ``MAX_RESULT_BYTES``
+        (and the ``auditMissing`` flag after it)."""
         pairs = (
             ("index", self.index),
             ("line", self.line),
@@ -115,11 +122,13 @@ class ItemResult:
             ("errorMessage", self.error_message),
             ("supersededBy", self.superseded_by),
         )
-        out = {k: v for k, v in pairs if v is not None}
+        out: dict[str, Any] = {k: v for k, v in pairs if v is not None}
         if self.error_message is not None:
             out["errorMessage"] = ""
             room = MAX_RESULT_BYTES - 2 - len(json.dumps(out))
             out["errorMessage"] = cap_escaped(self.error_message, max(room, 0))
+        if self.audit_missing:
+            out["auditMissing"] = True
         return out
 
 
@@ -130,6 +139,7 @@ class BatchCounts:
     failed: int
     superseded: int = 0
     skipped: int = 0
+    audit_missing: int = 0  # results with auditMissing (whatever their status)
 
     @classmethod
     def of(cls, results: list[ItemResult]) -> BatchCounts:
@@ -142,16 +152,21 @@ class BatchCounts:
             failed=by[ItemStatus.FAILED],
             superseded=by[ItemStatus.SUPERSEDED],
             skipped=by[ItemStatus.SKIPPED],
+            audit_missing=sum(1 for result in results if result.audit_missing),
         )
 
     def to_dict(self) -> dict[str, int]:
-        return {
+        """The counts; ``auditMissing`` only when some audit item could not be written."""
+        counts = {
             "total": self.total,
             "applied": self.applied,
             "failed": self.failed,
             "superseded": self.superseded,
             "skipped": self.skipped,
         }
+        if self.audit_missing:
+            counts["auditMissing"] = self.audit_missing
+        return counts
 
 
 @dataclass(frozen=True, slots=True)
