@@ -35,7 +35,8 @@ import csv
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, BinaryIO, Self, TextIO, cast
@@ -156,7 +157,7 @@ def _opener(s3: Any, bucket: str, key: str, version_id: str | None = None) -> An
     return open_stream
 
 
-def _copy_notes(s3: Any, files: RunFiles) -> Iterator[tuple[str, str]]:
+def _copy_notes(s3: Any, files: RunFiles) -> Generator[tuple[str, str]]:
     """(line, note) of each record of the normalised copy, in order (the map's own reading of it:
     a backslash escapes the next character)."""
     if not files.copy_key:
@@ -219,7 +220,10 @@ def write_reject_file(
     rejects = spill.rejects()
     nxt = next(rejects, None)
     notes = _copy_notes(s3, files) if unread else None
-    with open_source(_opener(s3, files.bucket, files.source_key, files.version_id), limits) as source:
+    with (
+        closing(notes) if notes is not None else nullcontext(),
+        open_source(_opener(s3, files.bucket, files.source_key, files.version_id), limits) as source,
+    ):
         out.write(BOM)
         writer = _Writer(out, source.header, source.delimiter, source.skip)
         index = -1
