@@ -108,7 +108,9 @@ def resources() -> dict[str, Any]:
             "Properties": {
                 "CatalogId": _ref("AWS::AccountId"),
                 "DatabaseInput": {
-                    "Name": _sub("csv_dmap_${Stage}"),
+                    # The stack's name with its hyphens as underscores (csv-dmap-dev -> csv_dmap_dev):
+                    # one database per stack. Glue folds a name to lower case when it stores it.
+                    "Name": {"Fn::Join": ["_", {"Fn::Split": ["-", _ref("AWS::StackName")]}]},
                     "Description": "csv-dmap per-row results, run summaries and daily reports",
                 },
             },

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from csv_dmap.aws import stepfunctions_client
 from csv_dmap.config import StartRunSettings, load
 from csv_dmap.errors import ConfigurationError
-from csv_dmap.logic.run_start import run_start_of
+from csv_dmap.logic.run_start import run_start_of, skip_reason
 from csv_dmap.observability import logger, tracer
 
 load(StartRunSettings)  # cold start: a misconfigured function fails here, naming the variable
@@ -21,6 +21,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not settings.state_machine_arn:
         raise ConfigurationError("STATE_MACHINE_ARN is not set")
     start = run_start_of(event)
+    skipped = skip_reason(start)
+    if skipped:
+        logger.info("upload skipped", extra={"key": start.key, "reason": skipped})
+        return {"executionName": None, "started": False, "skipped": skipped}
     sfn = stepfunctions_client()
     try:
         response = sfn.start_execution(

@@ -4,6 +4,8 @@ nothing of it in existing mode. (Translation, cfn-lint and checkov of every mode
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,32 @@ def test_the_cluster_is_serverless_v2_mysql_with_a_managed_password() -> None:
     assert props["StorageEncrypted"] is True and cluster["DeletionPolicy"] == "Snapshot"
     assert RES["DbWriter"]["Properties"]["DBInstanceClass"] == "db.serverless"
     # A cluster behind RDS Proxy does not auto-pause: 0 ACUs would not save anything.
-    assert TEMPLATE["Parameters"]["DbMinCapacity"]["MinValue"] >= 0.5
+    assert min(float(v) for v in TEMPLATE["Parameters"]["DbMinCapacity"]["AllowedValues"]) >= 0.5
+
+
+def _uses(node: Any, function: str) -> bool:
+    if isinstance(node, dict):
+        return function in node or any(_uses(v, function) for v in node.values())
+    if isinstance(node, list):
+        return any(_uses(v, function) for v in node)
+    return False
+
+
+def test_the_subnets_are_in_the_zones_the_operator_names() -> None:
+    # Fn::GetAZs lists zones in an order that "isn't guaranteed and can change when new Availability
+    # Zones are added" (a later deploy would move, so replace, the subnets) and can list a zone where
+    # the account cannot create subnets: the operator names the zones instead.
+    assert not _uses(TEMPLATE, "Fn::GetAZs")
+    zones = TEMPLATE["Parameters"]["AvailabilityZones"]
+    assert zones["Type"] == "List<AWS::EC2::AvailabilityZone::Name>"  # CloudFormation checks each name exists
+    assert "Default" not in zones  # zone names are per account: no name is right for everyone
+    picked = [RES[subnet]["Properties"]["AvailabilityZone"] for subnet in ("PrivateSubnetA", "PrivateSubnetB")]
+    assert picked == [
+        {"Fn::Select": [0, {"Ref": "AvailabilityZones"}]},
+        {"Fn::Select": [1, {"Ref": "AvailabilityZones"}]},
+    ]
+    for subnet in ("PrivateSubnetA", "PrivateSubnetB"):
+        assert RES[subnet]["Condition"] == "CreateNetwork"  # used only when the stack builds its VPC
 
 
 def test_the_network_has_the_endpoints_the_functions_call() -> None:
@@ -202,8 +229,22 @@ def test_the_functions_get_the_mode_s_settings(parameters: dict[str, str], expec
 # ------------------------------------------------------------------ Rules: refuse a deploy that cannot work
 
 
+# What a rule's condition and assertions may use besides Ref: CloudFormation's rule functions
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html).
+# They compare strings and lists of strings; none compares numbers, none measures a string.
+RULE_FUNCTIONS = {
+    "Fn::And": all,
+    "Fn::Or": any,
+    "Fn::Not": lambda a: not a[0],
+    "Fn::Equals": lambda a: a[0] == a[1],
+    "Fn::Contains": lambda a: a[1] in a[0],
+    "Fn::EachMemberEquals": lambda a: all(member == a[1] for member in a[0]),
+    "Fn::EachMemberIn": lambda a: all(member in a[1] for member in a[0]),
+}
+
+
 def _value(node: Any, values: dict[str, str]) -> Any:
-    """CloudFormation's rule functions over parameter values (Ref, Equals, Not, And, Or, Join)."""
+    """A rule expression over parameter values, as CloudFormation evaluates it."""
     if isinstance(node, list):
         return [_value(v, values) for v in node]
     if not isinstance(node, dict):
@@ -213,14 +254,22 @@ def _value(node: Any, values: dict[str, str]) -> Any:
         spec = TEMPLATE["Parameters"][arg]
         raw = values.get(arg, spec.get("Default", ""))
         return str(raw).split(",") if spec["Type"] == "CommaDelimitedList" else str(raw)
-    args = _value(arg, values)
-    return {
-        "Fn::Equals": lambda a: a[0] == a[1],
-        "Fn::Not": lambda a: not a[0],
-        "Fn::And": all,
-        "Fn::Or": any,
-        "Fn::Join": lambda a: a[0].join(a[1]),
-    }[key](args)
+    return RULE_FUNCTIONS[key](_value(arg, values))
+
+
+def _functions(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return {k for k in node if k.startswith("Fn::")} | {f for v in node.values() for f in _functions(v)}
+    if isinstance(node, list):
+        return {f for v in node for f in _functions(v)}
+    return set()
+
+
+def test_rules_use_only_the_rule_functions() -> None:
+    # RuleFunctions lists the ones this module evaluates; Fn::RefAll, Fn::ValueOf and
+    # Fn::ValueOfAll (AWS-specific parameters' attributes) are the others AWS offers.
+    used = _functions(TEMPLATE["Rules"])
+    assert used and used <= set(RULE_FUNCTIONS) | {"Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll"}, used
 
 
 def refused(values: dict[str, str]) -> list[str]:
@@ -244,7 +293,20 @@ def refused(values: dict[str, str]) -> list[str]:
         ({"VpcSubnetIds": "subnet-a,subnet-b"}, ["GivenSubnetsNeedTheirVpc"]),
         ({"VpcSubnetIds": "subnet-a,subnet-b", "VpcId": "vpc-1"}, []),
         ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true"}, ["ExistingIamAuthIsNamed"]),
-        ({"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"}, []),
+        (
+            {"DatabaseMode": "existing", "DbSecretArn": "arn:s", "DbIamAuth": "true", "DbProxyResourceId": "prx-1"},
+            ["ExistingIamAuthIsNamed"],
+        ),  # the token is for a proxy: the secret's host (the cluster) cannot take it
+        (
+            {
+                "DatabaseMode": "existing",
+                "DbSecretArn": "arn:s",
+                "DbIamAuth": "true",
+                "DbProxyResourceId": "prx-1",
+                "DbProxyEndpoint": "p.proxy-1.ap-northeast-1.rds.amazonaws.com",
+            },
+            [],
+        ),
         ({"DbIamAuth": "true"}, []),  # create mode: the stack knows its own proxy
         (
             {"Stage": "prod", "DatabaseMode": "existing", "DatabaseUrl": "mysql+pymysql://u:p@h/d"},
@@ -257,3 +319,60 @@ def test_rules_refuse_only_the_configurations_that_cannot_reach_a_database(
     values: dict[str, str], expected: list[str]
 ) -> None:
     assert refused(values) == expected
+
+
+# ------------------------------------------------------------------ the capacity range
+
+MIN_LADDER = [str(v) for v in TEMPLATE["Parameters"]["DbMinCapacity"]["AllowedValues"]]
+MAX_LADDER = [str(v) for v in TEMPLATE["Parameters"]["DbMaxCapacity"]["AllowedValues"]]
+
+
+def test_the_capacities_are_one_ladder_from_half_an_acu_to_256() -> None:
+    # Aurora Serverless v2 takes 0.5 to 256 ACUs in steps of 0.5; the maximum is at least 1.
+    steps = [float(v) for v in MIN_LADDER]
+    assert steps == sorted(steps) and steps[0] == 0.5 and steps[-1] == 256
+    assert all(v * 2 == int(v * 2) for v in steps)
+    assert all(b <= 1.5 * a for a, b in itertools.pairwise(steps[1:]))  # from 1 ACU on, no big gap
+    assert [v for v in MIN_LADDER if float(v) >= 1] == MAX_LADDER
+    params = TEMPLATE["Parameters"]
+    assert (
+        str(params["DbMinCapacity"]["Default"]) in MIN_LADDER and str(params["DbMaxCapacity"]["Default"]) in MAX_LADDER
+    )
+
+
+@pytest.mark.parametrize("maximum", MAX_LADDER)
+def test_the_capacity_rule_refuses_exactly_a_minimum_above_the_maximum(maximum: str) -> None:
+    for minimum in MIN_LADDER:
+        refusal = "DbCapacityRangeIsOrdered" in refused({"DbMinCapacity": minimum, "DbMaxCapacity": maximum})
+        assert refusal == (float(minimum) > float(maximum)), (minimum, maximum)
+        existing = {
+            "DatabaseMode": "existing",
+            "DbSecretArn": "arn:s",
+            "DbMinCapacity": minimum,
+            "DbMaxCapacity": maximum,
+        }
+        assert refused(existing) == []  # the capacities mean nothing without a created cluster
+
+
+# ------------------------------------------------------------------ TLS: RDS Proxy only
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "accepted"),
+    [
+        ("", True),  # no proxy: the secret's host, without TLS
+        ("csv-dmap.proxy-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", True),
+        ("my-proxy-2.proxy-c1a2b3.cn-north-1.rds.amazonaws.com.cn", True),
+        ("my-db.cluster-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # the cluster's writer
+        ("my-db.cluster-ro-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # its readers
+        ("my-db-instance-1.abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # an instance
+        ("reader.endpoint.proxy-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False),  # a proxy's added endpoint
+        ("db.example.com", False),
+    ],
+)
+def test_db_proxy_endpoint_takes_an_rds_proxy_only(endpoint: str, accepted: bool) -> None:
+    # TLS is verified with the system trust store: it holds the Amazon roots of a proxy's ACM
+    # certificate, not the RDS CA of a cluster's; CloudFormation refuses any other host up front.
+    spec = TEMPLATE["Parameters"]["DbProxyEndpoint"]
+    assert bool(re.fullmatch(spec["AllowedPattern"], endpoint)) is accepted
+    assert "RDS Proxy only" in spec["Description"] and "cluster" in spec["ConstraintDescription"]

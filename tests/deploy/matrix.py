@@ -87,7 +87,20 @@ def parameter_sets(template: dict[str, Any]) -> dict[str, dict[str, str]]:
     return sets
 
 
+# Pseudo parameters as CloudFormation gives them to a stack (a value in ``values`` wins).
+PSEUDO = {
+    "AWS::Region": "ap-northeast-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "csv-dmap-dev",
+    "AWS::StackId": "arn:aws:cloudformation:ap-northeast-1:123456789012:stack/csv-dmap-dev/"
+    "51af3dc0-da77-11e4-872e-1234567db123",
+}
+
+
 def _cfn_value(name: str, template: dict[str, Any], values: dict[str, str]) -> Any:
+    if name.startswith("AWS::"):
+        return values.get(name, PSEUDO[name])
     spec = template["Parameters"][name]
     value = values.get(name, spec.get("Default", ""))
     if spec.get("Type") == "CommaDelimitedList" or str(spec.get("Type", "")).startswith("List<"):
@@ -95,8 +108,25 @@ def _cfn_value(name: str, template: dict[str, Any], values: dict[str, str]) -> A
     return str(value)
 
 
+def _sub(arg: Any, template: dict[str, Any], values: dict[str, str]) -> str:
+    text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], evaluate(arg[1], template, values))
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        if name in extra:
+            return str(extra[name])
+        if "." in name or name in template.get("Resources", {}):
+            raise ValueError(f"Fn::Sub of a resource ({name}) is not evaluated here")
+        return str(_cfn_value(name, template, values))
+
+    return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
 def evaluate(node: Any, template: dict[str, Any], values: dict[str, str]) -> Any:
-    """Evaluate a Condition expression (Fn::Equals, Not, And, Or, Join, Select, Split, Ref)."""
+    """Evaluate a Condition expression or a name (Fn::Equals, Not, And, Or, If, Join, Select, Split,
+    Sub, Ref of parameters and pseudo parameters; ``values`` may name pseudo parameters too)."""
     if isinstance(node, list):
         return [evaluate(v, template, values) for v in node]
     if not isinstance(node, dict) or len(node) != 1:
@@ -106,6 +136,11 @@ def evaluate(node: Any, template: dict[str, Any], values: dict[str, str]) -> Any
         return _cfn_value(arg, template, values)
     if key in ("Condition", "Fn::Condition"):  # `!Condition X` loads as Fn::Condition
         return evaluate(template["Conditions"][arg], template, values)
+    if key == "Fn::If":
+        condition, yes, no = arg
+        return evaluate(yes if evaluate(template["Conditions"][condition], template, values) else no, template, values)
+    if key == "Fn::Sub":
+        return _sub(arg, template, values)
     args = evaluate(arg, template, values)
     ops = {
         "Fn::Equals": lambda a: str(a[0]) == str(a[1]),

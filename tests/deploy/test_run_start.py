@@ -105,3 +105,11 @@ def test_names_are_valid_for_any_key_and_fall_back_to_the_sequencer():
 def test_an_event_without_bucket_key_or_version_is_a_named_error(broken):
     with pytest.raises(InvalidEvent, match="Object Created"):
         run_start_of(broken)
+
+
+def test_a_folder_marker_starts_no_run(state_machine):
+    """The console's "Create folder" writes an empty object ``incoming/``: no run, no rejection alert."""
+    out = handler_module("start_run").lambda_handler(event(key="incoming/"), Context())
+    assert out == {"executionName": None, "started": False, "skipped": "a folder marker, not a file"}
+    assert executions(state_machine) == []
+    assert handler_module("start_run").lambda_handler(event(key="incoming/USERS.CSV"), Context())["started"] is True

@@ -182,6 +182,7 @@ def test_alarms_notify_the_alert_topic_and_cover_every_failure_mode(translation:
         "ThrottledRequests",
         "Invocations",
         "ApproximateNumberOfMessagesVisible",
+        "ApproximateOpenMapRunCount",
     }
     assert required <= set(watched)
     proxy = {"DatabaseConnections", "MaxDatabaseConnectionsAllowed"}

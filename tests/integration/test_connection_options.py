@@ -81,3 +81,33 @@ def test_iam_auth_signs_a_new_token_for_every_connection(monkeypatch):
     assert all(t.startswith("proxy.example:3306/?Action=connect") and "DBUser=worker" in t for t in tokens)
     assert all("X-Amz-Signature=" in t for t in tokens)
     assert all(isinstance(c["ssl"], ssl.SSLContext) for c in calls)  # IAM authentication requires TLS
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "iam", "ca", "refused"),
+    [
+        ("csv-dmap-1234.proxy-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", True, False, None, False),
+        ("prod.cluster-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", True, False, None, True),
+        ("prod.cluster-ro-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False, True, None, True),
+        ("db-1.abcdefghijkl.ap-northeast-1.rds.amazonaws.com", True, False, "/opt/rds-ca.pem", False),
+        ("prod.cluster-abcdefghijkl.ap-northeast-1.rds.amazonaws.com", False, False, None, False),
+        ("127.0.0.1", False, False, None, False),
+    ],
+)
+def test_tls_that_the_system_trust_store_cannot_verify_is_refused_at_start(host, tls, iam, ca, refused):
+    """RDS Proxy's certificate comes from ACM (trusted by the system store); a cluster or instance
+    endpoint presents the RDS CA, which it lacks: without a CA bundle that is a named error naming
+    the host, before any connection, never a certificate error at every batch."""
+    from sqlalchemy.engine import make_url
+
+    from csv_dmap.db import ConnectionOptions, check_tls_host
+    from csv_dmap.errors import ConfigurationError, UnverifiableDatabaseTls
+
+    url = make_url(f"mysql+pymysql://app@{host}:3306/csv_dmap")
+    options = ConnectionOptions(tls=tls, ca_path=ca, iam_auth=iam)
+    if refused:
+        with pytest.raises(UnverifiableDatabaseTls, match=rf"^database host '{host}' is not an RDS Proxy endpoint"):
+            check_tls_host(url, options)
+        assert issubclass(UnverifiableDatabaseTls, ConfigurationError)
+    else:
+        check_tls_host(url, options)

@@ -68,7 +68,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
 from .config import DatabaseSettings, load
-from .errors import ConfigurationError, PermanentDatabaseError, TransientDatabaseError
+from .errors import ConfigurationError, PermanentDatabaseError, TransientDatabaseError, UnverifiableDatabaseTls
 from .models import MAX_ITEMS_PER_BATCH, USER_ID_MAX_LENGTH, AppliedBatch, StatsWrite, StoredStats
 
 metadata = MetaData()
@@ -443,10 +443,30 @@ def get_engine() -> Engine:
         return engine_from_settings(load(DatabaseSettings))  # the function's database piece (worker, migrator)
 
 
+# The default endpoint of an RDS Proxy: its certificate comes from ACM, which the system trust store
+# verifies; a cluster or instance endpoint presents the RDS CA, which it does not
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy.howitworks.html#rds-proxy-security).
+RDS_PROXY_ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}\.proxy-[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(\.cn)?")
+
+
+def check_tls_host(url: URL, options: ConnectionOptions) -> None:
+    """A TLS connection the system trust store cannot verify fails at cold start, naming the host,
+    rather than at every batch with a certificate error."""
+    host = url.host or ""
+    if (options.tls or options.iam_auth) and not options.ca_path and host and not RDS_PROXY_ENDPOINT.fullmatch(host):
+        raise UnverifiableDatabaseTls(
+            f"database host {host!r} is not an RDS Proxy endpoint (<proxy>.proxy-<id>.<region>.rds.amazonaws.com): "
+            "TLS to it cannot be verified with the system trust store, which lacks the RDS CA. Set DbProxyEndpoint "
+            "to the proxy's endpoint, or ship the RDS CA bundle and set DB_CA_PATH"
+        )
+
+
 def engine_from_settings(settings: DatabaseSettings) -> Engine:
     """The engine the settings describe: URL, pool, TLS, and where logins come from."""
     url, credentials = connection_source(settings)
-    return build_engine(url, settings.db_pool_size, ConnectionOptions.from_settings(settings), credentials)
+    options = ConnectionOptions.from_settings(settings)
+    check_tls_host(url, options)
+    return build_engine(url, settings.db_pool_size, options, credentials)
 
 
 # --------------------------------------------------------------------------- faults

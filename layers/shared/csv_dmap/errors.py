@@ -35,6 +35,11 @@ class ConfigurationError(CsvDmapError):
     no secret). Not retried: a person has to fix the stack."""
 
 
+class UnverifiableDatabaseTls(ConfigurationError):
+    """TLS to a database host whose certificate the system trust store cannot verify (a cluster
+    or instance endpoint, whose RDS CA it lacks) and no CA bundle given."""
+
+
 class BatchTooLargeError(CsvDmapError):
     """The worker received more items than it can answer for within the
     256 KiB output limit of a Step Functions state."""

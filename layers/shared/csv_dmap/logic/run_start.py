@@ -75,3 +75,14 @@ def run_start_of(event: dict[str, Any]) -> RunStart:
         version_id=version_id if isinstance(version_id, str) and version_id else None,
         etag=etag if isinstance(etag, str) and etag else None,
     )
+
+
+def skip_reason(start: RunStart) -> str | None:
+    """Why an object under incoming/ starts no run, or None. The rule matches every object created
+    there (EventBridge cannot match the prefix and a case-insensitive ``.csv`` suffix on one key),
+    so a folder marker (the console's "Create folder": a key ending in ``/``) is skipped here; any
+    other object is a run, and a file that is not CSV is rejected by ValidateInput with a named
+    error and an alert, never ignored in silence."""
+    if start.key.endswith("/"):
+        return "a folder marker, not a file"
+    return None
