@@ -20,10 +20,18 @@ STACK ?= csv-dmap-dev
 FN ?= worker
 EVENT ?= events/$(FN).json
 
-.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench cost clean db-schema
+# Values a user gives (make run CSV="my users (1).csv", make query PARAMS=...) reach the programs
+# through the environment as typed: make does not expand them ($ stays $, $(...) is not make's) and
+# recipes read them as "$$NAME", never spliced into the shell text. (*_ARGS, ARGS and CONFIG are
+# extra command-line arguments: the shell splits those, as it would on a command line.)
+AS_TYPED := CSV ROWS SQL FILE NAMED PARAMS FN EVENT EXECUTION STACK BENCH_ROWS BENCH_SIZES LOAD_ROWS LOAD_RUNS
+$(foreach v,$(AS_TYPED),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))))
+export $(AS_TYPED)
+
+.PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench bench-10m cost clean clean-local db-schema
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x "$(PYTHON313)" || { echo "python3.13 not found: install CPython 3.13 or set PYTHON313=/path/to/python3.13"; exit 1; }
@@ -47,7 +55,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with the pinned dev requirements
+install: $(VENV)/.installed node_modules/.installed ## create .venv with the pinned dev requirements, node_modules with npm ci
 
 test: lint validate unit ## the gates, the template and ASL checks, then every test
 
@@ -61,7 +69,7 @@ lint: $(VENV)/.installed ## ruff check + format check, mypy --strict, xenon (no 
 
 # tests/deploy translates the template with .venv-sam's aws-sam-translator and runs cfn-lint and
 # checkov on every translation: both virtualenvs come before the tests.
-unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed ## run the test suite only (pytest)
+unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed node_modules/.installed ## run the test suite only (pytest)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint-asl: $(VENV)/.installed node_modules/.installed ## strict ASL check + asl-validator
@@ -76,57 +84,70 @@ build: $(SAMVENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM) build --cached --parallel
 
 deploy: build ## sam deploy (settings in samconfig.toml; GUIDED=1 for the first time)
-	$(SAM) deploy $(if $(GUIDED),--guided,) --stack-name $(STACK)
+	$(SAM) deploy $(if $(GUIDED),--guided,) --stack-name "$$STACK"
 
 sync: $(SAMVENV)/.installed ## sam sync --watch against a dev stack
-	$(SAM) sync --stack-name $(STACK) --watch
+	$(SAM) sync --stack-name "$$STACK" --watch
 
 invoke: $(VENV)/.installed ## run a function Docker-free: make invoke FN=worker EVENT=events/worker.json
-	$(PY) -m local_runner invoke --function $(FN) --event $(EVENT) --seed-users events/users.txt \
+	$(PY) -m local_runner invoke --function "$$FN" --event "$$EVENT" --seed-users events/users.txt \
 	  $(foreach o,$(shell cat events/s3-objects.txt),--s3-object $(o))
 
 db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 	$(PY) -c "import sys; sys.path.insert(0, 'layers/shared'); from csv_dmap.db import schema_ddl; print(schema_ddl('mysql'))"
 
 ROWS ?= 10000
-run: $(VENV)/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
-	$(PY) -m local_runner run $(if $(CSV),--csv $(CSV),--rows $(ROWS)) $(RUN_ARGS)
+run: $(VENV)/.installed node_modules/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
+	$(PY) -m local_runner run $(if $(value CSV),--csv "$$CSV",--rows "$$ROWS") $(RUN_ARGS)
 
-redrive: $(VENV)/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
-	$(PY) -m local_runner redrive $(EXECUTION) $(RUN_ARGS)
+redrive: $(VENV)/.installed node_modules/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
+	$(PY) -m local_runner redrive "$$EXECUTION" $(RUN_ARGS)
 
 exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--definition f.json --input '{}' --json" (exit 0/1/2)
 	$(PY) -m local_runner exec $(ARGS)
 
 BENCH_ROWS ?= 20000
 BENCH_SIZES ?= 100000,1000000
-bench: $(VENV)/.installed ## benchmarks -> BENCHMARKS.md (worker path, end to end, cold start, cost); ~40 min
-	$(PY) -m bench.worker_path --rows $(BENCH_ROWS)
-	$(PY) -m bench.e2e --sizes $(BENCH_SIZES)
+bench: $(VENV)/.installed node_modules/.installed ## benchmarks -> BENCHMARKS.md (worker path, make run end to end, cold start, cost)
+	$(PY) -m bench.worker_path --rows "$$BENCH_ROWS"
+	$(PY) -m bench.e2e --sizes "$$BENCH_SIZES"
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.cost --rows 1000000 > /dev/null
 	$(PY) -m bench.report
 
-ROWS_COST := $(if $(filter command line environment,$(origin ROWS)),$(ROWS),1000000)
-cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 [CONFIG="--batch 100 --children STANDARD"]
-	$(PY) -m bench.cost --rows $(ROWS_COST) $(CONFIG)
+# make run of 10,000,000 rows on SQLite and MariaDB (hours on 2 cores): its own target, its own result file.
+bench-10m: $(VENV)/.installed node_modules/.installed ## make run end to end at 10,000,000 rows -> BENCHMARKS.md
+	$(PY) -m bench.e2e --sizes 10000000 --name e2e-10m
+	$(PY) -m bench.report
 
-clean: ## remove build output, local state and virtualenvs
+ROWS_COST := $(if $(filter command line environment override,$(origin ROWS)),$(value ROWS),1000000)
+export ROWS_COST
+cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 [CONFIG="--batch 100 --children STANDARD"]
+	$(PY) -m bench.cost --rows "$$ROWS_COST" $(CONFIG)
+
+clean: clean-local ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) $(CHECKOVVENV) node_modules .pytest_cache
+
+# The local audit log (dynalite, .local/dynamodb), database (.local/csv_dmap.sqlite), data, outputs,
+# samples and per-run S3 directories; the virtualenvs and node_modules stay.
+clean-local: ## reset the local runs' state: audit table, SQLite database, .local/data and .local/out (keeps the virtualenvs)
+	@if [ -x $(PY) ]; then $(PY) -c "from local_runner.local_aws import stop_dynamodb; stop_dynamodb()"; fi
+	rm -rf .local/dynamodb .local/csv_dmap.sqlite .local/data .local/out .local/s3 .local/bench .local/sample-*.csv
 
 # ---- capacity (issue 11): the capacity model beside the cost model
 .PHONY: capacity
 capacity: $(VENV)/.installed ## what a run does on AWS (duration, binding resource, hottest key, connections, cost): make capacity ROWS=1000000 [CAPACITY_ARGS="--warm-write-units 40000"]
-	$(PY) -m bench.capacity --rows $(ROWS_COST) $(CAPACITY_ARGS)
+	$(PY) -m bench.capacity --rows "$$ROWS_COST" $(CAPACITY_ARGS)
 
 # ---- analytics: SQL over the local runs' data (.local/data), with the Glue tables' names.
 .PHONY: query
-query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=monthly-increase
-	@$(PY) -m csv_dmap_cli --local query $(if $(FILE),--file "$(FILE)",$(if $(NAMED),--named "$(NAMED)" $(foreach p,$(PARAMS),--param "$(p)"),--sql "$$SQL"))
+query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=user-history PARAMS="U1"
+	@read -ra params <<< "$${PARAMS-}"; \
+	$(PY) -m csv_dmap_cli --local query $(if $(value FILE),--file "$$FILE",$(if $(value NAMED),--named "$$NAMED" "$${params[@]/#/--param=}",--sql "$${SQL-}"))
 
 # ---- load (issue 8): concurrent local runs over overlapping users on MariaDB; the invariant checked after
 LOAD_ROWS ?= 100000
 LOAD_RUNS ?= 10
 .PHONY: load
 load: $(VENV)/.installed ## ten concurrent runs on one MariaDB database, invariant checked -> BENCHMARKS.md: make load [LOAD_ROWS=10000] [LOAD_ARGS="--users 150000"]
-	$(PY) -m bench.load --runs $(LOAD_RUNS) --rows $(LOAD_ROWS) $(LOAD_ARGS)
+	$(PY) -m bench.load --runs "$$LOAD_RUNS" --rows "$$LOAD_ROWS" $(LOAD_ARGS)

@@ -8,7 +8,9 @@
   Parameters processing (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
 - Execution history of a Standard execution: 25,000 events (service quotas, same page).
 - Execution names: 1 to 80 characters, none of whitespace, ``? *``, ``< > { } [ ]``,
-  ``" # % \\ ^ | ~ ` $ & , ; : /`` or control characters (service quotas, "General quotas").
+  ``" # % \\ ^ | ~ ` $ & , ; : /``, control characters (U+0000-001F, U+007F-009F, U+FFFE-FFFF),
+  surrogates (U+D800-DFFF) or U+10FFFF (service quotas, "General quotas"; StartExecution's
+  ``name``, https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .errors import HistoryLimitExceeded, StatesError
 PAYLOAD_LIMIT = 256 * 1024
 HISTORY_EVENT_LIMIT = 25_000
 NAME_MAX_CHARS = 80
-BAD_NAME_CHARACTER = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+BAD_NAME_CHARACTER = re.compile(r"[\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\U0010ffff]")
 
 
 def payload_bytes(value: Any) -> int:

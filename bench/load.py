@@ -365,9 +365,9 @@ def child(csv_path: Path, url: str, data_dir: Path, parameters: Mapping[str, str
     """One run of the state machine through the local runner's own parts (as ``make run``
     does), with the schema and users prepared by the parent; prints figures as JSON."""
     os.environ["CSV_DMAP_LOCAL_DATA"] = str(data_dir)
-    from csv_dmap_cli.localdata import export_local
     from local_runner.environment import LocalEnvironment
     from local_runner.exec_cli import run_definition
+    from local_runner.localdata import export_local
     from local_runner.pipeline import DEFINITION
     from local_runner.run import execution_name
 

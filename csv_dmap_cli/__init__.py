@@ -1,4 +1,4 @@
-"""csv-dmap's operator CLI and local analytics (issue 12): ``python -m csv_dmap_cli``.
+"""csv-dmap's operator CLI and local analytics: ``python -m csv_dmap_cli``.
 
 Reads a deployed stack (``--stack NAME``: resources from the stack's outputs) or the
 data the local runs left in ``.local/data`` (``--local``)."""

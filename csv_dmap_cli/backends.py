@@ -4,8 +4,8 @@ with the same shapes; the CLI only formats."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,8 +14,7 @@ from typing import Any, Protocol
 from csv_dmap.logic.daily_report import build_report
 from csv_dmap.models import RunSummary
 from csv_dmap.reports import write_report
-from csv_dmap.summaries import PREFIX as SUMMARIES_PREFIX
-from csv_dmap.summaries import summaries_of
+from csv_dmap.summaries import S3Summaries, Summaries, all_summaries, summaries_of, summary_of
 
 from .progress import map_progress
 
@@ -30,6 +29,26 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+Note = Callable[[str], None]
+
+
+def stderr_note(line: str) -> None:
+    """A damaged object skipped, or another thing the operator should know: one line on stderr."""
+    print(f"csv-dmap: {one_line(line)}", file=sys.stderr)
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: control characters (a newline in a file name, a terminal
+    escape in a damaged object) shown escaped, never acted on."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _noted(found: Summaries, note: Note) -> Summaries:
+    for skipped in found.skipped:
+        note(skipped.line())
+    return found
 
 
 class Backend(Protocol):
@@ -61,15 +80,36 @@ class _LocalBucket:
         path.write_bytes(Body)
 
 
+class DirectorySummaries:
+    """The local data directory as a ``csv_dmap.summaries.SummaryStore``: it holds the results
+    bucket's keys as files (``summaries/date=YYYY-MM-DD/<execution>.json``)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def objects(self, prefix: str) -> Iterator[tuple[str, int]]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):  # the pattern is fixed: no name the user gave is a pattern
+            if path.is_file():
+                yield path.relative_to(self.root).as_posix(), path.stat().st_size
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+
 class LocalBackend:
     """The local runs' data: summaries, per-row results and audit items under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, clock: Any = None, database_url: str | None = None):
+    def __init__(self, data_dir: Path, clock: Any = None, database_url: str | None = None, note: Note = stderr_note):
         if not data_dir.is_dir():
             raise CliError(f"no local data in {data_dir}: run `make run` first", USAGE)
         self.data_dir = data_dir
         self.database_url = database_url
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.note = note
+        self.store = DirectorySummaries(data_dir)
         self._con: Any = None
 
     @property
@@ -77,34 +117,38 @@ class LocalBackend:
         if self._con is None:
             from .engine import connect
 
-            self._con = connect(self.data_dir)
+            summaries = _noted(all_summaries(self.store), self.note)
+            self._con = connect(self.data_dir, summaries=list(summaries.keys.values()), note=self.note)
         return self._con
 
-    def _summary_files(self, pattern: str) -> Iterator[RunSummary]:
-        for path in sorted(self.data_dir.glob(f"{SUMMARIES_PREFIX}{pattern}")):
-            yield RunSummary.model_validate(json.loads(path.read_text(encoding="utf-8")))
-
     def summary(self, execution: str) -> RunSummary | None:
-        return next(self._summary_files(f"date=*/{execution}.json"), None)
+        found = _noted(summary_of(self.store, execution), self.note)
+        return found.runs[0] if found.runs else None
+
+    def _progress(self, execution: str) -> dict[str, Any] | None:
+        """The running map's progress, if the runner left one that can be read."""
+        from local_runner.localdata import progress_path, read_map_progress
+
+        try:
+            running = read_map_progress(execution, self.data_dir)
+            return None if running is None else map_progress(running, self.clock()).to_dict()
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # a torn or foreign file
+            key = progress_path(execution, self.data_dir).relative_to(self.data_dir).as_posix()
+            self.note(f"skipped {key}: not a progress file ({type(exc).__name__}: {str(exc)[:120]})")
+            return None
 
     def status(self, execution: str) -> dict[str, Any]:
-        from .localdata import read_map_progress
-
         summary = self.summary(execution)
-        running = read_map_progress(execution, self.data_dir) if summary is None else None
-        if running is not None:
-            return {
-                "execution": execution,
-                "state": "RUNNING",
-                "progress": map_progress(running, self.clock()).to_dict(),
-            }
+        progress = self._progress(execution) if summary is None else None
+        if progress is not None:
+            return {"execution": execution, "state": "RUNNING", "progress": progress}
         if summary is None:
             raise CliError(f"no run summary for {execution!r} in {self.data_dir} (is it still running, or mistyped?)")
         return _summary_status(summary)
 
     def _known(self, execution: str) -> None:
         """A clear error for an execution the local runs do not know (a typo, or another machine's)."""
-        from .localdata import progress_path
+        from local_runner.localdata import progress_path
 
         traces = (
             self.data_dir / "audit" / f"{execution}.jsonl",
@@ -126,10 +170,11 @@ class LocalBackend:
         return LocalAuditReader(self.con).user_history(user_id, since)
 
     def runs(self, day: date) -> list[RunSummary]:
-        return sorted(self._summary_files(f"date={day.isoformat()}/*.json"), key=lambda s: s.start_time)
+        return sorted(_noted(summaries_of(self.store, day), self.note).runs, key=lambda s: s.start_time)
 
     def report(self, day: date, timezone_name: str) -> dict[str, Any]:
-        report = build_report(day.isoformat(), timezone_name, self.runs(day), datetime.now(UTC))
+        found = _noted(summaries_of(self.store, day), self.note)
+        report = build_report(day.isoformat(), timezone_name, found.runs, datetime.now(UTC), found.skipped)
         report["reportKeys"] = write_report(_LocalBucket(self.data_dir), "local", day.isoformat(), report)
         return report
 
@@ -181,10 +226,21 @@ def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
 
 
 class AwsBackend:
-    def __init__(self, resources: StackResources, *, s3: Any, dynamodb: Any, states: Any, clock: Any = None):
+    def __init__(
+        self,
+        resources: StackResources,
+        *,
+        s3: Any,
+        dynamodb: Any,
+        states: Any,
+        clock: Any = None,
+        note: Note = stderr_note,
+    ):
         self.resources = resources
         self.s3, self.dynamodb, self.states = s3, dynamodb, states
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.note = note
+        self.store = S3Summaries(s3, resources.results_bucket)
 
     def execution_arn(self, execution: str) -> str:
         return self.resources.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{execution}"
@@ -201,19 +257,11 @@ class AwsBackend:
         return described
 
     def summary(self, execution: str, around: datetime | None = None) -> RunSummary | None:
-        from botocore.exceptions import ClientError
-
         when = around or self.clock()
-        for offset in (0, -1, 1):  # the summary's day is the start's day in the report time zone
-            day = (when + timedelta(days=offset)).date().isoformat()
-            try:
-                body = self.s3.get_object(
-                    Bucket=self.resources.results_bucket, Key=f"{SUMMARIES_PREFIX}date={day}/{execution}.json"
-                )["Body"].read()
-            except ClientError:
-                continue
-            return RunSummary.model_validate(json.loads(body))
-        return None
+        # the summary's day is the start's day in the report time zone: that day, or one either side
+        days = [(when + timedelta(days=offset)).date() for offset in (0, -1, 1)]
+        found = _noted(summary_of(self.store, execution, days), self.note)
+        return found.runs[0] if found.runs else None
 
     def status(self, execution: str) -> dict[str, Any]:
         described = self._describe(execution)
@@ -247,10 +295,11 @@ class AwsBackend:
         return AuditLogReader(self.dynamodb, self.resources.audit_table).user_history(user_id, since)
 
     def runs(self, day: date) -> list[RunSummary]:
-        return sorted(summaries_of(self.s3, self.resources.results_bucket, day), key=lambda s: s.start_time)
+        return sorted(_noted(summaries_of(self.store, day), self.note).runs, key=lambda s: s.start_time)
 
     def report(self, day: date, timezone_name: str) -> dict[str, Any]:
-        report = build_report(day.isoformat(), timezone_name, self.runs(day), self.clock())
+        found = _noted(summaries_of(self.store, day), self.note)
+        report = build_report(day.isoformat(), timezone_name, found.runs, self.clock(), found.skipped)
         report["reportKeys"] = write_report(self.s3, self.resources.results_bucket, day.isoformat(), report)
         return report
 

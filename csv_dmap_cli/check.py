@@ -47,8 +47,10 @@ UNKNOWN_USERS_UNCHECKED = (
 )
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("check", help="what the pipeline would make of a file, before uploading it (no AWS)")
+HELP = "what the pipeline would make of a file, before uploading it (no AWS; a database only if asked)"
+
+
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path)
     p.add_argument(
         "--tolerance",
@@ -60,7 +62,6 @@ def add_parser(sub: Any) -> None:
         "--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help=f"MaxInputBytes (default {DEFAULT_MAX_BYTES:,})"
     )
     p.add_argument("--database-url", help="also check that the users exist, read-only (SQLAlchemy URL)")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON for scripts")
 
 
 @dataclass
@@ -323,7 +324,7 @@ def cmd_check(backend: Any, args: argparse.Namespace, out: TextIO) -> int:
     if not args.file.is_file():
         raise CliError(f"no such file: {args.file}", USAGE)
     report = check_file(args.file, tolerance=args.tolerance, max_bytes=args.max_bytes, database_url=args.database_url)
-    if getattr(args, "json", False):
+    if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False), file=out)
     else:
         render(report, out)

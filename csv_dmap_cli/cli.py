@@ -11,8 +11,10 @@
     csv-dmap --local rejects local-20261123T101500 -o rejects.csv
     csv-dmap check incoming.csv [--tolerance 5] [--database-url URL]
 
-A table for people by default, ``--json`` for scripts. Exit codes: 0 ok, 1 not found
-or the run failed, 2 usage or configuration.
+A table for people by default, ``--json`` for scripts. The global options may come before
+or after the command. Exit codes (:data:`EPILOG`): 0 ok, 1 the thing asked about failed or
+does not exist, 2 unusable arguments. Every error is one line on stderr; an object of the
+history that cannot be used is skipped and named in a one-line note on stderr.
 """
 
 from __future__ import annotations
@@ -20,65 +22,172 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from local_runner.localdata import local_data_dir, plain
 
 from . import check, rejects
-from .backends import USAGE, AwsBackend, Backend, CliError, LocalBackend, StackResources, stack_outputs
-from .localdata import local_data_dir, plain
+from .backends import (
+    USAGE,
+    AwsBackend,
+    Backend,
+    CliError,
+    LocalBackend,
+    StackResources,
+    one_line,
+    stack_outputs,
+    stderr_note,
+)
 
 OK = 0
 FAILED = 1
 FAILED_STATES = {"FAILED", "REJECTED", "TIMED_OUT", "ABORTED"}
+# The audit log keeps an item 180 days on AWS (its TTL); local exports keep everything. Ten years
+# bounds what a date can be asked back to.
+MAX_HISTORY_DAYS = 3650
+
+EPILOG = """\
+exit codes:
+  0  ok
+  1  the thing asked about failed or does not exist (an unknown execution, a failed run,
+     a redrive that failed again)
+  2  unusable arguments: a malformed execution name or date, an unknown time zone or
+     named query, SQL that cannot run, no local data, a stack that cannot be read
+
+Global options (--local, --stack, --data-dir, --region, --timezone, --json) may come before
+or after the command. An object of the history that cannot be used (a damaged summary or
+audit export) is skipped, and named in a one-line note on stderr.
+"""
+
+
+# ------------------------------------------------------------------ arguments
+
+
+def execution_name(text: str) -> str:
+    """An execution name as Step Functions accepts it (StartExecution's ``name``: 1-80
+    characters, no whitespace, brackets, wildcards, special or control characters;
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+    The rule is ``asl_runner.limits.name_problem``; a name that breaks it names no execution,
+    so it is refused here, before it reaches a key, a query or a file name."""
+    from asl_runner.limits import name_problem
+
+    problem = name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}: {one_line(text[:40])}{'...' if len(text) > 40 else ''}")
+    return text
+
+
+def user_id(text: str) -> str:
+    from csv_dmap.models.rows import USER_ID_MAX_LENGTH, is_valid_user_id
+
+    if not is_valid_user_id(text):
+        raise argparse.ArgumentTypeError(
+            f"not a user id (1 to {USER_ID_MAX_LENGTH} characters of A-Z a-z 0-9 _ . : @ -): {one_line(text[:40])}"
+        )
+    return text
+
+
+def days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {one_line(text[:40])}") from None
+    if not 1 <= value <= MAX_HISTORY_DAYS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_HISTORY_DAYS} (the audit log on AWS keeps 180 days)")
+    return value
+
+
+def day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {one_line(text[:40])}") from None
+
+
+def timezone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):  # ValueError: a path, not a key
+        raise argparse.ArgumentTypeError(f"no such time zone: {one_line(text[:60])} (e.g. Asia/Tokyo, UTC)") from None
+    return text
+
+
+def _global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """The options every command takes, before or after it. On the commands' parsers they
+    default to SUPPRESS, so that one given before the command is not reset after it."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--local", action="store_true", default=default(False), help="the local runs' data (.local/data); the default"
+    )
+    where.add_argument("--stack", metavar="NAME", default=default(None), help="a deployed stack (its outputs)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=default(None), help="local data directory (default .local/data)"
+    )
+    parser.add_argument("--region", default=default(None), help="AWS region of the stack (default: the SDK's)")
+    parser.add_argument(
+        "--timezone", type=timezone, default=default("Asia/Tokyo"), help="the report time zone (default Asia/Tokyo)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="JSON for scripts instead of a table"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csv-dmap", description="Operate and analyse csv-dmap runs.")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--local", action="store_true", help="the local runs' data (.local/data); the default")
-    where.add_argument("--stack", metavar="NAME", help="a deployed stack (resources from its outputs)")
-    parser.add_argument("--data-dir", type=Path, help="local data directory (default .local/data)")
-    parser.add_argument("--region", help="AWS region of the stack (default: the SDK's)")
-    parser.add_argument("--timezone", default="Asia/Tokyo", help="the report time zone (default Asia/Tokyo)")
-    parser.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("status", help="progress of a running map, or the run summary").add_argument("execution")
-    p = sub.add_parser("failures", help="failed rows of an execution (audit log)")
-    p.add_argument("execution")
-    p.add_argument("--type", dest="error_type", help="only this error type")
-    p = sub.add_parser("history", help="a user's changes across runs (audit log)")
-    p.add_argument("user")
-    p.add_argument("--days", type=int, default=7)
-    sub.add_parser("runs", help="the runs of a day").add_argument("--date", type=date.fromisoformat)
-    sub.add_parser("report", help="regenerate a day's report").add_argument("date", type=date.fromisoformat)
-    p = sub.add_parser(
-        "redrive", help="redrive a failed execution: its failed and pending batches run again (AWS and local)"
+    parser = argparse.ArgumentParser(
+        prog="csv-dmap",
+        description="Operate and analyse csv-dmap runs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("execution")
+    _global_options(parser, defaults=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text, epilog=EPILOG, formatter_class=parser.formatter_class)
+        _global_options(p, defaults=False)
+        return p
+
+    command("status", "progress of a running map, or the run summary").add_argument("execution", type=execution_name)
+    p = command("failures", "failed rows of an execution (audit log)")
+    p.add_argument("execution", type=execution_name)
+    p.add_argument("--type", dest="error_type", help="only this error type")
+    p = command("history", "a user's changes across runs (audit log)")
+    p.add_argument("user", type=user_id)
+    p.add_argument("--days", type=days, default=7, help=f"how far back, 1 to {MAX_HISTORY_DAYS} (default 7)")
+    command("runs", "the runs of a day").add_argument("--date", type=day)
+    command("report", "regenerate a day's report").add_argument("date", type=day)
+    p = command("redrive", "redrive a failed execution: its failed and pending batches run again (AWS and local)")
+    p.add_argument("execution", type=execution_name)
     p.add_argument("--database-url", help="--local: the database the run used (default: DATABASE_URL or .local SQLite)")
-    p = sub.add_parser("query", help="SQL over the local data (the Glue tables' names)")
+    p = command(
+        "query",
+        "SQL over the local data (the Glue tables' names): one SELECT that reads the local data "
+        "directory and nothing else (docs/architecture.md)",
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--sql")
-    src.add_argument("--file", type=Path)
+    src.add_argument("--file", type=Path, help="a file of SQL (UTF-8)")
     src.add_argument("--named", help="a named query: " + ", ".join(_query_names()))
     p.add_argument("--param", action="append", default=[], help="a value for each ? of the query, in order")
-    sub.add_parser("queries", help="list the named queries")
-    rejects.add_parser(sub)
-    check.add_parser(sub)
+    command("queries", "list the named queries")
+    rejects.arguments(command("rejects", rejects.HELP), execution_name)
+    check.arguments(command("check", check.HELP))
     return parser
 
 
 def _query_names() -> list[str]:
-    from .engine import QUERIES_DIR
+    from .engine import named_queries
 
-    names = []
-    for path in sorted(QUERIES_DIR.glob("*.sql")):
-        head = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("-- name:")), "")
-        names.append(head.partition(":")[2].strip() or path.stem)
-    return names
+    return [q.name for q in named_queries()]
 
 
 # ------------------------------------------------------------------ output
@@ -92,18 +201,30 @@ def _cell(value: Any) -> str:
         return f"{value:,.3f}".rstrip("0").rstrip(".")
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(value)
+    return one_line(str(value))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: East Asian wide and fullwidth characters take two
+    (Unicode's East_Asian_Width W and F), combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text
+    )
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - display_width(text))
+    return fill + text if right else text + fill
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO) -> None:
-    """Plain-text columns, numbers right-aligned."""
+    """Plain-text columns aligned by display width, numbers right-aligned."""
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    widths = [max([display_width(c)] + [display_width(row[i]) for row in cells]) for i, c in enumerate(columns)]
     numeric = [all(isinstance(plain(r.get(c)), (int, float)) or r.get(c) is None for r in rows) for c in columns]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(), file=out)
+    print("  ".join(_pad(c, w, False) for c, w in zip(columns, widths, strict=True)).rstrip(), file=out)
     for row in cells:
-        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric, strict=True)]
-        print("  ".join(parts).rstrip(), file=out)
+        print("  ".join(_pad(v, w, num) for v, w, num in zip(row, widths, numeric, strict=True)).rstrip(), file=out)
     if not rows:
         print("(none)", file=out)
 
@@ -111,7 +232,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out: TextIO) -
 def _pairs(data: dict[str, Any], out: TextIO) -> None:
     width = max((len(k) for k in data), default=0) + 2
     for key, value in data.items():
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else _cell(value)
+        shown = one_line(json.dumps(value, ensure_ascii=False)) if isinstance(value, (dict, list)) else _cell(value)
         print(f"{key:<{width}}{shown}", file=out)
 
 
@@ -152,7 +273,7 @@ def cmd_status(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
     progress, summary = answer.get("progress"), answer.get("summary")
 
     def show() -> None:
-        print(f"{answer['execution']}  {answer['state']}", file=out)
+        print(f"{answer['execution']}  {one_line(str(answer['state']))}", file=out)
         if progress:
             eta = progress["eta_seconds"]
             print(
@@ -166,7 +287,7 @@ def cmd_status(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
         elif summary:
             _pairs({k: summary.get(k) for k in SUMMARY_FIELDS if k in summary}, out)
         elif answer.get("error"):
-            print(f"error     {answer['error']}: {answer.get('cause') or ''}", file=out)
+            print(f"error     {one_line(str(answer['error']))}: {one_line(str(answer.get('cause') or ''))}", file=out)
 
     _emit(args, out, answer, show)
     return FAILED if answer["state"] in FAILED_STATES else OK
@@ -220,8 +341,6 @@ def _unaudited(summary: Any, audited: list[dict[str, Any]], error_type: str | No
 
 
 def cmd_history(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
-    if args.days < 1:
-        raise CliError("--days must be at least 1", USAGE)
     since = datetime.now(UTC) - timedelta(days=args.days)
     items = backend.history(args.user, since)
     rows = [
@@ -304,28 +423,47 @@ def cmd_redrive(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
     return OK if answer["status"] == "SUCCEEDED" else FAILED
 
 
-def cmd_query(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
-    from .engine import named_queries, run_query
+def _query_text(backend: LocalBackend, args: argparse.Namespace) -> str:
+    from .engine import named_queries
 
-    if not isinstance(backend, LocalBackend):
-        raise CliError("query runs over the local data; on a stack use the Athena workgroup's named queries", USAGE)
     if args.named:
         found = {q.name: q for q in named_queries()} | {q.file: q for q in named_queries()}
         if args.named not in found:
-            raise CliError(f"no named query {args.named!r}; there are: {', '.join(_query_names())}", USAGE)
-        sql = found[args.named].sql
-    elif args.file:
-        if not args.file.is_file():
-            raise CliError(f"no such file: {args.file}", USAGE)
-        sql = args.file.read_text(encoding="utf-8")
-    else:
-        sql = args.sql
-    if not sql or not sql.strip():
+            raise CliError(f"no named query {one_line(args.named)!r}; there are: {', '.join(_query_names())}", USAGE)
+        query = found[args.named]
+        if len(args.param) != query.parameters:
+            raise CliError(
+                f"the named query {query.name} takes {query.parameters} parameter(s), got {len(args.param)}: "
+                f"{query.description} Usage: {query.usage} (make query NAMED={query.name} PARAMS=...)",
+                USAGE,
+            )
+        return query.sql
+    if args.file:
+        try:
+            return str(args.file.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise CliError(f"--file {one_line(str(args.file))} is not UTF-8 text (byte {exc.start})", USAGE) from None
+        except OSError as exc:
+            raise CliError(f"--file {one_line(str(args.file))}: {exc.strerror or exc}", USAGE) from None
+    return str(args.sql)
+
+
+def cmd_query(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    import duckdb
+
+    from .engine import QueryRefused
+
+    if not isinstance(backend, LocalBackend):
+        raise CliError("query runs over the local data; on a stack use the Athena workgroup's named queries", USAGE)
+    sql = _query_text(backend, args)
+    if not sql.strip():
         raise CliError('no SQL given: make query SQL="SELECT ..." or FILE=path.sql', USAGE)
     try:
-        result = run_query(backend.con, sql, args.param)
-    except Exception as exc:  # noqa: BLE001 - DuckDB raises many kinds; the operator needs its first line
-        raise CliError(f"query failed: {str(exc).splitlines()[0]}", USAGE) from None
+        result = backend.con.analyse(sql, args.param)
+    except QueryRefused as exc:
+        raise CliError(f"query refused: {exc}", USAGE) from None
+    except duckdb.Error as exc:  # DuckDB raises many kinds; the operator needs its first line
+        raise CliError(f"query failed: {one_line(str(exc).splitlines()[0])}", USAGE) from None
     records = result.records()
     _emit(args, out, records, lambda: table(records, result.columns, out))
     return OK
@@ -354,7 +492,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
 NO_BACKEND = ("queries", "check")  # they read neither the local data nor a stack
 
 
-def aws_backend(stack: str, region: str | None) -> AwsBackend:
+def aws_backend(stack: str, region: str | None, note: Callable[[str], None]) -> AwsBackend:
     import boto3
     from botocore.exceptions import BotoCoreError
 
@@ -367,6 +505,7 @@ def aws_backend(stack: str, region: str | None) -> AwsBackend:
             s3=session.client("s3"),
             dynamodb=session.client("dynamodb"),
             states=session.client("stepfunctions"),
+            note=note,
         )
     except BotoCoreError as exc:  # no credentials, no region, endpoint unreachable
         raise CliError(f"cannot reach AWS for stack {stack}: {exc}", USAGE) from None
@@ -385,26 +524,44 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, backend: 
         return FAILED
 
 
+class Notes:
+    """One-line notes on stderr, each said once (a damaged summary that two reads meet)."""
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def __call__(self, line: str) -> None:
+        if line not in self.said:
+            self.said.add(line)
+            stderr_note(line)
+
+
 def _main(argv: Sequence[str] | None, out: TextIO | None, backend: Backend | None) -> int:
     out = out or sys.stdout
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.local and args.stack:  # one before the command and one after it: argparse's group sees neither
+        parser.error("argument --stack: not allowed with argument --local")
+    note = Notes()
     try:
         if args.command in NO_BACKEND:
             return COMMANDS[args.command](None, args, out)
         if backend is None:
             backend = (
-                aws_backend(args.stack, args.region)
+                aws_backend(args.stack, args.region, note)
                 if args.stack
-                else LocalBackend(args.data_dir or local_data_dir(), database_url=getattr(args, "database_url", None))
+                else LocalBackend(
+                    args.data_dir or local_data_dir(), database_url=getattr(args, "database_url", None), note=note
+                )
             )
         return COMMANDS[args.command](backend, args, out)
     except CliError as exc:
-        print(f"csv-dmap: {exc.message}", file=sys.stderr)
+        print(f"csv-dmap: {one_line(exc.message)}", file=sys.stderr)
         return exc.code
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, (ClientError, BotoCoreError)):
-            print(f"csv-dmap: AWS said: {exc}", file=sys.stderr)
+            print(f"csv-dmap: AWS said: {one_line(str(exc))}", file=sys.stderr)
             return USAGE
         raise

@@ -3,15 +3,29 @@ names and columns, so the named queries (``queries/*.sql``) run unchanged here a
 in Athena.
 
 - ``user_update_results``: the per-row results (``rows/execution_date=.../*.json.gz``);
-- ``run_summaries``: one line per run (``summaries/date=.../*.json``);
+- ``run_summaries``: one line per run (``summaries/date=.../*.json``), the summaries
+  ``csv_dmap.summaries.read_summaries`` accepts (the one reader of summaries);
 - ``daily_reports``: one line per day (``daily-reports/date=.../report.json``);
 - ``audit_log``: the audit items the local runs exported (DynamoDB in AWS, not a Glue table).
+
+Each view reads the exact files found when the engine starts (never a pattern built from
+a path the user gave). A damaged file does not stop a query: a file DuckDB cannot read
+is left out and named, and an audit export with damaged lines is read without them.
+
+What an analyst's SQL (``csv-dmap query``) may do, enforced by DuckDB's own settings
+(https://duckdb.org/docs/stable/operations_manual/securing_duckdb/overview): read the local
+data directory, nothing else. Once the views exist, ``enable_external_access`` is off with
+``allowed_directories`` = the data directory (no other file, no network, no extension
+install), ``lock_configuration`` is on (no ``SET`` gives any of it back), and a query is one
+``SELECT`` (or ``EXPLAIN``) statement as DuckDB's parser classifies it: ``COPY``, ``ATTACH``,
+``EXPORT``, ``INSTALL``/``LOAD``, ``CREATE``/``INSERT``, ``SET``, ``PRAGMA`` and ``CALL`` are
+refused, so nothing is written, not even inside the data directory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,9 +37,11 @@ from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION
 from csv_dmap.summaries import TABLE_COLUMNS as SUMMARY_COLUMNS
 
+from .backends import Note
+
 QUERIES_DIR = Path(__file__).parent / "queries"
 
-# The audit items' attributes (contract 5) -> (view column, DuckDB type).
+# The audit items' attributes (csv_dmap.audit.item_record) -> (view column, DuckDB type, attribute).
 AUDIT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("execution_name", "VARCHAR", "executionName"),
     ("line", "BIGINT", "line"),
@@ -54,7 +70,12 @@ class NamedQuery:
 
     @property
     def parameters(self) -> int:
-        return self.sql.count("?")
+        return parameter_count(self.sql)
+
+    @property
+    def usage(self) -> str:
+        values = " ".join(f"--param VALUE{i}" for i in range(1, self.parameters + 1))
+        return f"csv-dmap --local query --named {self.name} {values}".rstrip()
 
 
 def named_queries() -> list[NamedQuery]:
@@ -71,8 +92,26 @@ def named_queries() -> list[NamedQuery]:
     return found
 
 
+def parameter_count(sql: str) -> int:
+    """How many values the query's ``?`` placeholders take, as DuckDB's parser counts them
+    (a ``?`` in a comment or a string is not one)."""
+    try:
+        statements = duckdb.connect(":memory:").extract_statements(sql)
+    except duckdb.Error:
+        return 0  # the query itself will say what is wrong with it
+    return sum(len(s.named_parameters) for s in statements)
+
+
+class QueryRefused(ValueError):
+    """An analyst's SQL that the engine does not run (one line: what, and why)."""
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _files(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join(_quote(str(p)) for p in paths) + "]"
 
 
 def _struct(columns: Sequence[tuple[str, str]]) -> str:
@@ -83,72 +122,183 @@ def _empty(columns: Sequence[tuple[str, str]]) -> str:
     return "SELECT " + ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns) + " WHERE false"
 
 
-def _view_rows(data: Path) -> str:
+def _view_rows(files: Sequence[Path], lenient: Sequence[Path]) -> str:
     columns = [(name, duck) for name, _, duck in ROW_COLUMNS]
     out = [*columns, (ROW_PARTITION[0], ROW_PARTITION[2])]
-    files = sorted(data.glob("rows/execution_date=*/*/*.json.gz"))
     if not files:
         return _empty(out)
     names = ", ".join(name for name, _ in out)
     return (
-        f"SELECT {names} FROM read_json({_quote(str(data / 'rows/execution_date=*/*/*.json.gz'))}, "
+        f"SELECT {names} FROM read_json({_files(files)}, "
         f"format='newline_delimited', columns={_struct(columns)}, hive_partitioning=true, "
         f"hive_types={{'execution_date': 'VARCHAR'}})"
     )
 
 
-def _view_summaries(data: Path) -> str:
+def _view_summaries(files: Sequence[Path], lenient: Sequence[Path]) -> str:
     out = [(name, duck) for name, _, duck, _ in SUMMARY_COLUMNS] + [("execution_date", "VARCHAR")]
-    if not any(data.glob("summaries/date=*/*.json")):
+    if not files:
         return _empty(out)
     keys = [(key, duck) for _, _, duck, key in SUMMARY_COLUMNS] + [("date", "VARCHAR")]
     select = ", ".join(f'"{key}" AS {name}' for (name, _), (key, _) in zip(out, keys, strict=True))
     return (
-        f"SELECT {select} FROM read_json({_quote(str(data / 'summaries/date=*/*.json'))}, "
+        f"SELECT {select} FROM read_json({_files(files)}, "
         f"format='newline_delimited', columns={_struct(keys)}, hive_partitioning=false)"
     )
 
 
-def _view_reports(data: Path) -> str:
+def _view_reports(files: Sequence[Path], lenient: Sequence[Path]) -> str:
     columns = [(name, duck) for name, _, duck, _ in REPORT_COLUMNS]
     out = [*columns, ("report_date", "VARCHAR")]
-    if not any(data.glob("daily-reports/date=*/report.json")):
+    if not files:
         return _empty(out)
     select = ", ".join(name for name, _ in columns)
     return (
         f'SELECT {select}, "date" AS report_date FROM read_json('
-        f"{_quote(str(data / 'daily-reports/date=*/report.json'))}, format='newline_delimited', "
+        f"{_files(files)}, format='newline_delimited', "
         f"columns={_struct(columns)}, hive_partitioning=true, hive_types={{'date': 'VARCHAR'}})"
     )
 
 
-def _view_audit(data: Path) -> str:
+def _view_audit(files: Sequence[Path], lenient: Sequence[Path]) -> str:
+    """The exported audit items; from an export with damaged lines (``lenient``), the lines
+    DuckDB can read (``ignore_errors``: a damaged line reads as nulls and is left out)."""
     out = [(name, duck) for name, duck, _ in AUDIT_COLUMNS]
-    if not any(data.glob("audit/*.jsonl")):
+    strict = [f for f in files if f not in lenient]
+    if not files:
         return _empty(out)
-    keys = [(key, duck) for _, duck, key in AUDIT_COLUMNS]
+    keys = _struct([(key, duck) for _, duck, key in AUDIT_COLUMNS])
     select = ", ".join(f'"{key}" AS {name}' for name, _, key in AUDIT_COLUMNS)
-    return (
-        f"SELECT {select} FROM read_json({_quote(str(data / 'audit/*.jsonl'))}, "
-        f"format='newline_delimited', columns={_struct(keys)})"
-    )
+    parts = []
+    if strict:
+        parts.append(f"SELECT {select} FROM read_json({_files(strict)}, format='newline_delimited', columns={keys})")
+    if lenient:
+        parts.append(
+            f"SELECT {select} FROM read_json({_files(lenient)}, format='newline_delimited', columns={keys}, "
+            f'ignore_errors=true) WHERE "executionName" IS NOT NULL AND "status" IS NOT NULL'
+        )
+    return " UNION ALL ".join(parts)
 
 
-VIEWS = {
-    "user_update_results": _view_rows,
-    "run_summaries": _view_summaries,
-    "daily_reports": _view_reports,
-    "audit_log": _view_audit,
+# Each view: the files it reads (relative to the data directory) and how.
+VIEWS: dict[str, tuple[str, Callable[[Sequence[Path], Sequence[Path]], str]]] = {
+    "user_update_results": ("rows/execution_date=*/*/*.json.gz", _view_rows),
+    "run_summaries": ("summaries/date=*/*.json", _view_summaries),
+    "daily_reports": ("daily-reports/date=*/report.json", _view_reports),
+    "audit_log": ("audit/*.jsonl", _view_audit),
 }
+# Lines of these views' files can be damaged one by one (JSON Lines written as a run goes).
+LINE_BY_LINE = {"audit_log"}
+ANALYST_STATEMENTS = {"SELECT", "EXPLAIN"}
 
 
-def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the four views over ``data_dir``."""
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    for name, view in VIEWS.items():
-        con.execute(f"CREATE VIEW {name} AS {view(data_dir)}")
-    return con
+@dataclass
+class _View:
+    name: str
+    files: list[Path]
+    lenient: list[Path] = field(default_factory=list)
+
+
+class LocalData:
+    """An in-memory DuckDB with the four views over a data directory, locked to it."""
+
+    def __init__(self, data_dir: Path, summaries: Sequence[str] | None = None, note: Note | None = None):
+        self.data_dir = data_dir.resolve()
+        self.notes: list[str] = []
+        self.note: Note = note or self.notes.append
+        if summaries is None:  # the summaries the one reader accepts
+            from csv_dmap.summaries import all_summaries
+
+            from .backends import DirectorySummaries
+
+            found = all_summaries(DirectorySummaries(self.data_dir))
+            for skipped in found.skipped:
+                self.note(skipped.line())
+            summaries = list(found.keys.values())
+        self.views: dict[str, _View] = {}
+        for name, (pattern, _) in VIEWS.items():
+            files = (
+                [self.data_dir / key for key in sorted(summaries)]
+                if name == "run_summaries"
+                else sorted(self.data_dir.glob(pattern))
+            )
+            self.views[name] = _View(name, files)
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        for view in self.views.values():
+            self._create(view)
+        self._lock()
+
+    def _create(self, view: _View) -> None:
+        build = VIEWS[view.name][1]
+        self.con.execute(f"CREATE OR REPLACE VIEW {view.name} AS {build(view.files, view.lenient)}")
+
+    def _lock(self) -> None:
+        self.con.execute(f"SET allowed_directories = [{_quote(str(self.data_dir) + '/')}]")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+
+    def _relative(self, text: str) -> str:
+        return text.replace(str(self.data_dir) + "/", "")
+
+    def _damaged(self, message: str) -> tuple[_View, Path] | None:
+        """The view file a DuckDB error names (the longest match: ``a.json`` is not ``a.json.gz``)."""
+        named = [(len(str(f)), view, f) for view in self.views.values() for f in view.files if str(f) in message]
+        if not named:
+            return None
+        _, view, path = max(named, key=lambda found: found[0])
+        return view, path
+
+    def _leave_out(self, view: _View, path: Path, message: str) -> None:
+        why = self._relative(message.splitlines()[0] if message else "unreadable")
+        key = path.relative_to(self.data_dir).as_posix()
+        if view.name in LINE_BY_LINE and path not in view.lenient:
+            view.lenient.append(path)
+            self.note(f"{key} is damaged ({why}); its unreadable lines are left out")
+        else:
+            view.files.remove(path)
+            if path in view.lenient:
+                view.lenient.remove(path)
+            self.note(f"skipped {key}: {why}")
+        self._create(view)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
+        """Run trusted SQL (the engine's own, the named queries); a file of a view that DuckDB
+        cannot read is left out (and named) and the query runs again."""
+        attempts = 1 + 2 * sum(len(v.files) for v in self.views.values())
+        for _ in range(attempts):
+            try:
+                cursor = self.con.execute(sql, list(parameters)) if parameters else self.con.execute(sql)
+            except duckdb.Error as exc:
+                damaged = self._damaged(str(exc))
+                if damaged is None:
+                    raise
+                self._leave_out(*damaged, str(exc))
+                continue
+            columns = [d[0] for d in cursor.description or []]
+            return QueryResult(columns, cursor.fetchall())
+        raise QueryRefused("the query kept failing on damaged files")  # unreachable: each retry leaves one out
+
+    def analyse(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
+        """An analyst's SQL: one read-only statement (see the module's docstring)."""
+        statements = self.con.extract_statements(sql)  # a syntax error is DuckDB's to name
+        if len(statements) != 1:
+            raise QueryRefused(f"one SQL statement at a time, got {len(statements)}")
+        kind = statements[0].type.name
+        if kind not in ANALYST_STATEMENTS:
+            raise QueryRefused(
+                f"{kind} is not allowed: a query reads the local data (SELECT or EXPLAIN) and writes nothing"
+            )
+        wanted = len(statements[0].named_parameters)
+        if wanted != len(parameters):
+            raise QueryRefused(f"the query takes {wanted} parameter(s) (--param), got {len(parameters)}")
+        return self.execute(sql, parameters)
+
+
+def connect(data_dir: Path, summaries: Sequence[str] | None = None, note: Note | None = None) -> LocalData:
+    """The engine over ``data_dir`` (``summaries``: the summary keys to read; by default the
+    ones ``csv_dmap.summaries`` accepts in that directory)."""
+    return LocalData(data_dir, summaries, note)
 
 
 @dataclass
@@ -160,17 +310,15 @@ class QueryResult:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
-def run_query(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
-    cursor = con.execute(sql, list(parameters)) if parameters else con.execute(sql)
-    columns = [d[0] for d in cursor.description or []]
-    return QueryResult(columns, cursor.fetchall())
+def run_query(data: LocalData, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
+    return data.execute(sql, parameters)
 
 
 class LocalAuditReader:
     """The local counterpart of ``csv_dmap.audit.AuditLogReader`` (same two methods,
     same camelCase dicts), over the audit items the local runs exported."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: LocalData):
         self.con = con
 
     def _select(self, where: str, order: str, parameters: Sequence[Any]) -> list[dict[str, Any]]:

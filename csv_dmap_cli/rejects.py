@@ -13,9 +13,10 @@ import argparse
 import json
 import os
 import shutil
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TextIO
 
 from csv_dmap.models import RunSummary
 
@@ -25,9 +26,12 @@ OK = 0
 CHUNK = 1024 * 1024
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("rejects", help="the rows of a run not applied, as a CSV to fix and upload again")
-    p.add_argument("execution")
+HELP = "the rows of a run not applied, as a CSV to fix and upload again"
+
+
+def arguments(p: argparse.ArgumentParser, execution: Callable[[str], str]) -> None:
+    """The command's arguments (``execution``: the CLI's rule for an execution name)."""
+    p.add_argument("execution", type=execution)
     p.add_argument("-o", "--output", type=Path, help="write the file here (default: standard output)")
 
 

@@ -2,7 +2,11 @@
 URL) for Aurora. Resources are created from template.yaml itself, so the
 local table has the same keys and GSIs as the deployed one, and functions
 get the environment the template gives them, with references resolved to the
-local names."""
+local names.
+
+Two configurations of AWS: ``aws="moto"`` (every service in moto, in memory: tests, ``exec``)
+and ``aws="disk"`` (``make run``: S3 and DynamoDB served by processes that keep their data on
+disk, ``local_aws``; the rest in moto), whose memory does not grow with the rows."""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import subprocess
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from . import ACCOUNT, REGION, layer
+from . import ACCOUNT, REGION, layer, local_aws
 from .containers import FunctionContainers
+from .phases import Phases
 from .template import ROOT, TEMPLATE, functions, load_template, parameter_defaults, table_definition, ttl_attribute
 
 DEFAULT_DB = ROOT / ".local" / "csv_dmap.sqlite"
@@ -50,6 +55,7 @@ class LocalEnvironment:
         quiet: bool = False,
         moto_server: bool = False,
         create_schema: bool | None = None,
+        aws: str = "moto",
     ):
         # template_path=None: the project's template; "" : none (moto only, no database).
         self.template_path = (
@@ -68,6 +74,11 @@ class LocalEnvironment:
         # moto in a process of its own (the AWS services' memory is not the runner's; benchmarks)
         self.moto_server = moto_server
         self._server: subprocess.Popen[bytes] | None = None
+        if aws not in ("moto", "disk"):
+            raise ValueError(f"aws must be 'moto' or 'disk', not {aws!r}")
+        self.aws = aws
+        self._s3: local_aws.RunS3 | None = None
+        self._dynamodb: local_aws.SharedDynamoDB | None = None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.functions = functions(self.template, self.template_path.parent) if self.template_path else {}
@@ -75,6 +86,7 @@ class LocalEnvironment:
         is_project = self.template_path is not None and self.template_path.resolve() == TEMPLATE.resolve()
         self.create_schema = is_project if create_schema is None else create_schema
         self.containers: FunctionContainers | None = None
+        self.phases = Phases()  # what the run is doing (``make run`` shows it)
 
     # ------------------------------------------------------------ names
     # Resource kind -> (physical name, Arn) of its local stand-in.
@@ -235,12 +247,16 @@ class LocalEnvironment:
             layer.ensure_layer_on_path()
         self._set_env(_FAKE_CREDENTIALS if self.use_moto else {})
         self._set_env(_LOCAL_ENV)
+        if self.aws == "disk":
+            self._start_disk_stand_ins()
         if self.use_moto and self.moto_server:
             self._start_moto_server()
         elif self.use_moto:
             from moto import mock_aws
 
-            self._mock = mock_aws()
+            # with S3 and DynamoDB on their own servers, moto must leave the credentials alone
+            config: Any = {"core": {"mock_credentials": False}} if self.aws == "disk" else None
+            self._mock = mock_aws(config=config) if config else mock_aws()
             self._mock.start()
         harness = self.all_functions_environment()
         self._set_env(harness)
@@ -280,9 +296,50 @@ class LocalEnvironment:
                 time.sleep(0.1)
         self._set_env({"AWS_ENDPOINT_URL": endpoint})
 
+    def _start_disk_stand_ins(self) -> None:
+        """S3 (s3rver, this run's own) and DynamoDB (the checkout's dynalite) on disk."""
+        self._s3 = local_aws.RunS3()
+        s3 = self._s3.start()
+        self._dynamodb = local_aws.SharedDynamoDB()
+        dynamodb = self._dynamodb.attach()
+        self._set_env(
+            {
+                **local_aws.CREDENTIALS,
+                "AWS_ENDPOINT_URL_S3": s3,
+                "AWS_ENDPOINT_URL_DYNAMODB": dynamodb,
+                # s3rver knows no aws-chunked uploads with trailing checksums (botocore's default)
+                "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+                "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+            }
+        )
+
     @property
     def moto_server_pid(self) -> int | None:
         return self._server.pid if self._server else None
+
+    @property
+    def audit_persists(self) -> bool:
+        """Does the audit table outlive the run (``aws="disk"``), so that nothing needs saving?"""
+        return self._dynamodb is not None
+
+    def stand_in_pids(self) -> dict[str, int]:
+        """The processes that serve AWS besides the runner, by name."""
+        pids: dict[str, int] = {}
+        if self._server is not None:
+            pids["moto-server"] = self._server.pid
+        if self._s3 is not None and self._s3.proc is not None:
+            pids["s3rver"] = self._s3.proc.pid
+        if self._dynamodb is not None and self._dynamodb.server is not None:
+            pids["dynalite"] = self._dynamodb.server.pid
+        return pids
+
+    def stand_in_rss_mib(self) -> dict[str, float | None]:
+        """Peak resident memory of each process that serves AWS besides the runner (MiB)."""
+        return {name: local_aws.peak_rss_mib(pid) for name, pid in self.stand_in_pids().items()}
+
+    def stand_in_cpu_seconds(self) -> dict[str, float | None]:
+        """CPU time each process that serves AWS besides the runner has used so far (seconds)."""
+        return {name: local_aws.cpu_seconds(pid) for name, pid in self.stand_in_pids().items()}
 
     def __exit__(self, *exc: object) -> None:
         if self._mock is not None:
@@ -292,6 +349,12 @@ class LocalEnvironment:
             self._server.terminate()
             self._server.wait(timeout=30)
             self._server = None
+        if self._s3 is not None:
+            self._s3.stop()
+            self._s3 = None
+        if self._dynamodb is not None:
+            self._dynamodb.detach()
+            self._dynamodb = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -307,10 +370,10 @@ class LocalEnvironment:
         """Per-container singletons of the layer were built for another environment."""
         layer.reset()
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Any = None) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=REGION)
+        return boto3.client(service, region_name=REGION, config=config)
 
     def provision(self) -> None:
         for logical_id, res in self.template["Resources"].items():
@@ -319,23 +382,32 @@ class LocalEnvironment:
                 bucket = self.physical_name(logical_id)
                 self.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
                 versioning = ((res.get("Properties") or {}).get("VersioningConfiguration") or {}).get("Status")
-                if versioning == "Enabled":  # the input bucket: every upload is a version of its own
+                # the input bucket: every upload is a version of its own (not on s3rver, which keeps one
+                # object per key: make run's input names no version, so each run reads the key's object)
+                if versioning == "Enabled" and self.aws == "moto":
                     self.client("s3").put_bucket_versioning(
                         Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
                     )
             elif kind == "AWS::DynamoDB::Table":
-                ddb = self.client("dynamodb")
-                name = self.physical_name(logical_id)
-                ddb.create_table(**table_definition(self.template, logical_id, name))
-                ttl = ttl_attribute(self.template, logical_id)
-                if ttl:
-                    ddb.update_time_to_live(
-                        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
-                    )
+                self._provision_table(logical_id)
             elif kind == "AWS::SNS::Topic":
                 self.client("sns").create_topic(Name=self.attribute(logical_id, "TopicName"))
             elif kind == "AWS::Serverless::StateMachine":
                 self._provision_state_machine(logical_id, res.get("Properties") or {})
+
+    def _provision_table(self, logical_id: str) -> None:
+        ddb = self.client("dynamodb")
+        name = self.physical_name(logical_id)
+        definition = table_definition(self.template, logical_id, name)
+        if self.audit_persists:
+            # the table of earlier runs, kept on disk: used as it is when it has the template's keys
+            # (dynalite has no TTL: items are kept until `make clean-local`, as moto keeps them)
+            local_aws.ensure_table(ddb, definition)
+            return
+        ddb.create_table(**definition)
+        ttl = ttl_attribute(self.template, logical_id)
+        if ttl:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl})
 
     def _provision_state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         """Registered with moto, so that a function that starts the state machine (StartRun)

@@ -56,6 +56,8 @@ def prepare(
 def _from_template(env: LocalEnvironment, text: str, state_machine: str | None) -> tuple[str, str]:
     """The definition with the template's DefinitionSubstitutions, and the state machine's name."""
     ids = env.state_machine_ids()
+    if state_machine is not None and state_machine not in ids:
+        raise CannotRun(f"--state-machine {state_machine}: the template has {', '.join(ids) or 'no state machine'}")
     sm = state_machine or (ids[0] if len(ids) == 1 else None)
     if sm is None and ids:
         raise CannotRun(f"the template has several state machines; pick one with --state-machine ({', '.join(ids)})")
@@ -96,6 +98,8 @@ def run_definition(
 
 def main(args: Any) -> int:
     try:
+        if args.template and not Path(args.template).is_file():
+            raise CannotRun(f"--template: no file {args.template}")
         check_name(args.name)
         data = read_input(args.input)
         with LocalEnvironment(template_path=args.template or "", database_url=args.database_url) as env:

@@ -50,15 +50,29 @@ def _read_event(path: str) -> Any:
         raise CannotRun(f"cannot read the event {path}: {exc}") from None
 
 
+def _seed_ids(path: str) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CannotRun(f"cannot read the user ids of --seed-users {path}: {exc}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def main(args: Any) -> int:
     from . import layer
-    from .s3util import put_local_file
+    from .s3util import parse_s3_spec, put_local_file
 
+    if args.template and not Path(args.template).is_file():
+        raise CannotRun(f"--template: no file {args.template}")
+    environment = LocalEnvironment(template_path=args.template, database_url=args.database_url)
+    # what was asked for first (make invoke FN=nope names the function, not its default event file)
+    logical_id = resolve_function(environment, args.function)
     event = _read_event(args.event)
-    with LocalEnvironment(template_path=args.template, database_url=args.database_url) as env:
-        logical_id = resolve_function(env, args.function)
-        if args.seed_users:
-            ids = [line.strip() for line in Path(args.seed_users).read_text().splitlines() if line.strip()]
+    ids = _seed_ids(args.seed_users) if args.seed_users else []
+    for spec in args.s3_object or []:
+        parse_s3_spec(spec)
+    with environment as env:
+        if ids:
             layer.seed_users(ids)
         for spec in args.s3_object or []:
             put_local_file(env, spec)

@@ -18,7 +18,7 @@ from asl_runner import ExecutionResult, RunOptions
 from asl_runner.cli import CannotRun
 from asl_runner.redrive import Checkpoint
 
-from . import layer
+from . import layer, localdata
 from .environment import LocalEnvironment
 from .exec_cli import run_definition
 from .template import ROOT
@@ -108,17 +108,10 @@ def announce(env: LocalEnvironment, result: ExecutionResult, execution_input: An
         print(f"warning: the status-change rule's function failed: {exc.error}: {exc.cause[:300]}", file=sys.stderr)
 
 
-def keep_for_analysis(env: LocalEnvironment, name: str, data_dir: Path | None = None) -> None:
-    """The execution's rows, summary, reports and audit items into the local data directory
-    (``layer.keep_for_analysis``), while moto still holds them."""
-    layer.keep_for_analysis(
-        env.client("s3"),
-        env.physical_name("ResultsBucket"),
-        env.client("dynamodb"),
-        env.physical_name("AuditTable"),
-        name,
-        data_dir=data_dir,
-    )
+def keep_for_analysis(env: LocalEnvironment, name: str, data_dir: Path | None = None, rows: int = 0) -> None:
+    """The execution's rows, summary, reports and audit records into the local data directory
+    (``localdata.keep_for_analysis``), while the run's S3 still holds them."""
+    localdata.keep_for_analysis(env, name, data_dir, rows)
 
 
 def finish(
@@ -141,6 +134,7 @@ def finish(
     if out_dir is not None:
         shutil.rmtree(out_dir, ignore_errors=True)
     summary = _summary(env, out_dir, name, result, run_seconds, export and out_dir is not None)
+    summary["phaseSeconds"] = dict(env.phases.seconds)
     summary["rowsInFile"] = total_rows
     summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     summary["redrive"] = redrive
@@ -180,15 +174,12 @@ def _summary(
     audit_count = None
     outputs: dict[str, Any] = {}
     if export and out_dir is not None:
-        env.export_s3(out_dir / "s3")
-        audit_count = env.export_table("AuditTable", out_dir / "audit.jsonl")
+        s3_dir, audit_jsonl, audit_count = localdata.export_out(env, out_dir, name)
         outputs = {
-            "resultWriter": [str(out_dir / "s3" / results_bucket / run["manifestKey"])]
-            if run.get("manifestKey")
-            else [],
-            "runSummary": [str(out_dir / "s3" / results_bucket / k) for k in summaries],
-            "s3Export": str(out_dir / "s3"),
-            "auditJsonl": str(out_dir / "audit.jsonl"),
+            "resultWriter": [str(s3_dir / results_bucket / run["manifestKey"])] if run.get("manifestKey") else [],
+            "runSummary": [str(s3_dir / results_bucket / k) for k in summaries],
+            "s3Export": str(s3_dir),
+            "auditJsonl": str(audit_jsonl),
         }
     map_run = result.map_runs[0] if result.map_runs else {}
     rows = int(run.get("rows") or 0)
@@ -215,7 +206,7 @@ def _summary(
         "durationSeconds": round(run_seconds, 2),
         "rowsPerSecond": round(rows / run_seconds) if run_seconds else None,
         "peakRssMiB": None,
-        "awsStandInRssMiB": _rss_mib(env.moto_server_pid) if env.moto_server_pid else None,
+        "awsStandInRssMiB": env.stand_in_rss_mib(),
         "auditRecords": audit_count,
         "rejectsKey": run.get("rejectsKey"),
         "rejectsError": run.get("rejectsError"),
@@ -226,7 +217,7 @@ def _summary(
 
 def _rejects_path(summary: dict[str, Any], data_dir: Path | None) -> str | None:
     """Where ``keep_for_analysis`` put the run's reject file, if it has one."""
-    from csv_dmap_cli.localdata import local_data_dir
+    from .localdata import local_data_dir
 
     key = summary.get("rejectsKey")
     return str((data_dir or local_data_dir()) / key) if key else None
@@ -237,17 +228,6 @@ def _readable(cause: str | None) -> str | None:
     from csv_dmap.logic.run_status import cause_text
 
     return cause_text(cause)
-
-
-def _rss_mib(pid: int) -> float | None:
-    """Peak RSS (VmHWM) of another process, in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
 def _format_rate(rows: int, seconds: float) -> str:

@@ -49,7 +49,7 @@ def redrive_command(execution: str) -> str:
 
 
 def kit_dir(execution: str, data_dir: Path | None = None) -> Path:
-    from csv_dmap_cli.localdata import local_data_dir
+    from .localdata import local_data_dir
 
     return (data_dir or local_data_dir()) / KIT / execution
 
@@ -84,12 +84,13 @@ def keep_kit(
     """Save what a redrive of ``result``'s execution needs (while moto still runs), and return
     the command that redrives it; when a redrive could not help, keep only the reason, say so
     to ``csv-dmap redrive`` later, and return None."""
+    from .localdata import temporary_name
     from .pipeline import mask_url
 
     checkpoint = result.checkpoint
     assert checkpoint is not None
     target = kit_dir(checkpoint.name, data_dir)
-    staging = target.with_name(f".{target.name}.tmp")
+    staging = temporary_name(target)  # this writer's own (localdata)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     blocker = redrive_blocker(checkpoint)
@@ -110,8 +111,9 @@ def keep_kit(
 
 
 def _save_kit(env: LocalEnvironment, checkpoint: Checkpoint, kit: Path) -> None:
-    """The execution's objects and audit items, copied out of moto into ``kit``."""
-    from csv_dmap_cli.localdata import execution_items, object_keys
+    """The execution's objects (and its audit items, unless the audit table outlives the run),
+    copied out of the run's S3 into ``kit``."""
+    from .localdata import execution_items, object_keys
 
     s3 = env.client("s3")
     source = checkpoint.input if isinstance(checkpoint.input, dict) else {}
@@ -125,12 +127,17 @@ def _save_kit(env: LocalEnvironment, checkpoint: Checkpoint, kit: Path) -> None:
             meta = s3.head_object(Bucket=bucket, Key=key).get("Metadata") or {}
             listed[f"{logical_id}/{key}"] = {"sha256": _sha256(path), "metadata": meta}
     (kit / OBJECTS).write_text(json.dumps(listed, ensure_ascii=False), encoding="utf-8")
+    if env.audit_persists:
+        return
     with open(kit / "audit.jsonl", "w", encoding="utf-8") as fh:
-        table = env.physical_name("AuditTable")
-        fh.writelines(
-            json.dumps(raw, ensure_ascii=False) + "\n"
-            for raw in execution_items(env.client("dynamodb"), table, checkpoint.name)
+        items = execution_items(
+            s3,
+            env.physical_name("ResultsBucket"),
+            env.client("dynamodb"),
+            env.physical_name("AuditTable"),
+            checkpoint.name,
         )
+        fh.writelines(json.dumps(raw, ensure_ascii=False) + "\n" for raw in items)
 
 
 def _sha256(path: Path) -> str:
@@ -186,7 +193,7 @@ class KitManifest(BaseModel):
 
 def load_kit(execution: str, data_dir: Path | None = None) -> KitManifest:
     """The kit's manifest; ``NotRedrivable`` (with the reason) when there is none or it is damaged."""
-    from csv_dmap_cli.localdata import local_data_dir
+    from .localdata import local_data_dir
 
     kit = kit_dir(execution, data_dir)
     path = kit / MANIFEST
@@ -262,14 +269,24 @@ def redrive(
 ) -> dict[str, Any]:
     """Redrive a local execution; returns ``make run``'s summary of the redriven execution
     (plus ``redriveCount``), also written with the run's exports to ``out_dir`` when given.
-    ``NotRedrivable`` or ``CannotRun`` say why it cannot be."""
+    ``NotRedrivable`` or ``CannotRun`` say why it cannot be; ``localdata.Busy`` when another
+    process runs or redrives it."""
+    from .localdata import execution_lock
+
+    with execution_lock(execution, data_dir):
+        return _redrive(execution, database_url=database_url, data_dir=data_dir, out_dir=out_dir, progress=progress)
+
+
+def _redrive(
+    execution: str, *, database_url: str | None, data_dir: Path | None, out_dir: Path | None, progress: bool
+) -> dict[str, Any]:
     from .pipeline import entered, finish, keep_for_analysis, mask_url, run_map
 
     kit = kit_dir(execution, data_dir)
     manifest = load_kit(execution, data_dir)
     checkpoint = manifest.checkpoint
     started = time.monotonic()
-    env = LocalEnvironment(database_url=database_url, quiet=True, parameters=manifest.parameters)
+    env = LocalEnvironment(database_url=database_url, quiet=True, parameters=manifest.parameters, aws="disk")
     here = database_identity(mask_url(env.database_url))
     if here != database_identity(manifest.database):
         raise CannotRun(

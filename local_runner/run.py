@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-import sys
+import resource
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,8 +23,8 @@ from asl_runner.limits import NAME_MAX_CHARS
 
 from . import layer
 from .environment import LocalEnvironment
+from .phases import Phases
 from .pipeline import LOCAL, entered, finish, keep_for_analysis, print_summary, run_map
-from .template import ROOT
 
 HEADER = "ユーザーID,ログイン回数,投稿回数\n"
 
@@ -70,12 +70,6 @@ def _generate(
                 yield uid
 
 
-def ids_in_csv(path: Path) -> Iterator[str]:
-    """Valid user ids of a user's own CSV (for seeding the local database), streamed,
-    in any encoding the pipeline accepts."""
-    return layer.read_user_ids(path)
-
-
 def execution_name(now: datetime | None = None) -> str:
     """``local-<UTC time>-<random>``: unique even for two runs in the same second, and a
     valid Step Functions name (at most 80 characters of letters, digits, ``-``)."""
@@ -85,12 +79,8 @@ def execution_name(now: datetime | None = None) -> str:
     return name
 
 
-def count_rows(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return max(0, sum(1 for line in fh if line.strip()) - 1)
-
-
 def main(args: Any) -> int:
+    from .localdata import execution_lock
     from .redrive import keep_kit
 
     started = time.monotonic()
@@ -100,23 +90,41 @@ def main(args: Any) -> int:
         raise CannotRun(f"--csv: no file {args.csv}")
     overrides = dict(p.split("=", 1) for p in args.parameter)
     environment = LocalEnvironment(
-        database_url=args.database_url, quiet=not args.verbose, moto_server=args.moto_server, parameters=overrides
+        database_url=args.database_url,
+        quiet=not args.verbose,
+        moto_server=args.moto_server,
+        parameters=overrides,
+        aws=getattr(args, "aws", "disk"),
     )
+    environment.phases = phases = Phases(show=not args.no_progress)
+    phases.start("start", "the database, S3 (s3rver) and the audit table (dynalite)")
     with entered(environment) as env:
-        _seed(args, csv_path)
-        total_rows = count_rows(csv_path)
+        phases.end("start")
+        total_rows = _seed(args, csv_path, phases)
         name = execution_name()
         bucket = env.physical_name("InputBucket")
         key = f"incoming/{csv_path.name}"
-        env.client("s3").upload_file(str(csv_path), bucket, key)
-        result, run_seconds = run_map(env, name, total_rows, not args.no_progress, input={"bucket": bucket, "key": key})
-        keep_for_analysis(env, name)
-        hint = None
-        if result.status != "SUCCEEDED":
-            hint = keep_kit(env, result, parameters=overrides, rows_in_file=total_rows)
-        summary = finish(
-            env, out_dir, name, result, run_seconds, total_rows, started, export=not args.no_export, redrive=hint
-        )
+        with phases.phase("upload"):
+            env.client("s3").upload_file(str(csv_path), bucket, key)
+        with execution_lock(name):
+            run = run_map(env, name, total_rows, not args.no_progress, input={"bucket": bucket, "key": key})
+            result, run_seconds = run
+            keep_for_analysis(env, name, rows=total_rows)
+            hint = None
+            if result.status != "SUCCEEDED":
+                with phases.phase("kit", "keeping what a redrive needs"):
+                    hint = keep_kit(env, result, parameters=overrides, rows_in_file=total_rows)
+            summary = finish(
+                env, out_dir, name, result, run_seconds, total_rows, started, export=not args.no_export, redrive=hint
+            )
+        if result.map_runs:
+            summary["phaseSeconds"]["ProcessUserStats"] = result.map_runs[0].get("durationSeconds")
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        # CPU seconds of each process (the runner's own; dynalite's includes other runs it served)
+        summary["cpuSeconds"] = {"runner": round(own.ru_utime + own.ru_stime, 2), **env.stand_in_cpu_seconds()}
+        phases.start("stop")
+    summary["phaseSeconds"]["stop"] = round(phases.end("stop"), 2)
+    summary["totalSeconds"] = round(time.monotonic() - started, 1)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -124,9 +132,18 @@ def main(args: Any) -> int:
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _seed(args: Any, csv_path: Path) -> None:
+def _seed(args: Any, csv_path: Path, phases: Phases) -> int:
+    """Write the sample (or read the user's file), seed its users; the file's data records."""
     if not args.csv:
-        print(f"generating {args.rows:,} sample rows -> {csv_path.relative_to(ROOT)}", file=sys.stderr)
-        layer.seed_users(_generate(csv_path, args.rows))
-    elif args.seed == "csv":
-        layer.seed_users(ids_in_csv(csv_path))
+        with phases.phase("seed", f"generating {args.rows:,} sample rows -> {csv_path} and seeding their users"):
+            layer.seed_users(_generate(csv_path, args.rows))
+        return int(args.rows)
+    records = layer.CsvRecords(csv_path)
+    with phases.phase("seed", f"reading {csv_path}" + (" and seeding its users" if args.seed == "csv" else "")):
+        ids = records.user_ids()
+        if args.seed == "csv":
+            layer.seed_users(ids)
+        else:
+            for _ in ids:
+                pass
+    return records.count

@@ -1,4 +1,6 @@
-"""``s3://bucket/key=LOCAL_FILE`` arguments of the CLI."""
+"""``s3://bucket/key=LOCAL_FILE`` arguments of the CLI: split at the last ``=``, so that a key
+may hold ``=`` (Hive partitions: ``summaries/date=2026-01-01/x.json``); a local file whose
+path holds ``=`` is given by another path to it."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from . import REGION
 
 
 def parse_s3_spec(spec: str) -> tuple[str, str, str]:
-    m = re.fullmatch(r"s3://([^/]+)/(.+?)=(.+)", spec)
+    m = re.fullmatch(r"s3://([^/]+)/(.+)=([^=]+)", spec)
     if not m:
         raise CannotRun(f"expected s3://bucket/key=LOCAL_FILE, got {spec!r}")
     if not Path(m.group(3)).is_file():

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from asl_runner.paths import JSON
 from asl_runner.services import Handler, LambdaContext, LocalServices
 
-from . import ACCOUNT, REGION
+from . import ACCOUNT, REGION, layer
 from .lambda_loader import LocalLambdaContext, load_handler
 
 if TYPE_CHECKING:
@@ -42,8 +42,15 @@ class TemplateServices(LocalServices):
         logical_id = self._logical.get(function)
         if logical_id is None or self.env.containers is None:
             return handler(event, context)
-        with self.env.containers.invocation(logical_id):
-            return handler(event, context)
+        phases = self.env.phases
+        phases.function_started(logical_id)
+        try:
+            with self.env.containers.invocation(logical_id):
+                return handler(event, context)
+        finally:
+            phases.function_ended(logical_id)
+            if self.env.quiet:
+                layer.discard_metrics()
 
 
 def _lazy(module_path: Any, function_name: str) -> Handler:

@@ -1,4 +1,7 @@
-"""DetermineConcurrency: MaxConcurrency, MaxItemsPerBatch and tolerance for the map."""
+"""DetermineConcurrency: MaxConcurrency, MaxItemsPerBatch and tolerance for the map.
+
+The history (the last 7 days' run summaries) only tunes the plan: an object under
+``summaries/`` that cannot be used is skipped and named in a warning, never a failed run."""
 
 from datetime import datetime
 from typing import Any
@@ -11,7 +14,7 @@ from csv_dmap.config import PlanSettings, load
 from csv_dmap.logic.concurrency import limits_from, plan
 from csv_dmap.models import ConcurrencyRequest, RunSummary
 from csv_dmap.observability import logger, tracer
-from csv_dmap.summaries import recent_summaries
+from csv_dmap.summaries import S3Summaries, recent_summaries
 
 load(PlanSettings)  # cold start: a misconfigured function fails here, naming the variable
 
@@ -24,7 +27,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     history: list[RunSummary] = []
     if settings.results_bucket:
         today = datetime.now(ZoneInfo(settings.report_timezone)).date()
-        history = list(recent_summaries(s3_client(), settings.results_bucket, today))
+        recent = recent_summaries(S3Summaries(s3_client(), settings.results_bucket), today)
+        for skipped in recent.skipped:
+            logger.warning("run summary skipped", extra=skipped.to_payload())
+        history = recent.runs
     config = plan(
         request.row_count,
         request.byte_size,

@@ -1,7 +1,8 @@
 """DailyReport: the previous day's runs (Asia/Tokyo by default) as
 daily-reports/YYYY-MM-DD.json and .html, plus a one-line copy for Athena under
 daily-reports/date=YYYY-MM-DD/report.json, announced on SNS. ``{"date": "YYYY-MM-DD"}``
-in the event re-runs a given day."""
+in the event re-runs a given day. An object under ``summaries/`` that cannot be used is
+skipped, named in a warning and in the report (``skippedSummaries``); the report is written."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from csv_dmap.logic.daily_report import build_report, render_text
 from csv_dmap.models import ReportRequest
 from csv_dmap.observability import logger, tracer
 from csv_dmap.reports import write_report
-from csv_dmap.summaries import summaries_of
+from csv_dmap.summaries import S3Summaries, summaries_of
 
 load(ReportSettings)  # cold start: a misconfigured function fails here, naming the variable
 
@@ -33,9 +34,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     now = datetime.now(UTC)
     day = request.report_date or (now.astimezone(ZoneInfo(settings.report_timezone)).date() - timedelta(days=1))
     s3 = s3_client()
-    report = build_report(
-        day.isoformat(), settings.report_timezone, summaries_of(s3, settings.results_bucket, day), now
-    )
+    found = summaries_of(S3Summaries(s3, settings.results_bucket), day)
+    for skipped in found.skipped:
+        logger.warning("run summary skipped", extra=skipped.to_payload())
+    report = build_report(day.isoformat(), settings.report_timezone, found.runs, now, found.skipped)
     keys = write_report(s3, settings.results_bucket, day.isoformat(), report)
     links = {"json": f"s3://{settings.results_bucket}/{keys[0]}", "html": f"s3://{settings.results_bucket}/{keys[1]}"}
     if settings.alert_topic_arn:

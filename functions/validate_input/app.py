@@ -16,14 +16,14 @@ from csv_dmap.config import ValidateSettings, load
 from csv_dmap.errors import InputNotFound
 from csv_dmap.input_files import validate_object
 from csv_dmap.models import ValidateRequest
-from csv_dmap.observability import logger, metrics, tracer
+from csv_dmap.observability import log_metrics, logger, metrics, tracer
 
 load(ValidateSettings)  # cold start: a misconfigured function fails here, naming the variable
 
 
 @logger.inject_lambda_context(correlation_id_path="executionName")
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         request = ValidateRequest.model_validate(event)

@@ -437,7 +437,7 @@ def test_local_mode_errors_are_one_line_with_exit_codes(tmp_path):
 
 def test_status_of_a_running_local_map_shows_progress_that_increases_and_an_eta(tmp_path):
     from csv_dmap_cli.backends import LocalBackend
-    from csv_dmap_cli.localdata import clear_map_progress, write_map_progress
+    from local_runner.localdata import clear_map_progress, write_map_progress
 
     clock = Clock(START + timedelta(seconds=4), START + timedelta(seconds=8))
     backend = LocalBackend(tmp_path, clock=clock)

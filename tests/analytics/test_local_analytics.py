@@ -16,8 +16,8 @@ import pytest
 
 from csv_dmap_cli.cli import main
 from csv_dmap_cli.engine import connect, named_queries, run_query
-from csv_dmap_cli.localdata import export_local
 from local_runner.exec_cli import run_definition
+from local_runner.localdata import export_local
 from local_runner.pipeline import DEFINITION
 
 SEEDED = [f"U{i:04d}" for i in range(1, 51)]

@@ -26,7 +26,7 @@ CODE = [
     backends.AwsBackend,
     backends.stack_outputs,
     cli.aws_backend,
-    summaries.summaries_of,
+    summaries.S3Summaries,  # how the summary reader lists and reads the results bucket
     reports.write_report,
     audit.AuditLogReader,
     rejects.cmd_rejects,

@@ -21,6 +21,14 @@ from csv_dmap_cli.cli import main as cli
 HEADER = "user_id,login_count,post_count"
 
 
+def isolate_local_stores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The local run's audit table (dynalite) and S3 directories under ``tmp_path``, not the checkout's."""
+    from local_runner.local_aws import DYNAMODB_ENV, S3_ENV
+
+    monkeypatch.setenv(DYNAMODB_ENV, str(tmp_path / "dynamodb"))
+    monkeypatch.setenv(S3_ENV, str(tmp_path / "s3"))
+
+
 def run_args(csv_path: Path, db: str, out: Path, parameters: list[str]) -> argparse.Namespace:
     return argparse.Namespace(
         csv=str(csv_path),
@@ -32,6 +40,7 @@ def run_args(csv_path: Path, db: str, out: Path, parameters: list[str]) -> argpa
         verbose=False,
         moto_server=False,
         no_export=False,
+        aws="disk",
         parameter=parameters,
         database_url=db,
     )
@@ -52,6 +61,7 @@ class Lab:
         self.tmp, self.monkeypatch, self.capsys = tmp_path, monkeypatch, capsys
         self.data = tmp_path / "data"
         monkeypatch.setenv("CSV_DMAP_LOCAL_DATA", str(self.data))
+        isolate_local_stores(monkeypatch, tmp_path)
         self.db_path = tmp_path / "db.sqlite"
         self.db = f"sqlite:///{self.db_path}"
         engine = build_engine(self.db)

@@ -157,8 +157,10 @@ def test_exec_cli_rejects_an_unsupported_definition_before_running(tmp_path):
     assert answer["error"] == "InvalidDefinition" and "States/A: field Assign" in answer["cause"]
 
 
-def test_make_run_with_aws_in_a_separate_moto_process(tmp_path):
-    """The mode the benchmarks use: the runner talks to moto over HTTP (AWS_ENDPOINT_URL)."""
+def test_make_run_with_aws_in_a_separate_moto_process(tmp_path, monkeypatch):
+    """make run as a user runs it (S3 on s3rver, the audit table on dynalite), the other services
+    in a moto process: the summary gives the peak memory of each of those processes."""
+    monkeypatch.setenv("CSV_DMAP_LOCAL_DATA", str(tmp_path / "data"))
     cmd = [
         sys.executable,
         "-m",
@@ -179,5 +181,6 @@ def test_make_run_with_aws_in_a_separate_moto_process(tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "SUCCEEDED" and summary["rows"] == 1500
     assert summary["applied"] + summary["failed"] == 1500 and summary["auditRecords"] == 1500
-    assert summary["awsStandInRssMiB"] and summary["awsStandInRssMiB"] > 0
+    rss = summary["awsStandInRssMiB"]
+    assert set(rss) == {"moto-server", "s3rver", "dynalite"} and all(v > 0 for v in rss.values()), rss
     assert (tmp_path / "out" / "audit.jsonl").read_text().count("\n") == 1500

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.e2e.local_lab import Lab, cli_run
+from tests.e2e.local_lab import Lab, cli_run, isolate_local_stores
 
 HEADER = ["ユーザーID", "ログイン回数", "投稿回数", "メモ"]
 SEEDED = [f"U{i:04d}" for i in range(1, 61)]
@@ -100,6 +100,7 @@ class AnyDatabaseLab(Lab):
         self.tmp, self.monkeypatch, self.capsys = tmp_path, monkeypatch, capsys
         self.data = tmp_path / "data"
         monkeypatch.setenv("CSV_DMAP_LOCAL_DATA", str(self.data))
+        isolate_local_stores(monkeypatch, tmp_path)
         self.db = url
         self.engine = build_engine(url)
         create_schema(self.engine)

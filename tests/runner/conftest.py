@@ -34,3 +34,11 @@ def machine(states: dict, start: str | None = None) -> dict:
 
 def read_json(s3, bucket, key):
     return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+@pytest.fixture(autouse=True)
+def _local_stores(monkeypatch, tmp_path):
+    """Every local run of these tests keeps its audit table and S3 under the test's own directory."""
+    from tests.e2e.local_lab import isolate_local_stores
+
+    isolate_local_stores(monkeypatch, tmp_path)

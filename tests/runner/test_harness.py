@@ -144,20 +144,22 @@ CSV_ROWS = [("U0000001", 1, 2), ("U0000002", 3, 4), ("bad id", 5, 6), ("U0000003
 
 @pytest.mark.parametrize("encoding", ["cp932", "utf-8-sig", "utf-8"])
 def test_seeding_reads_every_encoding_the_pipeline_accepts(tmp_path, encoding):
-    from local_runner.run import ids_in_csv
+    from local_runner.layer import CsvRecords
 
     path = tmp_path / "f.csv"
     text = "ユーザーID,ログイン回数,投稿回数\r\n" + "".join(f"{u},{a},{b}\r\n" for u, a, b in CSV_ROWS)
     path.write_bytes(text.encode(encoding))
-    assert list(ids_in_csv(path)) == ["U0000001", "U0000002", "U0000003"]
+    records = CsvRecords(path)
+    assert list(records.user_ids()) == ["U0000001", "U0000002", "U0000003"]
+    assert records.count == 4
 
 
 def test_seeding_a_file_in_no_supported_encoding_seeds_nothing_and_does_not_crash(tmp_path):
-    from local_runner.run import ids_in_csv
+    from local_runner.layer import CsvRecords
 
     path = tmp_path / "f.csv"
     path.write_bytes(b"user_id,login_count,post_count\n" + bytes([0x81, 0xFF, 0xFE, 0x80]) * 10 + b"\n")
-    assert list(ids_in_csv(path)) == []
+    assert list(CsvRecords(path).user_ids()) == []
 
 
 @pytest.mark.mariadb

@@ -1,16 +1,22 @@
 """The daily report: one day's run summaries aggregated, as JSON and as a
-self-contained HTML page with an SVG chart."""
+self-contained HTML page with an SVG chart.
+
+The summaries come from ``csv_dmap.summaries.read_summaries``: one per execution, each with
+numbers a run can have. The objects it skipped (damaged, or a second copy of a run) are
+listed in the report (``skippedSummaries``) and its message, so a reader knows the day's
+totals leave them out."""
 
 from __future__ import annotations
 
 import html
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from ..models import RunSummary
+from ..summaries import Skipped
 
 SLOWEST = 5
 
@@ -47,7 +53,13 @@ def _slow_line(s: RunSummary) -> dict[str, Any]:
     }
 
 
-def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], generated_at: datetime) -> dict[str, Any]:
+def build_report(
+    day: str,
+    timezone: str,
+    summaries: Iterable[RunSummary],
+    generated_at: datetime,
+    skipped: Sequence[Skipped] = (),
+) -> dict[str, Any]:
     runs = sorted(summaries, key=lambda s: s.start_time)
     errors: Counter[str] = Counter()
     for s in runs:
@@ -69,13 +81,14 @@ def build_report(day: str, timezone: str, summaries: Iterable[RunSummary], gener
         "errorsByType": dict(errors.most_common()),
         "slowestRuns": [_slow_line(s) for s in sorted(runs, key=lambda s: s.duration_seconds, reverse=True)[:SLOWEST]],
         "runs": [_run_line(s) for s in runs],
+        "skippedSummaries": [s.to_payload() for s in skipped],
     }
     report["message"] = (
         f"No csv-dmap runs on {day} ({timezone})."
         if not runs
         else f"{len(runs)} run(s) on {day}: {applied:,} of {rows:,} rows applied "
         f"({report['successRate']:.2f}%), {report['failedExecutions']} execution(s) failed."
-    )
+    ) + (f" {len(skipped)} object(s) under summaries/ skipped (see skippedSummaries)." if skipped else "")
     return report
 
 
@@ -122,6 +135,7 @@ def render_text(report: dict[str, Any], links: dict[str, str]) -> str:
         failed = [r["executionName"] for r in report["runs"] if r["status"] != "SUCCEEDED"]
         if failed:
             lines.append("Failed executions: " + ", ".join(failed))
+    lines += [f"Skipped {s['key']}: {s['reason']}" for s in report.get("skippedSummaries", [])]
     lines += [f"{name}: {uri}" for name, uri in links.items()]
     return "\n".join(lines)
 
@@ -168,6 +182,11 @@ def render_html(report: dict[str, Any]) -> str:
         for r in report["slowestRuns"]
     )
     body = f"<p>{e(report['message'])}</p>"
+    skipped = "".join(
+        f"<tr><td>{e(s['key'])}</td><td>{e(s['reason'])}</td></tr>" for s in report.get("skippedSummaries", [])
+    )
+    if skipped:
+        body += f"<h2>Skipped summaries</h2><table><tr><th>object</th><th>why</th></tr>{skipped}</table>"
     if report["executions"]:
         body += (
             f"<h2>Rows per run</h2>{_chart(report['runs'])}"
