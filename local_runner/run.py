@@ -85,6 +85,7 @@ def main(args: Any) -> int:
 
     started = time.monotonic()
     out_dir = Path(args.out or LOCAL / "out")
+    _check_out_dir(out_dir)
     csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
     if args.csv and not csv_path.is_file():
         raise CannotRun(f"--csv: no file {args.csv}")
@@ -130,6 +131,20 @@ def main(args: Any) -> int:
     else:
         print_summary(summary)
     return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """``--out`` must be a directory that can be made, checked before anything runs (not after the
+    whole pipeline): the nearest existing path must be a writable directory."""
+    import os
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CannotRun(f"--out: {out_dir} is a file, not a directory")
+    nearest = next((p for p in [out_dir, *out_dir.parents] if p.exists()), None)
+    if nearest is None or not nearest.is_dir():
+        raise CannotRun(f"--out: {nearest} is a file: {out_dir} cannot be a directory")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise CannotRun(f"--out: {nearest} is not writable")
 
 
 def _seed(args: Any, csv_path: Path, phases: Phases) -> int:
