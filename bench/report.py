@@ -303,6 +303,11 @@ def main() -> None:
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text().strip(), ""]
+    check = _load("check")
+    if check:  # python -m bench.check's section, kept when make bench rewrites the file
+        from bench.check import markdown as check_section
+
+        lines += [check_section(check)]
     load = _load("load")
     if load:  # make load's section (bench/load.py), kept when make bench rewrites the file
         from bench.load import markdown as load_section

@@ -8,6 +8,8 @@
     csv-dmap --stack csv-dmap-prod redrive csv-dmap-20261123-abc
     csv-dmap --local query --sql "SELECT count(*) FROM user_update_results"
     csv-dmap --local query --named monthly-increase
+    csv-dmap --local rejects local-20261123T101500 -o rejects.csv
+    csv-dmap check incoming.csv [--tolerance 5] [--database-url URL]
 
 A table for people by default, ``--json`` for scripts. The global options may come before
 or after the command. Exit codes (:data:`EPILOG`): 0 ok, 1 the thing asked about failed or
@@ -29,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from local_runner.localdata import local_data_dir, plain
 
+from . import check, rejects
 from .backends import (
     USAGE,
     AwsBackend,
@@ -176,6 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--named", help="a named query: " + ", ".join(_query_names()))
     p.add_argument("--param", action="append", default=[], help="a value for each ? of the query, in order")
     command("queries", "list the named queries")
+    rejects.arguments(command("rejects", rejects.HELP), execution_name)
+    check.arguments(command("check", check.HELP))
     return parser
 
 
@@ -303,9 +308,10 @@ def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int
 
     def show() -> None:
         table(rows, ["line", "user", "error", "message"], out)
-        note = _unaudited(backend.summary(args.execution), audited, args.error_type)
-        if note:
-            print(note, file=out)
+        summary = backend.summary(args.execution)
+        for note in (_unaudited(summary, audited, args.error_type), rejects.note(backend, summary)):
+            if note:
+                print(note, file=out)
 
     _emit(args, out, items, show)
     return OK
@@ -480,7 +486,10 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
     "redrive": cmd_redrive,
     "query": cmd_query,
     "queries": cmd_queries,
+    "rejects": rejects.cmd_rejects,
+    "check": check.cmd_check,
 }
+NO_BACKEND = ("queries", "check")  # they read neither the local data nor a stack
 
 
 def aws_backend(stack: str, region: str | None, note: Callable[[str], None]) -> AwsBackend:
@@ -535,8 +544,8 @@ def _main(argv: Sequence[str] | None, out: TextIO | None, backend: Backend | Non
         parser.error("argument --stack: not allowed with argument --local")
     note = Notes()
     try:
-        if args.command == "queries":
-            return cmd_queries(None, args, out)
+        if args.command in NO_BACKEND:
+            return COMMANDS[args.command](None, args, out)
         if backend is None:
             backend = (
                 aws_backend(args.stack, args.region, note)

@@ -100,8 +100,8 @@ def create_schema() -> None:
 
 
 class CsvRecords:
-    """A CSV read the way the pipeline reads it (``csv_dmap.logic.validation``: any encoding it
-    accepts; ``\\n``, ``\\r\\n`` or ``\\r`` line ends; quoted fields that span lines; blank records
+    """A CSV read the way the pipeline reads it (``csv_dmap.logic.validation``: any encoding and
+    delimiter it accepts; ``\\n``, ``\\r\\n`` or ``\\r`` line ends; quoted fields that span lines; blank records
     skipped), streamed: ``user_ids()`` yields the valid user ids and counts every data record in
     ``count``. A file the pipeline would reject yields nothing: the run then rejects it, with the
     named error."""
@@ -113,11 +113,11 @@ class CsvRecords:
     def user_ids(self) -> Iterator[str]:
         ensure_layer_on_path()
         from csv_dmap.errors import InputRejected
-        from csv_dmap.logic.validation import LIMITS, _Source
+        from csv_dmap.logic.validation import LIMITS, open_source
         from csv_dmap.models import is_valid_user_id
 
         try:
-            source = _Source(lambda: open(self.path, "rb"), LIMITS)  # noqa: SIM115 - closed by source.close()
+            source = open_source(lambda: open(self.path, "rb"), LIMITS)  # noqa: SIM115 - closed by source.close()
         except InputRejected:
             return
         try:

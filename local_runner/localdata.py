@@ -7,6 +7,7 @@ every run, so after each run (and each redrive) the runner copies what later que
     rows/execution_date=YYYY-MM-DD/<execution>/part-NNNNN.json.gz    per-row results
     summaries/date=YYYY-MM-DD/<execution>.json                        run summary
     daily-reports/...
+    rejects/execution_date=YYYY-MM-DD/<execution>.csv                the rows not applied (reject file)
     audit/<execution>.jsonl                                           the run's audit records
     running/<execution>.json        a running map's counts (DescribeMapRun's shape), while it runs
     executions/<execution>/         a failed run's redrive kit (``local_runner.redrive``)
@@ -48,7 +49,7 @@ from asl_runner.cli import CannotRun
 from .template import ROOT
 
 DATA_ENV = "CSV_DMAP_LOCAL_DATA"
-PREFIXES = ("rows/", "summaries/", "daily-reports/")
+PREFIXES = ("rows/", "summaries/", "daily-reports/", "rejects/")
 BATCH_GET_LIMIT = 100  # BatchGetItem takes at most 100 keys
 READS_IN_FLIGHT = 4
 
@@ -268,6 +269,8 @@ def _belongs_to(key: str, execution_name: str) -> bool:
         return f"/{execution_name}/" in key
     if key.startswith("summaries/"):
         return key.endswith(f"/{execution_name}.json")
+    if key.startswith("rejects/"):
+        return key.endswith(f"/{execution_name}.csv")
     return True  # daily reports are per day: the latest copy wins
 
 
@@ -289,7 +292,9 @@ def export_local(
     directory. Re-exporting the same run overwrites its files (idempotent). Returns how many files
     / audit records were written, by kind; ``on_audit(n)`` as audit items are read."""
     target = data_dir or local_data_dir()
-    counts = {"rows": 0, "summaries": 0, "daily-reports": 0, "audit": 0}
+    counts = {"rows": 0, "summaries": 0, "daily-reports": 0, "rejects": 0, "audit": 0}
+    for stale in target.glob(f"rejects/*/{execution_name}.csv"):  # a later attempt may have left none
+        stale.unlink()
     for prefix in PREFIXES:
         for key in object_keys(s3, bucket, prefix):
             if _belongs_to(key, execution_name):

@@ -125,10 +125,12 @@ def finish(
     *,
     export: bool = True,
     redrive: str | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The run's summary, also written to ``out_dir/summary.json`` with ``out_dir`` rewritten
     (the S3 objects and the audit table exported there too, with ``export``); with no
-    ``out_dir``, the summary only. ``redrive`` is the command that redrives the execution."""
+    ``out_dir``, the summary only. ``redrive`` is the command that redrives the execution;
+    ``data_dir`` the local data directory the run was kept in (its reject file is there)."""
     if out_dir is not None:
         shutil.rmtree(out_dir, ignore_errors=True)
     summary = _summary(env, out_dir, name, result, run_seconds, export and out_dir is not None)
@@ -136,6 +138,7 @@ def finish(
     summary["rowsInFile"] = total_rows
     summary["peakRssMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     summary["redrive"] = redrive
+    summary["rejects"] = _rejects_path(summary, data_dir)
     summary["totalSeconds"] = round(time.monotonic() - started, 1)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -205,9 +208,19 @@ def _summary(
         "peakRssMiB": None,
         "awsStandInRssMiB": env.stand_in_rss_mib(),
         "auditRecords": audit_count,
+        "rejectsKey": run.get("rejectsKey"),
+        "rejectsError": run.get("rejectsError"),
         "runSummaryWritten": bool(run),
         "outputs": {**outputs, "database": mask_url(env.database_url)},
     }
+
+
+def _rejects_path(summary: dict[str, Any], data_dir: Path | None) -> str | None:
+    """Where ``keep_for_analysis`` put the run's reject file, if it has one."""
+    from .localdata import local_data_dir
+
+    key = summary.get("rejectsKey")
+    return str((data_dir or local_data_dir()) / key) if key else None
 
 
 def _readable(cause: str | None) -> str | None:
@@ -254,12 +267,21 @@ def print_summary(s: dict[str, Any]) -> None:
         f"{'peak memory':<{width}}{s['peakRssMiB']} MiB",
         f"{'audit records':<{width}}{s['auditRecords']:,}" if s["auditRecords"] is not None else "",
         f"{'redrive':<{width}}{s['redrive']}" if s.get("redrive") else "",
+        f"{'reject file':<{width}}{_rejects_line(s)}",
         "outputs:",
     ]
     for label, value in s["outputs"].items():
         for v in value if isinstance(value, list) else [value]:
             lines.append(f"  {label:<{width - 2}}{v}")
     print("\n".join(line for line in lines if line))
+
+
+def _rejects_line(s: dict[str, Any]) -> str:
+    if s.get("rejects"):
+        return f"{s['rejects']}  (the rows not applied: fix them and upload the file as a new run)"
+    if s.get("rejectsError"):
+        return f"none: {s['rejectsError']}"
+    return "none (no row left unapplied)" if s.get("runSummaryWritten") else "none"
 
 
 def _masked(text: str | None, url: str) -> str | None:

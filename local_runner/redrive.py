@@ -303,7 +303,7 @@ def _redrive(
             drop_kit(execution, data_dir)
         else:
             hint = keep_kit(env, result, parameters=manifest.parameters, rows_in_file=rows, data_dir=data_dir)
-        summary = finish(env, out_dir, execution, result, seconds, rows, started, redrive=hint)
+        summary = finish(env, out_dir, execution, result, seconds, rows, started, redrive=hint, data_dir=data_dir)
     summary["redriveCount"] = result.checkpoint.redrive_count if result.checkpoint else None
     return summary
 

@@ -17,7 +17,7 @@ import botocore.session
 from botocore import xform_name
 
 from csv_dmap import audit, reports, summaries
-from csv_dmap_cli import backends, cli
+from csv_dmap_cli import backends, cli, rejects
 from tests.deploy.conftest import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,8 @@ CODE = [
     summaries.S3Summaries,  # how the summary reader lists and reads the results bucket
     reports.write_report,
     audit.AuditLogReader,
+    rejects.cmd_rejects,
+    rejects._open,
 ]
 SERVICES = {"s3": "s3", "dynamodb": "dynamodb", "stepfunctions": "states", "cloudformation": "cloudformation"}
 # S3 operations authorised under another action's name (Service Authorization Reference, Amazon S3).
@@ -101,7 +103,10 @@ def test_the_operator_policy_is_scoped_to_this_stack():
         "states:RedriveExecution",
     ):
         assert by_action[action] == {json.dumps({"Fn::Sub": f"{arn}:execution:${{AWS::StackName}}:*"})}, action
-    assert by_action["s3:GetObject"] == {json.dumps({"Fn::Sub": "${ResultsBucket.Arn}/summaries/*"})}
+    assert by_action["s3:GetObject"] == {
+        json.dumps({"Fn::Sub": "${ResultsBucket.Arn}/summaries/*"}),
+        json.dumps({"Fn::Sub": "${ResultsBucket.Arn}/rejects/*"}),
+    }
     assert by_action["s3:PutObject"] == {json.dumps({"Fn::Sub": "${ResultsBucket.Arn}/daily-reports/*"})}
     (listing,) = [s for s in _statements() if "s3:ListBucket" in _listed(s["Action"])]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": "summaries/*"}}

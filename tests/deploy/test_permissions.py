@@ -58,9 +58,12 @@ def test_run_status_reads_a_failed_run_and_writes_its_summary_and_rows():
     granted = grants("RunStatusFunction")
     prefixes = ("results", "summaries", "rows")
     staging = _sub("${InputBucket.Arn}/staging/*")  # ValidateInput's counts, in its copy's metadata
-    assert granted["s3:GetObject"] == {_sub(f"${{ResultsBucket.Arn}}/{p}/*") for p in prefixes} | {staging}
+    upload = _sub("${InputBucket.Arn}/incoming/*")  # the reject file is written from the original upload
+    assert granted["s3:GetObject"] == {_sub(f"${{ResultsBucket.Arn}}/{p}/*") for p in prefixes} | {staging, upload}
+    assert granted["s3:GetObjectVersion"] == {upload}  # the version the run read
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
-        assert granted[action] == {_sub(f"${{ResultsBucket.Arn}}/{p}/*") for p in ("summaries", "rows")}, action
+        written = ("summaries", "rows", "rejects")
+        assert granted[action] == {_sub(f"${{ResultsBucket.Arn}}/{p}/*") for p in written}, action
 
     def listing(bucket: str, prefixes: Any) -> str:
         condition = json.dumps({"StringLike": {"s3:prefix": prefixes}}, sort_keys=True)
@@ -86,6 +89,7 @@ def test_run_status_reads_a_failed_run_and_writes_its_summary_and_rows():
         "kms:Decrypt",
         "kms:GenerateDataKey*",
         "s3:GetObject",
+        "s3:GetObjectVersion",
         "s3:PutObject",
         "s3:DeleteObject",
         "s3:AbortMultipartUpload",

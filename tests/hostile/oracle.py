@@ -4,6 +4,12 @@ It does not import csv_dmap: its own line splitter (a regular expression), its o
 encoding decision (on the whole file), the standard csv module over a list of lines,
 its own user-id rule and header names. It predicts either the named rejection (with
 the line it must name) or the normalised copy record by record.
+
+Delimiters: the file is predicted once with each of comma, semicolon, tab and pipe. The
+delimiter whose reading reaches its header (no problem on a line up to the header's end) and
+finds there the three columns once each, within the header limit, is the file's; two such
+delimiters are an ambiguous header (InvalidHeader); none: the prediction of the reading that
+found the most of the three names in a header it reached, or the comma's when none found any.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ NAMES = {
     "post_count": {"post_count", "投稿回数"},
 }
 ORDER = ("user_id", "login_count", "post_count")
+DELIMITERS = (",", ";", "\t", "|")
 LABELS = {"utf-8": "UTF-8", "bom": "UTF-8 with BOM", "cp932": "CP932 (Shift_JIS)"}
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _USER_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
@@ -39,6 +46,10 @@ class Expected:
     records: list[list[str]] = field(default_factory=list)  # user_id, login_count, post_count, line, note
     blank_rows: int = 0
     user_ids: list[str] = field(default_factory=list)
+    delimiter: str = ","
+    header_end: int | None = None  # the header record's last line, when the reading reached one
+    known: int = -1  # how many of the three names that header holds (-1: no header reached)
+    fits: bool = False  # the header maps the three columns within its limit
 
     @property
     def duplicate_rows(self) -> int:
@@ -83,6 +94,17 @@ Record = tuple[int, int, list[str]]  # first line, last line, cells
 
 
 def predict(data: bytes, hard_max: int = HARD_MAX) -> Expected:
+    readings = [_predict(data, hard_max, d) for d in DELIMITERS]
+    fits = [r for r in readings if r.fits]
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        return Expected(rejection="InvalidHeader", line=fits[0].header_end)
+    best = max(readings, key=lambda r: r.known)  # the first of equals
+    return best if best.known > 0 else readings[0]
+
+
+def _predict(data: bytes, hard_max: int, delimiter: str) -> Expected:
     bom = data.startswith(b"\xef\xbb\xbf")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return Expected(rejection="UnsupportedEncoding")
@@ -95,16 +117,27 @@ def predict(data: bytes, hard_max: int = HARD_MAX) -> Expected:
         assert bad_line is not None and bad_at is not None
         problems.append(_Problem("UnsupportedEncoding", bad_line, starts[bad_line - 1] + bad_at, 1))
     texts = _decode_lines(lines, codec, bad_line, starts, hard_max, problems)
-    records = _records(texts, truncated=len(texts) < len(lines))
+    records = _records(texts, truncated=len(texts) < len(lines), delimiter=delimiter)
     _check_record_sizes(records, texts, hard_max, problems)
-    expected = Expected(encoding=LABELS["bom" if bom else (codec or "utf-8")])
+    expected = Expected(encoding=LABELS["bom" if bom else (codec or "utf-8")], delimiter=delimiter)
     try:
         _judge(records, expected)
     except _Problem as problem:
         problems.append(problem)
+    end = expected.header_end
+    if end is None or any(p.line is not None and p.line <= end and p.phase < 3 for p in problems):
+        expected.known, expected.fits = -1, False  # the header was never reached
     if problems:
         first = min(problems, key=lambda p: (p.line if p.line is not None else 10**12, p.phase))
-        return Expected(rejection=first.name, line=first.line, offset=first.offset)
+        return Expected(
+            rejection=first.name,
+            line=first.line,
+            offset=first.offset,
+            delimiter=delimiter,
+            header_end=end,
+            known=expected.known,
+            fits=expected.fits,
+        )
     return expected
 
 
@@ -146,11 +179,11 @@ def _check_record_sizes(records: list[Record], texts: list[str], hard_max: int, 
                 break
 
 
-def _records(texts: list[str], truncated: bool) -> list[Record]:
+def _records(texts: list[str], truncated: bool, delimiter: str = ",") -> list[Record]:
     """(first line, last line, cells) of each complete record of these lines."""
     sentinel = "\x00end-of-readable-lines\x00"
     feed = texts + ([sentinel + "\n"] if truncated else [])
-    reader = csv.reader(iter(feed))
+    reader = csv.reader(iter(feed), delimiter=delimiter)
     out: list[Record] = []
     done = 0
     for cells in reader:
@@ -166,7 +199,10 @@ def _judge(records: list[Record], expected: Expected) -> None:
     if header_at is None:
         raise _Problem("EmptyFile", 10**11, phase=3)
     _, header_end, header = records[header_at]
+    expected.header_end = header_end
+    expected.known = len({c for c, names in NAMES.items() for h in header if h.strip().lower() in names})
     columns = _columns(header, header_end)
+    expected.fits = True
     expected.header = [h.strip()[:64] for h in header[:32]] + (
         [f"… {len(header) - 32} more"] if len(header) > 32 else []
     )

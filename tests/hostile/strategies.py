@@ -1,5 +1,5 @@
-"""Hypothesis strategies for hostile CSV files: encodings (UTF-8, BOM, CP932), line ends
-(LF, CRLF, CR), quotes and embedded newlines, field counts, huge fields, control
+"""Hypothesis strategies for hostile CSV files: encodings (UTF-8, BOM, CP932), delimiters
+(comma mostly; semicolon, tab, pipe), line ends (LF, CRLF, CR), quotes and embedded newlines, field counts, huge fields, control
 characters, blank and Excel-empty rows, duplicates with valid and invalid last rows,
 headers in any case/order/with extra columns, numbers in odd forms, broken bytes and
 unclosed quotes. The files are built here; what they mean is the oracle's business."""
@@ -80,8 +80,11 @@ def big_cell(encoding: str) -> st.SearchStrategy[str]:
     return st.builds(lambda c, n: c * n, char, length)
 
 
-def quote(cell: str, force: bool) -> str:
-    if force or any(c in cell for c in ',"\r\n'):
+DELIMITERS = [",", ",", ",", ";", "\t", "|"]  # mostly commas; the others spreadsheets write
+
+
+def quote(cell: str, force: bool, delimiter: str = ",") -> str:
+    if force or any(c in cell for c in delimiter + '"\r\n'):
         return '"' + cell.replace('"', '""') + '"'
     return cell
 
@@ -134,11 +137,12 @@ def row(draw: st.DrawFn, encoding: str, width: int) -> list[str]:
 def hostile_file(draw: st.DrawFn) -> bytes:
     encoding = draw(st.sampled_from(ENCODINGS))
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    delimiter = draw(st.sampled_from(DELIMITERS))
     names = draw(header())
     records = [draw(st.sampled_from(BLANKS)).split(",") for _ in range(draw(st.integers(0, 2)))]
     records.append(names)
     records += draw(st.lists(row(encoding, len(names)), min_size=draw(st.sampled_from([0, 1, 1, 1])), max_size=20))
-    lines = [",".join(quote(c, draw(st.integers(0, 9)) == 0) for c in cells) for cells in records]
+    lines = [delimiter.join(quote(c, draw(st.integers(0, 9)) == 0, delimiter) for c in cells) for cells in records]
     body = newline.join(lines) + (newline if draw(st.booleans()) else "")
     if draw(st.integers(0, 14)) == 0:
         body += '\n"never closed,' + draw(text(encoding))

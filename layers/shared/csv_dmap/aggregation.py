@@ -2,6 +2,9 @@
 the result files that counts every row (``RunTally``), writes the per-row dataset, rewrites the
 audit items of applied rows whose audit write failed, and summarises the run.
 
+The same pass collects the rows not applied for the run's reject file (``csv_dmap.rejects``),
+written after it from the original file.
+
 Two functions make this pass, with the same code:
 
 - AggregateErrors, after the map succeeded (the map's output names the manifest);
@@ -22,9 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import InputRejected
 from .logic.aggregate import ResultCheck, execution_date, summarise
 from .logic.tally import RunTally
+from .logic.validation import printable
 from .models import RunConfig, RunSummary, ValidationResult
+from .rejects import RejectSpill, RejectsUnavailable, RunFiles, publish_rejects, rejects_key
 from .results import DamagedResults, ReadProblems, RecordReader, latest_manifest
 from .row_results import RowResultsWriter
 
@@ -67,6 +75,7 @@ class AggregateOptions:
     medium_ratio: float
     row_results_part_rows: int
     audit_ttl_days: int = 180
+    tmp_dir: str | None = None  # the reject file's spill and the file itself (Lambda: /tmp)
 
 
 @dataclass
@@ -148,22 +157,28 @@ def aggregate_run(
     repair = _AuditRepair(audit, facts, options.audit_ttl_days)
     tally, reader = RunTally(), None
     day = execution_date(facts.start_time, options.report_timezone)
-    with RowResultsWriter(
-        s3,
-        bucket,
-        execution_name=facts.execution_name,
-        execution_date=day,
-        execution_start=facts.start_time,
-        source_key=facts.source_key,
-        part_rows=options.row_results_part_rows,
-    ) as rows_out:
+    spill = RejectSpill(options.tmp_dir)
+    with (
+        spill,
+        RowResultsWriter(
+            s3,
+            bucket,
+            execution_name=facts.execution_name,
+            execution_date=day,
+            execution_start=facts.start_time,
+            source_key=facts.source_key,
+            part_rows=options.row_results_part_rows,
+        ) as rows_out,
+    ):
         if manifest_key is not None:
 
             def each(row: dict[str, Any]) -> None:
                 rows_out.add(row)
                 repair.add(row)
+                spill.add(row)
 
             tally, reader = tally_manifest(s3, bucket, manifest_key, on_row=each)
+        rejects = _rejects(s3, bucket, rejects_key(day, facts.execution_name), facts, spill, options)
     repair.flush()
     problems = reader.problems if reader else ReadProblems()
     tally.audit_missing -= repair.repaired
@@ -195,4 +210,32 @@ def aggregate_run(
     summary.rows_prefix = f"s3://{bucket}/{rows_out.prefix}"
     summary.redrive_count = facts.redrive_count
     summary.written_by = written_by
+    summary.rejects_key, summary.rejects_error = rejects
     return Aggregation(summary, tally, problems, list(rows_out.keys), manifest_key, rows_out.prefix)
+
+
+def _rejects(
+    s3: Any, bucket: str, key: str, facts: RunFacts, spill: RejectSpill, options: AggregateOptions
+) -> tuple[str | None, str | None]:
+    """Write (or remove) the run's reject file: (its key when written, why it could not be)."""
+    map_failed = bool(facts.map_result.get("Error")) if isinstance(facts.map_result, Mapping) else False
+    validation = facts.validation
+    if validation is None or not validation.source_key:
+        if spill.count == 0 and not map_failed:
+            s3.delete_object(Bucket=bucket, Key=key)
+            return None, None
+        return None, "ValidateInput's result is not known, so the original file cannot be read"
+    files = RunFiles(
+        bucket=validation.bucket,
+        source_key=validation.source_key,
+        version_id=validation.version_id,
+        copy_key=validation.key,
+        rows=validation.row_count,
+    )
+    try:
+        rows = publish_rejects(s3, bucket, key, files, spill, map_failed=map_failed, tmp_dir=options.tmp_dir)
+    except (RejectsUnavailable, InputRejected) as exc:
+        return None, printable(str(exc), 500)
+    except (ClientError, BotoCoreError) as exc:
+        return None, printable(f"the original file s3://{files.bucket}/{files.source_key} cannot be read: {exc}", 500)
+    return (key if rows else None), None

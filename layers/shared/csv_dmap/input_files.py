@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from typing import Any, BinaryIO, cast
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -55,6 +55,17 @@ def staging_key(execution_name: str, source_key: str) -> str:
     return f"{STAGING_PREFIX}{execution_name}/{os.path.basename(source_key)}"
 
 
+def check_size(where: str, size: int, max_bytes: int) -> None:
+    """The object's size against the pipeline's limits: ``EmptyFile`` or ``FileTooLarge``."""
+    if size == 0:
+        raise EmptyFile(f"{where} is empty (0 bytes); export it again")
+    if size > max_bytes:
+        raise FileTooLarge(
+            f"{where} is {size:,} bytes, above the limit of {max_bytes:,} (MaxInputBytes); "
+            "split it into several files or raise MaxInputBytes"
+        )
+
+
 def validate_object(
     s3: Any,
     source: RunInput,
@@ -66,14 +77,7 @@ def validate_object(
     """Check the object and write its normalised copy; raise the named rejection otherwise."""
     bucket = source.bucket
     key, size, etag, version_id = _head(s3, source)
-    where = f"s3://{printable(bucket, 63)}/{printable(key, 300)}"
-    if size == 0:
-        raise EmptyFile(f"{where} is empty (0 bytes); export it again")
-    if size > max_bytes:
-        raise FileTooLarge(
-            f"{where} is {size:,} bytes, above the limit of {max_bytes:,} (MaxInputBytes); "
-            "split it into several files or raise MaxInputBytes"
-        )
+    check_size(f"s3://{printable(bucket, 63)}/{printable(key, 300)}", size, max_bytes)
 
     def opener() -> BinaryIO:
         # Every reading sees the same bytes: the version that started the run when the bucket is
@@ -109,16 +113,21 @@ def validate_object(
     return validation
 
 
-# ValidateInput's counts travel with the copy as its user metadata (ASCII, well under S3's 2 KB):
+# ValidateInput's counts travel with the copy as its user metadata (ASCII, under S3's 2 KB):
 # whoever counts a run that stopped before AggregateErrors (RunStatus) can check its rows against
-# them without the execution's history (the local runner has none to ask).
+# them without the execution's history (the local runner has none to ask), and find the original
+# (its key percent-encoded, and the version read) for the reject file.
 _FACTS = {"row-count": "row_count", "source-rows": "source_rows", "duplicate-rows": "duplicate_rows"}
+METADATA_MAX = 1900  # S3: user metadata at most 2 KB, names and values (UTF-8 bytes)
 
 
 def _facts_metadata(validation: ValidationResult) -> dict[str, str]:
     meta = {name: str(getattr(validation, field)) for name, field in _FACTS.items()}
     meta["blank-rows"] = str(validation.blank_rows)
     meta["encoding"] = validation.encoding.encode("ascii", "replace").decode()
+    extra = {"source-key": quote(validation.source_key, safe="/"), "source-version-id": validation.version_id or ""}
+    if sum(len(k) + len(v) for k, v in (meta | extra).items()) <= METADATA_MAX:  # else RunStatus goes without
+        meta |= {k: v for k, v in extra.items() if v}
     return meta
 
 
@@ -140,7 +149,8 @@ def staged_facts(s3: Any, bucket: str, execution_name: str) -> ValidationResult 
     return ValidationResult(
         bucket=bucket,
         key=key,
-        source_key="",
+        source_key=unquote(str(meta.get("source-key") or "")),
+        version_id=meta.get("source-version-id") or None,
         byte_size=int(head.get("ContentLength") or 0),
         encoding=str(meta.get("encoding") or "unknown"),
         header=[],

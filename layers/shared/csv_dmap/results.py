@@ -24,7 +24,7 @@ from typing import Any
 
 import ijson
 
-from .models import HEADER_ALIASES, USER_ID_MAX_LENGTH, is_valid_user_id, row_line
+from .models import HEADER_ALIASES, USER_ID_MAX_LENGTH, is_valid_user_id, row_line, superseded_by
 
 STATUSES = ("SUCCEEDED", "FAILED", "PENDING")  # SUCCEEDED first: a child that succeeded in any attempt wins
 CAUSE_MAX = 300  # how much of a failed batch's Cause each of its rows repeats
@@ -121,13 +121,18 @@ def _cause_message(cause: Any) -> str | None:
 
 
 def not_run_row(item: Any, error_type: str, message: str | None) -> Row:
-    """One row of a batch that has no worker answer: PENDING, not applied, with why."""
+    """One row of a batch that has no worker answer: PENDING, not applied, with why; with
+    ``supersededBy`` when ValidateInput's note says a later row of the same user decides (the
+    batch would have reported it SUPERSEDED, and the reject file leaves it out)."""
     item = item if isinstance(item, dict) else {}
     index = _index(item)
     row = item.get("row") if isinstance(item.get("row"), dict) else {}
     uid = _cell(row, "user_id")
     line = row_line(row, index) if index is not None else None
     out: Row = {"index": index, "line": line, "status": "PENDING", "errorType": error_type}
+    later = superseded_by(str(row.get("note") or ""))
+    if later is not None:
+        out["supersededBy"] = later
     if uid is not None:
         if is_valid_user_id(uid):
             out["userId"] = uid

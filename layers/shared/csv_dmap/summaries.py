@@ -72,6 +72,7 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("tolerated_failure_percentage", "double", "DOUBLE", "toleratedFailurePercentage"),
     ("map_run_arn", "string", "VARCHAR", "mapRunArn"),
     ("rows_prefix", "string", "VARCHAR", "rowsPrefix"),
+    ("rejects_key", "string", "VARCHAR", "rejectsKey"),
     ("alert_sent", "boolean", "BOOLEAN", "alertSent"),
 )
 

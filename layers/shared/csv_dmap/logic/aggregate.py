@@ -100,14 +100,19 @@ def _outcome(
     incomplete = _incomplete(tally, check)
     if incomplete:
         return "FAILED", "ResultsIncomplete", incomplete
+    exceeded = error_rate_exceeded(tally, tolerance)
+    if exceeded:
+        return "FAILED", "ErrorRateExceeded", exceeded
+    return "SUCCEEDED", None, None
+
+
+def error_rate_exceeded(tally: RunTally, tolerance: float) -> str | None:
+    """The Cause of ``ErrorRateExceeded`` when the rows' failures are above the tolerance, else None
+    (AggregateErrors' rule; ``csv-dmap check`` applies it to a file before any run)."""
     rate = round(tally.row_error_rate, 3)
     if rate > tolerance:
-        return (
-            "FAILED",
-            "ErrorRateExceeded",
-            f"{tally.failed:,} of {tally.rows:,} rows failed ({rate:.2f}%), above the tolerated {tolerance:g}%",
-        )
-    return "SUCCEEDED", None, None
+        return f"{tally.failed:,} of {tally.rows:,} rows failed ({rate:.2f}%), above the tolerated {tolerance:g}%"
+    return None
 
 
 def _add_unread(tally: RunTally, check: ResultCheck, map_result: dict[str, Any]) -> None:
@@ -202,6 +207,24 @@ def redrive_hint(summary: RunSummary, execution_arn: str | None = None) -> str:
     )
 
 
+def _rejects_lines(summary: RunSummary, summary_uri: str) -> list[str]:
+    """Where the run's reject file is (in the summary's bucket), or why there is none."""
+    if summary.rejects_key:
+        bucket = summary_uri.removeprefix("s3://").split("/", 1)[0]
+        return [
+            (
+                "Reject file (the rows not applied, with line, error_type, error_message): "
+                f"s3://{bucket}/{summary.rejects_key}"
+            ),
+            f"  csv-dmap rejects {summary.execution_name} -o rejects.csv; fix the rows and upload the file as a new "
+            "run (the three added columns are ignored)"
+            + ("; or redrive, which applies the pending rows" if summary.redrivable else ""),
+        ]
+    if summary.rejects_error:
+        return [f"No reject file: {summary.rejects_error}"]
+    return []
+
+
 def alert(summary: RunSummary, summary_uri: str, execution_arn: str | None = None) -> tuple[str, str]:
     """SNS subject (at most 100 characters) and message."""
     if summary.status == "SUCCEEDED":
@@ -236,6 +259,7 @@ def alert(summary: RunSummary, summary_uri: str, execution_arn: str | None = Non
             f"Rows not applied: csv-dmap failures {summary.execution_name}"
             + (f"  (per-row results: {summary.rows_prefix})" if summary.rows_prefix else "")
         )
+    lines += _rejects_lines(summary, summary_uri)
     if summary.redrivable:
         lines.append(redrive_hint(summary, execution_arn))
     elif summary.status == "REJECTED":

@@ -26,6 +26,12 @@ Rules (the README's ValidateInput bullet says the same):
   line must decode in the decided encoding, or the file is rejected
   (``UnsupportedEncoding`` with the line and byte offset): a UTF-8 file with
   CP932 bytes further down is a broken file, never re-decoded into mojibake.
+- Delimiter: comma, semicolon, tab or pipe (the delimiters Step Functions' own
+  CSV reader knows besides space). The header is read with each of them; the
+  one delimiter whose header maps the three columns is the file's. None: the
+  header names the problem (as read with the delimiter that found the most
+  known columns, the comma on a tie). More than one: ``InvalidHeader`` naming
+  the delimiters that fit. The copy is always comma-separated.
 - Blank records (every cell empty or whitespace, e.g. Excel's ``,,``) are
   skipped wherever they are; those after the header are counted (``blank_rows``).
 - The header is the first non-blank record (at most ``HEADER_MAX_BYTES``).
@@ -33,6 +39,11 @@ Rules (the README's ValidateInput bullet says the same):
   commas), so a limit means the same in every encoding. ``FieldTooLong`` looks
   at the three mapped columns (in the order user_id, login_count, post_count);
   other columns count in the record's size only.
+- A header whose last three names are ``line,error_type,error_message`` is a
+  reject file's (``csv_dmap.rejects``): those three columns are data like any
+  other extra column, but they count in neither the header's nor a record's
+  size, so that a row that fitted the limits in its original file fits them in
+  the reject file too.
 - A physical line over ``hard_max`` bytes, or a record over ``hard_max``
   characters, rejects the file (``RecordTooLarge``): that bounds the memory
   one record may take. Below it, a long field or record only fails its row.
@@ -47,7 +58,7 @@ import os
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import BinaryIO, Self, TextIO
@@ -57,6 +68,9 @@ from ..models import HEADER_ALIASES, is_valid_user_id
 
 FIELDS = ("user_id", "login_count", "post_count")
 COPY_HEADER = [*FIELDS, "line", "note"]
+# The delimiters a file may use, in the order they are tried (a tie on a header that fits none goes to the first).
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+REJECT_COLUMNS = ("line", "error_type", "error_message")  # what a reject file adds after the original columns
 ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "cp932": "CP932 (Shift_JIS)"}
 
 FIELD_MAX_BYTES = 1024  # a mapped cell above this fails its row (FieldTooLong)
@@ -214,7 +228,7 @@ def _regions(stream: BinaryIO, state: _Decoding) -> Iterator[bytes]:
         yield pending
 
 
-def _lines(stream: BinaryIO, state: _Decoding) -> Iterator[str]:
+def _lines(stream: BinaryIO, state: _Decoding) -> Generator[str]:
     """The physical lines of the object (``\\n``, ``\\r\\n`` or ``\\r``), decoded by the rule,
     each a string with its line end, as the csv module wants them. Memory: one chunk and one line.
 
@@ -274,9 +288,17 @@ def _bad_bytes(exc: UnicodeDecodeError) -> str:
 # --------------------------------------------------------------------------- records
 
 
-def map_header(header: list[str], line: int = 1) -> dict[str, int]:
+_LOOKUP = {alias.lower(): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+
+
+def known_columns(header: list[str]) -> int:
+    """How many of the three columns the header names (each counted once)."""
+    return len({_LOOKUP[h.strip().lower()] for h in header if h.strip().lower() in _LOOKUP})
+
+
+def map_header(header: list[str], line: int = 1, delimiter: str = ",") -> dict[str, int]:
     """Canonical field -> column position, or InvalidHeader naming the problem."""
-    lookup = {alias.lower(): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+    lookup = _LOOKUP
     columns: dict[str, int] = {}
     for position, raw in enumerate(header):
         name = lookup.get(raw.strip().lower())
@@ -292,46 +314,77 @@ def map_header(header: list[str], line: int = 1) -> dict[str, int]:
     missing = [name for name in HEADER_ALIASES if name not in columns]
     if missing:
         wanted = ", ".join(" or ".join(HEADER_ALIASES[m]) for m in missing)
-        found = ",".join(h.strip() for h in header)
+        found = delimiter.join(h.strip() for h in header)
         raise reject(
             InvalidHeader,
             f"the header has no column for {wanted}; the first row (line {line:,}) was "
-            f"{echo(found, 200)}. Expected user_id,login_count,post_count (or "
-            f"{','.join(HEADER_ALIASES[f][0] for f in FIELDS)}), in any order",
+            f"{echo(found, 200)} (read with the {DELIMITERS.get(delimiter, repr(delimiter))}). Expected "
+            f"user_id,login_count,post_count (or {','.join(HEADER_ALIASES[f][0] for f in FIELDS)}), in any order, "
+            "separated by commas, semicolons, tabs or pipes",
         )
     return columns
+
+
+def reject_columns(header: list[str]) -> slice | None:
+    """The positions of the columns a reject file adds (its last three, named ``REJECT_COLUMNS``), or None."""
+    if len(header) > len(REJECT_COLUMNS) and tuple(h.strip().lower() for h in header[-3:]) == REJECT_COLUMNS:
+        return slice(len(header) - len(REJECT_COLUMNS), len(header))
+    return None
 
 
 def _blank(cells: list[str]) -> bool:
     return not "".join(cells).strip()
 
 
-def record_size(cells: list[str]) -> int:
-    """UTF-8 bytes of a record: its cells joined by commas."""
-    return sum(utf8_size(cell) for cell in cells) + max(len(cells) - 1, 0)
+def record_size(cells: list[str], skip: slice | None = None) -> int:
+    """UTF-8 bytes of a record: its cells joined by commas, without the cells at ``skip``
+    (a reject file's own columns)."""
+    size = sum(utf8_size(cell) for cell in cells) + max(len(cells) - 1, 0)
+    if skip is not None:
+        dropped = cells[skip]
+        size -= sum(utf8_size(cell) for cell in dropped) + len(dropped)
+    return size
 
 
-class _Source:
-    """One reading of the file: its header, then its non-blank data records with their lines."""
+class Source:
+    """One reading of the file with one delimiter: its header, then its non-blank data records
+    with their lines. ``map()`` checks the header (``detect`` tries every delimiter, ``open_source``
+    reads a file the one way). A context manager: the stream is closed on leaving."""
 
-    def __init__(self, open_stream: Opener, limits: Limits):
+    def __init__(self, open_stream: Opener, limits: Limits, delimiter: str = ","):
         self._stream = open_stream()
+        self.limits = limits
+        self.delimiter = delimiter
         self.decoding = _Decoding(limits.hard_max)
-        self._reader = csv.reader(_lines(self._stream, self.decoding))
+        self._lines = _lines(self._stream, self.decoding)
+        self._reader = csv.reader(self._lines, delimiter=delimiter)
         self.blank_rows = 0
-        self.header_line, header = self._header()
-        size = record_size(header)
-        if size > limits.header_max_bytes:
-            raise reject(
-                InvalidHeader,
-                (
-                    f"the header (line {self.header_line:,}) is {size:,} bytes, above the limit of "
-                    f"{limits.header_max_bytes:,}; it starts {echo(','.join(header), 60)}. The first non-blank row "
-                    "must be the column names user_id,login_count,post_count"
-                ),
-            )
-        self.header = header
-        self.columns = map_header(header, self.header_line)
+        self.columns: dict[str, int] = {}
+        try:
+            self.header_line, self.header = self._header()
+        except BaseException:
+            self.close()
+            raise
+        self.skip = reject_columns(self.header)
+
+    def map(self) -> Self:
+        """The header's size and columns checked, or InvalidHeader (the stream closed)."""
+        try:
+            size = record_size(self.header, self.skip)
+            if size > self.limits.header_max_bytes:
+                raise reject(
+                    InvalidHeader,
+                    (
+                        f"the header (line {self.header_line:,}) is {size:,} bytes, above the limit of "
+                        f"{self.limits.header_max_bytes:,}; it starts {echo(self.delimiter.join(self.header), 60)}. "
+                        "The first non-blank row must be the column names user_id,login_count,post_count"
+                    ),
+                )
+            self.columns = map_header(self.header, self.header_line, self.delimiter)
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def _header(self) -> tuple[int, list[str]]:
         for line, cells in self._all_records():
@@ -370,12 +423,66 @@ class _Source:
             else:
                 self.blank_rows += 1
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def encoding_label(self) -> str:
+        return ENCODING_LABELS[self.decoding.encoding]
+
     def user_id(self, cells: list[str]) -> str:
         position = self.columns["user_id"]
         return cells[position].strip() if position < len(cells) else ""
 
     def close(self) -> None:
+        self._lines.close()  # its buffers go now, not when the reader is collected
         self._stream.close()
+
+
+def open_source(open_stream: Opener, limits: Limits = LIMITS, delimiter: str | None = None) -> Source:
+    """The file as ValidateInput reads it, positioned after its header: with ``delimiter``
+    (found by an earlier reading), else the one ``detect`` finds."""
+    return Source(open_stream, limits, delimiter).map() if delimiter else detect(open_stream, limits)
+
+
+def detect(open_stream: Opener, limits: Limits = LIMITS) -> Source:
+    """The file read with its delimiter, positioned after its header (see the module doc):
+    each delimiter's reading of the header is tried; exactly one must map the three columns."""
+    fits: list[Source] = []
+    misses: list[tuple[int, InputRejected]] = []  # (known columns, the rejection), in DELIMITERS' order
+    for delimiter in DELIMITERS:
+        try:
+            source = Source(open_stream, limits, delimiter)
+        except InputRejected as exc:  # the same for every delimiter (encoding, a long line, no header)
+            misses.append((-1, exc.with_traceback(None)))  # its traceback would keep the reader's buffer
+            continue
+        try:
+            fits.append(source.map())
+        except InvalidHeader as exc:
+            misses.append((known_columns(source.header), exc.with_traceback(None)))
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        for source in fits:
+            source.close()
+        raise _ambiguous(fits)
+    known, rejection = max(misses, key=lambda miss: miss[0])  # max keeps the first of equals
+    raise rejection if known > 0 else misses[0][1]  # a header that names no column: as the comma reads it
+
+
+def _ambiguous(fits: list[Source]) -> InputRejected:
+    names = [f"{DELIMITERS[s.delimiter]} ({s.delimiter!r})" for s in fits]
+    return reject(
+        InvalidHeader,
+        (
+            f"the header (line {fits[0].header_line:,}) names the columns user_id, login_count and post_count "
+            f"whichever delimiter reads it: {' and '.join(names)}; the file's delimiter cannot be told. Keep one "
+            "delimiter in the header (remove or rename the extra columns that hold the other one, or quote them)"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -453,6 +560,8 @@ class Scan:
     header: list[str]  # as written, capped (HEADER_ECHO_COLUMNS x HEADER_ECHO_CHARS)
     header_line: int = 1
     header_width: int = 0
+    delimiter: str = ","  # a key of DELIMITERS
+    skip: slice | None = None  # a reject file's own columns (not counted in a record's size)
     data_rows: int = 0
     blank_rows: int = 0
     duplicate_rows: int = 0
@@ -471,7 +580,7 @@ def _echo_header(header: list[str]) -> list[str]:
 
 
 def _scan(open_stream: Opener, occurrences: _Occurrences, limits: Limits) -> Scan:
-    source = _Source(open_stream, limits)
+    source = detect(open_stream, limits)
     try:
         data_rows = 0
         position = source.columns["user_id"]
@@ -482,7 +591,8 @@ def _scan(open_stream: Opener, occurrences: _Occurrences, limits: Limits) -> Sca
             data_rows += 1
         if data_rows == 0:
             raise reject(
-                EmptyFile, f"the file has a header ({printable(','.join(source.header), 100)}) but no data rows"
+                EmptyFile,
+                f"the file has a header ({printable(source.delimiter.join(source.header), 100)}) but no data rows",
             )
         return Scan(
             encoding=source.decoding.encoding,
@@ -490,6 +600,8 @@ def _scan(open_stream: Opener, occurrences: _Occurrences, limits: Limits) -> Sca
             header=_echo_header(source.header),
             header_line=source.header_line,
             header_width=len(source.header),
+            delimiter=source.delimiter,
+            skip=source.skip,
             data_rows=data_rows,
             blank_rows=source.blank_rows,
             duplicate_rows=occurrences.superseded_count(),
@@ -505,9 +617,15 @@ def scan(open_stream: Opener, tmp_dir: str | None = None, limits: Limits = LIMIT
 
 
 def note_for(
-    cells: list[str], columns: dict[str, int], width: int, superseded_by: int | None, limits: Limits = LIMITS
+    cells: list[str],
+    columns: dict[str, int],
+    width: int,
+    superseded_by: int | None,
+    limits: Limits = LIMITS,
+    skip: slice | None = None,
 ) -> str:
-    """Why the worker must not apply a record ("" = apply): the first rule that applies."""
+    """Why the worker must not apply a record ("" = apply): the first rule that applies
+    (``skip``: a reject file's own columns, not counted in the record's size)."""
     if superseded_by is not None:
         return f"superseded:{superseded_by}"
     if len(cells) != width:
@@ -518,7 +636,7 @@ def note_for(
         size = utf8_size(cells[columns[name]])
         if size > limits.field_max_bytes:
             return f"FieldTooLong:{name}:{size}"
-    size = record_size(cells)
+    size = record_size(cells, skip)
     if size > limits.record_max_bytes:
         return f"RowTooLong:{size}"
     return ""
@@ -536,7 +654,7 @@ def capped(cell: str, limits: Limits = LIMITS) -> str:
 
 
 def _write(open_stream: Opener, result: Scan, occurrences: _Occurrences, out: TextIO, limits: Limits) -> None:
-    source = _Source(open_stream, limits)
+    source = open_source(open_stream, limits, result.delimiter)
     # Step Functions' CSV reader takes a backslash as an escape (a lone one is dropped, "\\," joins two
     # fields): the escapechar makes the csv module double every backslash, which that reader reads back as one.
     writer = csv.writer(out, lineterminator="\n", escapechar="\\")
@@ -551,7 +669,7 @@ def _write(open_stream: Opener, result: Scan, occurrences: _Occurrences, out: Te
             if nxt is not None and nxt[0] == line:
                 deciding = nxt[1]
                 nxt = next(superseded, None)
-            note = note_for(cells, result.columns, width, deciding, limits)
+            note = note_for(cells, result.columns, width, deciding, limits, result.skip)
             if note:
                 result.notes[note.split(":", 1)[0]] += 1
             if not note or (len(cells) == width and _short(cells, limits)):  # every column there, none to cap
@@ -573,8 +691,8 @@ def normalise(open_stream: Opener, out: TextIO, tmp_dir: str | None = None, limi
 
 def read_user_ids(open_stream: Opener, limits: Limits = LIMITS) -> Iterator[str]:
     """The valid user ids of the file's data records, in file order (repeats included),
-    streamed, in any encoding ValidateInput accepts; rejections as ValidateInput's."""
-    source = _Source(open_stream, limits)
+    streamed, in any encoding and with any delimiter ValidateInput accepts; rejections as ValidateInput's."""
+    source = detect(open_stream, limits)
     try:
         for _line, cells in source.records():
             uid = source.user_id(cells)

@@ -140,6 +140,14 @@ class RunSummary(_CamelModel):
     map_run_arn: str | None = Field(alias="mapRunArn", default=None)
     manifest_key: str | None = Field(alias="manifestKey", default=None)
     rows_prefix: str | None = Field(alias="rowsPrefix", default=None, description="the run's per-row results")
+    rejects_key: str | None = Field(
+        alias="rejectsKey",
+        default=None,
+        description="the run's reject file in the results bucket (csv_dmap.rejects); None: no row left unapplied",
+    )
+    rejects_error: str | None = Field(
+        alias="rejectsError", default=None, description="why the reject file could not be written, when it could not"
+    )
     alert_sent: bool = Field(alias="alertSent", default=False)
     redrive_count: int = Field(alias="redriveCount", default=0, description="the execution's redrives so far")
     written_by: str | None = Field(
