@@ -26,7 +26,7 @@ EVENT ?= events/$(FN).json
 # extra command-line arguments: the shell splits those, as it would on a command line.)
 AS_TYPED := CSV ROWS SQL FILE NAMED PARAMS FN EVENT EXECUTION STACK BENCH_ROWS BENCH_SIZES LOAD_ROWS LOAD_RUNS
 $(foreach v,$(AS_TYPED),$(if $(filter command line environment,$(origin $(v))),$(eval override $(v) := $$(value $(v)))))
-export $(AS_TYPED)
+# (exported at the end of this file: `export X` before `X ?= default` would define X empty first)
 
 .PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench bench-10m cost clean clean-local db-schema
 
@@ -151,3 +151,6 @@ LOAD_RUNS ?= 10
 .PHONY: load
 load: $(VENV)/.installed ## ten concurrent runs on one MariaDB database, invariant checked -> BENCHMARKS.md: make load [LOAD_ROWS=10000] [LOAD_ARGS="--users 150000"]
 	$(PY) -m bench.load --runs "$$LOAD_RUNS" --rows "$$LOAD_ROWS" $(LOAD_ARGS)
+
+# The user values, exported once every default above is set (see AS_TYPED).
+export $(AS_TYPED)

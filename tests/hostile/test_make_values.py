@@ -103,3 +103,16 @@ def test_other_targets_take_values_as_data(tmp_path, target, assignments):
     done = make(tmp_path, target, *assignments)
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
     nothing_ran(tmp_path)
+
+
+def test_defaults_reach_the_programs_when_the_user_gives_nothing():
+    """`export X` before `X ?= default` would define X empty: `make run` with no ROWS once ran
+    `--rows ""`. Every default must reach the recipes; a given value must replace it."""
+    show = ["--eval", 'show-env: ; @echo "[$$ROWS][$$BENCH_ROWS][$$LOAD_RUNS][$$FN][$$EVENT]"', "show-env"]
+    env = {k: v for k, v in os.environ.items() if k not in ("ROWS", "BENCH_ROWS", "LOAD_RUNS", "FN", "EVENT")}
+    done = subprocess.run(["make", "-s", *show], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[10000][20000][10][worker][events/worker.json]"
+    given = subprocess.run(
+        ["make", "-s", "ROWS=5", *show], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert given.stdout.strip().startswith("[5][20000]")
