@@ -294,6 +294,10 @@ def cmd_status(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
+    rejected = _rejected(backend, args.execution)
+    if rejected is not None:  # no row was read: the file itself was refused
+        _emit(args, out, [rejected], lambda: print(_rejected_line(rejected), file=out))
+        return FAILED
     audited = backend.failures(args.execution)
     items = [i for i in audited if i.get("errorType") == args.error_type] if args.error_type else audited
     rows = [
@@ -315,6 +319,21 @@ def cmd_failures(backend: Backend, args: argparse.Namespace, out: TextIO) -> int
 
     _emit(args, out, items, show)
     return OK
+
+
+def _rejected(backend: Backend, execution: str) -> dict[str, Any] | None:
+    """The error and cause of a run whose file was rejected (no row read), or None."""
+    summary = backend.summary(execution)
+    if summary is None or summary.status != "REJECTED":
+        return None
+    return {"execution": execution, "status": summary.status, "error": summary.error, "cause": summary.cause}
+
+
+def _rejected_line(rejected: dict[str, Any]) -> str:
+    return (
+        f"{rejected['execution']} was REJECTED, no row was read: {rejected['error']}: {rejected['cause']}\n"
+        "fix the file and upload it again (csv-dmap check FILE says what the pipeline will make of it)"
+    )
 
 
 def _unaudited(summary: Any, audited: list[dict[str, Any]], error_type: str | None) -> str | None:

@@ -69,25 +69,27 @@ def run_map(
 ) -> tuple[ExecutionResult, float]:
     """Run (or, with ``checkpoint``, redrive) the pipeline's execution ``name``, with a progress
     bar and the running map's counts where ``csv-dmap --local status`` finds them."""
-    bar = None
-    if progress_bar:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1)
+    bars: list[Any] = []  # the map's bar, opened when the map reads its first items (not during ValidateInput)
     progress = layer.MapProgress(name, total_rows, data_dir)
+
+    def items_read(rows: int) -> None:
+        if progress_bar and not bars:
+            from tqdm import tqdm
+
+            bars.append(tqdm(total=total_rows, unit="rows", desc="ProcessUserStats", file=sys.stderr, smoothing=0.1))
 
     def batch_done(rows: int, ok: bool) -> None:
         progress.batch_done(rows, ok)
-        if bar:
-            bar.update(rows)
+        if bars:
+            bars[0].update(rows)
 
-    options = RunOptions(on_batch_done=batch_done)
+    options = RunOptions(on_batch_done=batch_done, on_items_read=items_read)
     run_started = time.monotonic()
     try:
         result = run_definition(env, DEFINITION, input=input, name=name, options=options, checkpoint=checkpoint)
     finally:
         progress.close()
-        if bar:
+        for bar in bars:
             bar.close()
     seconds = time.monotonic() - run_started
     announce(env, result, checkpoint.input if checkpoint is not None else input)
@@ -211,6 +213,7 @@ def _summary(
         "rejectsKey": run.get("rejectsKey"),
         "rejectsError": run.get("rejectsError"),
         "runSummaryWritten": bool(run),
+        "runStatus": run.get("status"),
         "outputs": {**outputs, "database": mask_url(env.database_url)},
     }
 
@@ -236,11 +239,14 @@ def _format_rate(rows: int, seconds: float) -> str:
 
 def print_summary(s: dict[str, Any]) -> None:
     width = 22
-    lines = [
-        f"{'execution':<{width}}{s['execution']}  {s['status']}",
-    ]
+    status = s.get("runStatus") or s["status"]
+    lines = [f"{'execution':<{width}}{s['execution']}  {status}"]
     if s["error"]:
         lines.append(f"{'error':<{width}}{s['error']}: {s['cause']}")
+    if status == "REJECTED":  # nothing was read: the counts would only be zeros
+        lines.append(f"{'':<{width}}the file was not processed: fix it and run it again")
+        print("\n".join([*lines, *_next_commands(s, status)]))
+        return
     lines += [
         f"{'rows':<{width}}{s['rows']:,} (file: {s['rowsInFile']:,})",
         f"{'applied':<{width}}{s['applied']:,}",
@@ -273,7 +279,30 @@ def print_summary(s: dict[str, Any]) -> None:
     for label, value in s["outputs"].items():
         for v in value if isinstance(value, list) else [value]:
             lines.append(f"  {label:<{width - 2}}{v}")
+    lines += _next_commands(s, status)
     print("\n".join(line for line in lines if line))
+
+
+def _next_commands(s: dict[str, Any], status: str) -> list[str]:
+    """What to run next, with this run's names filled in (the CLI from this checkout: ./csv-dmap)."""
+    name = s["execution"]
+    steps: list[tuple[str, str]] = []
+    if status == "REJECTED":
+        steps.append(
+            (f"./csv-dmap check {s.get('file') or 'FILE'}", "what the pipeline makes of the file, before a run")
+        )
+    else:
+        if s.get("redrive"):
+            steps.append((s["redrive"].replace("csv-dmap ", "./csv-dmap ", 1), "once the cause is mended"))
+        steps.append((f"./csv-dmap failures {name}", "the rows not applied, and why"))
+        if s.get("rejects"):
+            steps.append((f"./csv-dmap rejects {name} -o rejects.csv", "those rows as a CSV to fix and upload again"))
+        if s.get("sampleUserId"):
+            steps.append((f"./csv-dmap history {s['sampleUserId']}", "one user's changes across runs"))
+        steps.append(("make query NAMED=recent-runs", "SQL over the local data (./csv-dmap queries lists them)"))
+    steps.append(("./csv-dmap runs", "today's runs"))
+    width = max(len(command) for command, _ in steps) + 2
+    return ["next:", *(f"  {command:<{width}}{why}" for command, why in steps)]
 
 
 def _rejects_line(s: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ import random
 import resource
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,7 +101,8 @@ def main(args: Any) -> int:
     phases.start("start", "the database, S3 (s3rver) and the audit table (dynalite)")
     with entered(environment) as env:
         phases.end("start")
-        total_rows = _seed(args, csv_path, phases)
+        first_user: list[str] = []
+        total_rows = _seed(args, csv_path, phases, first_user)
         name = execution_name()
         bucket = env.physical_name("InputBucket")
         key = f"incoming/{csv_path.name}"
@@ -118,6 +119,8 @@ def main(args: Any) -> int:
             summary = finish(
                 env, out_dir, name, result, run_seconds, total_rows, started, export=not args.no_export, redrive=hint
             )
+        summary["sampleUserId"] = first_user[0] if first_user else None
+        summary["file"] = str(csv_path)
         if result.map_runs:
             summary["phaseSeconds"]["ProcessUserStats"] = result.map_runs[0].get("durationSeconds")
         own = resource.getrusage(resource.RUSAGE_SELF)
@@ -147,15 +150,23 @@ def _check_out_dir(out_dir: Path) -> None:
         raise CannotRun(f"--out: {nearest} is not writable")
 
 
-def _seed(args: Any, csv_path: Path, phases: Phases) -> int:
+def _first(ids: Iterable[str], into: list[str]) -> Iterator[str]:
+    """``ids`` as they pass, keeping the first one (a user the summary's next commands can name)."""
+    for uid in ids:
+        if not into:
+            into.append(uid)
+        yield uid
+
+
+def _seed(args: Any, csv_path: Path, phases: Phases, first: list[str]) -> int:
     """Write the sample (or read the user's file), seed its users; the file's data records."""
     if not args.csv:
         with phases.phase("seed", f"generating {args.rows:,} sample rows -> {csv_path} and seeding their users"):
-            layer.seed_users(_generate(csv_path, args.rows))
+            layer.seed_users(_first(_generate(csv_path, args.rows), first))
         return int(args.rows)
     records = layer.CsvRecords(csv_path)
     with phases.phase("seed", f"reading {csv_path}" + (" and seeding its users" if args.seed == "csv" else "")):
-        ids = records.user_ids()
+        ids = _first(records.user_ids(), first)
         if args.seed == "csv":
             layer.seed_users(ids)
         else:
