@@ -132,7 +132,7 @@ clean: clean-local ## remove build output, local state and virtualenvs
 # samples and per-run S3 directories; the virtualenvs and node_modules stay.
 clean-local: ## reset the local runs' state: audit table, SQLite database, .local/data and .local/out (keeps the virtualenvs)
 	@if [ -x $(PY) ]; then $(PY) -c "from local_runner.local_aws import stop_dynamodb; stop_dynamodb()"; fi
-	rm -rf .local/dynamodb .local/csv_dmap.sqlite .local/data .local/out .local/s3 .local/bench .local/sample-*.csv
+	local="$${CSV_DMAP_LOCAL:-.local}"; rm -rf "$$local"/dynamodb "$$local"/csv_dmap.sqlite "$$local"/data "$$local"/out "$$local"/s3 "$$local"/bench "$$local"/sample-*.csv
 
 # ---- capacity (issue 11): the capacity model beside the cost model
 .PHONY: capacity

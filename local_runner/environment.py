@@ -20,9 +20,16 @@ from typing import Any, ClassVar, Self
 from . import ACCOUNT, REGION, layer, local_aws
 from .containers import FunctionContainers
 from .phases import Phases
-from .template import ROOT, TEMPLATE, functions, load_template, parameter_defaults, table_definition, ttl_attribute
-
-DEFAULT_DB = ROOT / ".local" / "csv_dmap.sqlite"
+from .template import (
+    ROOT,
+    TEMPLATE,
+    functions,
+    load_template,
+    local_root,
+    parameter_defaults,
+    table_definition,
+    ttl_attribute,
+)
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -67,7 +74,9 @@ class LocalEnvironment:
         # created-database mode (an Aurora cluster behind a TLS proxy) has no local stand-in.
         local = {"DatabaseMode": "existing"} if "DatabaseMode" in (self.template.get("Parameters") or {}) else {}
         self.parameters = {**parameter_defaults(self.template), **local, **(parameters or {})}
-        self.database_url = database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_DB}"
+        self.database_url = (
+            database_url or os.environ.get("DATABASE_URL") or f"sqlite:///{local_root() / 'csv_dmap.sqlite'}"
+        )
         self.parameters["DatabaseUrl"] = self.database_url
         self.use_moto = use_moto
         self.quiet = quiet  # functions log warnings only and emit no EMF metrics (make run)

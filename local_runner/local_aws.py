@@ -36,12 +36,11 @@ from typing import IO, Any
 
 from asl_runner.cli import CannotRun
 
-from .template import ROOT
+from .template import ROOT, local_root
 
 NODE_MODULES = ROOT / "node_modules"
 DYNALITE = NODE_MODULES / "dynalite" / "cli.js"
 S3RVER = NODE_MODULES / "s3rver" / "bin" / "s3rver.js"
-LOCAL = ROOT / ".local"
 DYNAMODB_ENV = "CSV_DMAP_LOCAL_DYNAMODB"  # where the audit table lives (default .local/dynamodb)
 S3_ENV = "CSV_DMAP_LOCAL_S3"  # where each run's S3 directory is made (default .local/s3)
 # s3rver accepts only its own key pair; the other stand-ins accept any.
@@ -54,11 +53,11 @@ class StandInFailed(CannotRun):
 
 
 def dynamodb_dir() -> Path:
-    return Path(os.environ.get(DYNAMODB_ENV) or LOCAL / "dynamodb")
+    return Path(os.environ.get(DYNAMODB_ENV) or local_root() / "dynamodb")
 
 
 def s3_root() -> Path:
-    return Path(os.environ.get(S3_ENV) or LOCAL / "s3")
+    return Path(os.environ.get(S3_ENV) or local_root() / "s3")
 
 
 def _node() -> str:

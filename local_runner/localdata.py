@@ -46,7 +46,7 @@ from typing import IO, Any
 
 from asl_runner.cli import CannotRun
 
-from .template import ROOT
+from .template import local_root
 
 DATA_ENV = "CSV_DMAP_LOCAL_DATA"
 PREFIXES = ("rows/", "summaries/", "daily-reports/", "rejects/")
@@ -56,7 +56,7 @@ READS_IN_FLIGHT = 4
 
 def local_data_dir() -> Path:
     """``$CSV_DMAP_LOCAL_DATA``, else ``<checkout>/.local/data``."""
-    return Path(os.environ.get(DATA_ENV) or ROOT / ".local" / "data")
+    return Path(os.environ.get(DATA_ENV) or local_root() / "data")
 
 
 # ----------------------------------------------------------------------------- writing files

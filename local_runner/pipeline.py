@@ -23,7 +23,6 @@ from .environment import LocalEnvironment
 from .exec_cli import run_definition
 from .template import ROOT
 
-LOCAL = ROOT / ".local"
 DEFINITION = ROOT / "statemachine" / "definition.asl.json"
 
 

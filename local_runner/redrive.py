@@ -310,11 +310,12 @@ def _redrive(
 
 def main(args: Any) -> int:
     """``python -m local_runner redrive EXECUTION``: prints the summary as ``make run`` does."""
-    from .pipeline import LOCAL, print_summary
+    from .pipeline import print_summary
+    from .template import local_root
 
     try:
         summary = redrive(
-            args.execution, database_url=args.database_url, out_dir=LOCAL / "out", progress=not args.no_progress
+            args.execution, database_url=args.database_url, out_dir=local_root() / "out", progress=not args.no_progress
         )
     except NotRedrivable as exc:  # as csv-dmap: exit 1, one line
         print(f"error: {exc}", file=sys.stderr)

@@ -24,7 +24,8 @@ from asl_runner.limits import NAME_MAX_CHARS
 from . import layer
 from .environment import LocalEnvironment
 from .phases import Phases
-from .pipeline import LOCAL, entered, finish, keep_for_analysis, print_summary, run_map
+from .pipeline import entered, finish, keep_for_analysis, print_summary, run_map
+from .template import local_root
 
 HEADER = "ユーザーID,ログイン回数,投稿回数\n"
 
@@ -84,9 +85,9 @@ def main(args: Any) -> int:
     from .redrive import keep_kit
 
     started = time.monotonic()
-    out_dir = Path(args.out or LOCAL / "out")
+    out_dir = Path(args.out or local_root() / "out")
     _check_out_dir(out_dir)
-    csv_path = Path(args.csv).resolve() if args.csv else LOCAL / f"sample-{args.rows}.csv"
+    csv_path = Path(args.csv).resolve() if args.csv else local_root() / f"sample-{args.rows}.csv"
     if args.csv and not csv_path.is_file():
         raise CannotRun(f"--csv: no file {args.csv}")
     overrides = dict(p.split("=", 1) for p in args.parameter)

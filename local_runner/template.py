@@ -12,6 +12,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
+LOCAL_ENV = "CSV_DMAP_LOCAL"  # where the local runs keep their state (default: .local of the checkout)
+
+
+def local_root() -> Path:
+    """The local runs' state: the SQLite database, the audit table, S3's directories, .local/data,
+    .local/out and the samples. ``CSV_DMAP_LOCAL`` moves all of it (tests, a second sandbox)."""
+    import os
+
+    return Path(os.environ.get(LOCAL_ENV) or ROOT / ".local")
 
 
 class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no stubs here
