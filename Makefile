@@ -98,7 +98,7 @@ db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 
 ROWS ?= 10000
 run: $(VENV)/.installed node_modules/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
-	$(PY) -m local_runner run $(if $(value CSV),--csv "$$CSV",--rows "$$ROWS") $(RUN_ARGS)
+	@$(PY) -m local_runner run $(if $(value CSV),--csv "$$CSV",--rows "$$ROWS") $(RUN_ARGS)
 
 redrive: $(VENV)/.installed node_modules/.installed ## re-run the failed and pending batches of a failed local run: make redrive EXECUTION=local-...
 	$(PY) -m local_runner redrive "$$EXECUTION" $(RUN_ARGS)

@@ -277,7 +277,7 @@ def print_summary(s: dict[str, Any]) -> None:
     ]
     for label, value in s["outputs"].items():
         for v in value if isinstance(value, list) else [value]:
-            lines.append(f"  {label:<{width - 2}}{v}")
+            lines.append(f"  {label:<{width - 2}}{_shown(str(v))}")
     lines += _next_commands(s, status)
     print("\n".join(line for line in lines if line))
 
@@ -304,9 +304,21 @@ def _next_commands(s: dict[str, Any], status: str) -> list[str]:
     return ["next:", *(f"  {command:<{width}}{why}" for command, why in steps)]
 
 
+def _shown(text: str) -> str:
+    """A path (or a sqlite URL) under the current directory, shown relative to it: what a person
+    types next; the JSON summary keeps absolute paths."""
+    import os
+
+    here = os.getcwd() + os.sep
+    for prefix in ("sqlite:///", ""):
+        if text.startswith(prefix + here):
+            return prefix + text[len(prefix + here) :]
+    return text
+
+
 def _rejects_line(s: dict[str, Any]) -> str:
     if s.get("rejects"):
-        return f"{s['rejects']}  (the rows not applied: fix them and upload the file as a new run)"
+        return f"{_shown(str(s['rejects']))}  (the rows not applied: fix them and upload the file as a new run)"
     if s.get("rejectsError"):
         return f"none: {s['rejectsError']}"
     return "none (no row left unapplied)" if s.get("runSummaryWritten") else "none"

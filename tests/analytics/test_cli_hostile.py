@@ -327,7 +327,8 @@ def test_every_named_query_and_the_readmes_queries_still_run(data):
         params = [p for _ in range(query.parameters) for p in ("--param", RUN)]
         code, out, err = cli(data, "--json", "query", "--named", query.name, *params)
         assert code == 0 and isinstance(json.loads(out), list), (query.name, err)
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    root = Path(__file__).parents[2]
+    readme = "".join((root / doc).read_text(encoding="utf-8") for doc in ("README.md", "docs/analytics.md"))
     sqls = re.findall(r'make query SQL="([^"]+)"', readme)
     named = re.findall(r"make query NAMED=([\w-]+)(?: PARAMS=([\w.:@-]+))?", readme)
     assert sqls and ("user-history", "U0000005") in named

@@ -2,7 +2,7 @@
 retries (late ones too: a batch that committed answers as its first attempt did), audit
 outages, and the reconcile mode of a batch whose attempts failed.
 
-Expectations are written from the contracts (README "Contracts": worker input and output,
+Expectations are written from the contracts (docs/contracts.md: worker input and output,
 statuses, reconciliation), not from the code."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """An independent oracle of what the pipeline must do with a file.
 
-Written from the contracts (README "Contracts", docs/architecture.md), with the
+Written from the contracts (docs/contracts.md, docs/architecture.md), with the
 standard library only: it imports nothing from ``csv_dmap``, so a bug in the
 layer's reading of a file cannot hide in the expectation too.
 

@@ -12,7 +12,7 @@ local DuckDB view of the same name read these files; ``COLUMNS`` is their one sc
 - Idempotent: part names are deterministic (the n-th ``part_rows`` rows of the run,
   in ResultWriter order), so a retried AggregateErrors overwrites the same keys; parts
   left from an earlier attempt beyond the last one written are deleted.
-- Why gzip JSON Lines and not Parquet: measured in README "Analyse" (DuckDB reads 1M
+- Why gzip JSON Lines and not Parquet: measured in docs/decisions.md (DuckDB reads 1M
   rows of Parquet faster and Parquet is smaller, but pyarrow alone is ~170 MB unzipped
   against Lambda's 250 MB for a function and its layers); JSON Lines needs only the
   standard library, and Athena reads gzip JSON natively (Hive JSON SerDe).

@@ -29,7 +29,7 @@ from ..models import HEADER_ALIASES, MAX_ITEMS_PER_BATCH, RunConfig, RunSummary
 BATCH_INPUT_LIMIT = 256 * 1024
 BATCH_SAFETY = 0.75
 BATCH_INPUT_ALLOWANCE = 400  # BatchInput: execution name, start time, bucket, key
-DEFAULT_ROWS_PER_SECOND_PER_WORKER = 1500.0  # assumed, not measured on Aurora (README "DetermineConcurrency")
+DEFAULT_ROWS_PER_SECOND_PER_WORKER = 1500.0  # assumed, not measured on Aurora (docs/contracts.md, DetermineConcurrency)
 MIN_HISTORY_ROWS = 1000  # smaller runs are dominated by cold starts
 
 # AWS's documented numbers (defaults; each is a setting where an account can differ).

@@ -15,7 +15,7 @@ the original, with its physical line in the original and a note saying why
 the worker must not apply it (``""`` = apply). Which record of a user is the
 last is answered by SQLite, streamed in line order beside the file.
 
-Rules (the README's ValidateInput bullet says the same):
+Rules (docs/contracts.md's ValidateInput bullet says the same):
 
 - Lines end at ``\\n``, ``\\r\\n`` or ``\\r``; a quoted field may span lines;
   a record's line is the physical line where it starts (blank lines and the
