@@ -188,7 +188,8 @@ def _summary(
         "execution": name,
         "status": result.status,
         "error": result.error,
-        "cause": _masked(_readable(result.cause), env.database_url),
+        # the run summary's cause says more (which state, how many rows not applied) than the execution's
+        "cause": _masked(run.get("cause") or _readable(result.cause), env.database_url),
         "rows": rows,
         "rowsInFile": None,
         "applied": int(run.get("applied") or 0),
@@ -246,17 +247,22 @@ def print_summary(s: dict[str, Any]) -> None:
         lines.append(f"{'':<{width}}the file was not processed: fix it and run it again")
         print("\n".join([*lines, *_next_commands(s, status)]))
         return
+    rows = s["rows"]
+    failed_kinds, pending_kinds = _kinds(s["failedByErrorType"])
+    kind_width = max([20, *(len(k) + 2 for k in s["failedByErrorType"])])
     lines += [
-        f"{'rows':<{width}}{s['rows']:,} (file: {s['rowsInFile']:,})",
+        f"{'rows':<{width}}{rows:,} (file: {s['rowsInFile']:,})",
         f"{'applied':<{width}}{s['applied']:,}",
-        f"{'failed':<{width}}{s['failed']:,}  ({s['errorRatePercent']}%)",
+        f"{'failed':<{width}}{s['failed']:,}  ({_percent(s['failed'], rows)})",
+        *(f"{'':<{width}}  {kind:<{kind_width}}{count:,}" for kind, count in failed_kinds.items()),
     ]
-    kinds = s["failedByErrorType"]
-    kind_width = max([20, *(len(k) + 2 for k in kinds)])
-    for kind, count in kinds.items():
-        lines.append(f"{'':<{width}}  {kind:<{kind_width}}{count:,}")
     # the other outcomes, so that the lines add up to the rows (shown when there are any)
-    lines += [f"{name:<{width}}{s[name]:,}" for name in ("superseded", "skipped", "pending") if s[name]]
+    lines += [f"{name:<{width}}{s[name]:,}" for name in ("superseded", "skipped") if s[name]]
+    if s["pending"]:
+        lines.append(
+            f"{'pending':<{width}}{s['pending']:,}  (not applied: their batch failed or never ran; a redrive applies them)"
+        )
+        lines += [f"{'':<{width}}  {kind:<{kind_width}}{count:,}" for kind, count in pending_kinds.items()]
     if s.get("auditMissing"):
         lines.append(
             f"{'audit missing':<{width}}{s['auditMissing']:,}  (applied; their audit items could not be written)"
@@ -302,6 +308,20 @@ def _next_commands(s: dict[str, Any], status: str) -> list[str]:
     steps.append(("./csv-dmap runs", "today's runs"))
     width = max(len(command) for command, _ in steps) + 2
     return ["next:", *(f"  {command:<{width}}{why}" for command, why in steps)]
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.2f}%" if whole else "0%"
+
+
+def _kinds(by_type: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Error types of failed rows (the row rules' and UserNotFound) and of pending rows (the
+    batch's error, or NotRun), as the run summary counts them together."""
+    from csv_dmap.models import RowErrorType
+
+    row_errors = {kind.value for kind in RowErrorType}
+    failed = {k: v for k, v in by_type.items() if k in row_errors or k == "Unknown" or k.startswith("UnknownStatus:")}
+    return failed, {k: v for k, v in by_type.items() if k not in failed}
 
 
 def _shown(text: str) -> str:
