@@ -257,6 +257,12 @@ class AwsBackend:
         return described
 
     def summary(self, execution: str, around: datetime | None = None) -> RunSummary | None:
+        if around is None:  # the execution's own start, not today: a run of last month has its summary then
+            try:
+                started = self._describe(execution).get("startDate")
+            except CliError:
+                started = None
+            around = started if isinstance(started, datetime) else None
         when = around or self.clock()
         # the summary's day is the start's day in the report time zone: that day, or one either side
         days = [(when + timedelta(days=offset)).date() for offset in (0, -1, 1)]

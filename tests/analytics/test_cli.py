@@ -487,3 +487,19 @@ def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_the_summary_of_a_run_of_last_month_is_found_on_its_own_day(aws):
+    """The summary's key holds the day the run started; a run looked up weeks later is found by its
+    DescribeExecution startDate, not by today's date."""
+    write_summary(aws["s3"], "results", summary_of("run-1", 97, 3))
+    backend = AwsBackend(
+        StackResources("results", "audit", SM_ARN),
+        s3=aws["s3"],
+        dynamodb=aws["dynamodb"],
+        states=FakeStates(status="SUCCEEDED"),
+        clock=lambda: START + timedelta(days=40),
+    )
+    found = backend.summary("run-1")
+    assert found is not None and (found.execution_name, found.rows) == ("run-1", 100)
+    assert backend.summary("run-1", around=START + timedelta(days=40)) is None  # today's day: not there

@@ -73,3 +73,14 @@ def test_the_schema_is_migrated_before_the_worker_code_is_deployed():
     """A release's worker may need its migration (applied_batches); the previous worker ignores
     what a migration adds, so migrating first is safe in both directions."""
     assert TEMPLATE["Resources"]["WorkerFunction"].get("DependsOn") == "DatabaseSchema"
+
+
+def test_the_staging_copy_outlives_the_redrive_window():
+    """A redriven map reads ValidateInput's copy again; RedriveExecution is allowed within 14 days
+    of the execution's end (https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html),
+    so the copy must not expire before (the run itself adds up to a day)."""
+    rules = TEMPLATE["Resources"]["InputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (staging,) = [r for r in rules if r.get("Prefix") == "staging/"]
+    assert staging["ExpirationInDays"] >= 14 + 1
+    replaced = [r for r in rules if "NoncurrentVersionExpiration" in r and not r.get("Prefix")]
+    assert all(r["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 15 for r in replaced)  # the reject file reads it
