@@ -34,7 +34,7 @@ from csv_dmap.logic.aggregate import error_rate_exceeded
 from csv_dmap.logic.decide import Candidate, Execution, classify, decide
 from csv_dmap.logic.tally import RunTally
 from csv_dmap.logic.validation import DELIMITERS, LIMITS, Limits, Scan, normalise
-from csv_dmap.models import MAX_ITEMS_PER_BATCH, BatchItem, ItemResult, ItemStatus
+from csv_dmap.models import MAX_ITEMS_PER_BATCH, BatchItem, ItemResult, RowStatus
 
 from .backends import USAGE, CliError
 
@@ -93,9 +93,9 @@ class Report:
         return self.error is None
 
     def add(self, result: ItemResult) -> None:
-        if result.status is ItemStatus.SUPERSEDED and result.superseded_by is not None:
+        if result.status is RowStatus.SUPERSEDED and result.superseded_by is not None:
             self.superseded.append((result.line, result.superseded_by))
-        elif result.status is ItemStatus.FAILED:
+        elif result.status is RowStatus.FAILED:
             kind = self.errors.setdefault(result.error_type or "Unknown", ErrorRows())
             kind.rows += 1
             kind.lines.append(result.line)

@@ -181,10 +181,11 @@ def user_keys(batches: Iterable[tuple[str, list[dict[str, Any]]]], execution_nam
     """(pk, sk) of every row's item that lives under a user's key, built by the layer's one
     builder (``csv_dmap.audit.audit_items``) from the rows as the worker reported them (rows of a
     batch that never committed have no item)."""
-    from csv_dmap.audit import STATUSES, USER_PREFIX, audit_items
+    from csv_dmap.audit import USER_PREFIX, audit_items
+    from csv_dmap.models import AUDITED_STATUSES
 
     for start, rows in batches:
-        results = [row for row in rows if row.get("status") in STATUSES and row.get("index") is not None]
+        results = [row for row in rows if row.get("status") in AUDITED_STATUSES and row.get("index") is not None]
         if not results:
             continue
         items = audit_items(results, execution_name=execution_name, execution_start=start, source_key="", ttl_days=0)

@@ -13,7 +13,7 @@ from csv_dmap.logic.decide import (
     replay,
     restore,
 )
-from csv_dmap.models import ItemResult, ItemStatus, StatsWrite, StoredStats
+from csv_dmap.models import ItemResult, RowStatus, StatsWrite, StoredStats
 
 T = datetime(2026, 11, 22, 0, 30)
 RUN = Execution("run", T, 500)
@@ -31,18 +31,18 @@ def one(state):
 
 def test_an_older_write_is_replaced_and_its_values_reported_old():
     result, writes = one(stored())
-    assert (result.status, result.old_login_count, result.old_post_count) == (ItemStatus.APPLIED, 1, 2)
+    assert (result.status, result.old_login_count, result.old_post_count) == (RowStatus.APPLIED, 1, 2)
     assert writes == [StatsWrite("U1", 7, 8, 1, 2)]  # and the values it replaces, for its retries
 
 
 def test_a_user_missing_from_users_fails_and_writes_nothing():
     result, writes = one(None)
-    assert (result.status, result.error_type, writes) == (ItemStatus.FAILED, "UserNotFound", [])
+    assert (result.status, result.error_type, writes) == (RowStatus.FAILED, "UserNotFound", [])
 
 
 def test_a_user_without_stats_has_no_old_values():
     result, writes = one(StoredStats())
-    assert (result.status, result.old_login_count, result.old_post_count) == (ItemStatus.APPLIED, None, None)
+    assert (result.status, result.old_login_count, result.old_post_count) == (RowStatus.APPLIED, None, None)
     assert writes == [StatsWrite("U1", 7, 8, None, None)]  # applied all the same
 
 
@@ -54,22 +54,22 @@ def test_a_retry_reports_the_values_its_first_attempt_replaced():
 
 def test_a_newer_execution_wins_and_nothing_is_written():
     result, writes = one(stored(name="later", start=datetime(2026, 11, 22, 1)))
-    assert (result.status, result.error_type, writes) == (ItemStatus.SKIPPED, "NewerExecutionApplied", [])
+    assert (result.status, result.error_type, writes) == (RowStatus.SKIPPED, "NewerExecutionApplied", [])
     assert "later" in result.error_message
 
 
 def test_equal_start_times_are_ordered_by_name():
-    assert one(stored(name="run-z", start=T))[0].status is ItemStatus.SKIPPED
-    assert one(stored(name="rum", start=T))[0].status is ItemStatus.APPLIED
+    assert one(stored(name="run-z", start=T))[0].status is RowStatus.SKIPPED
+    assert one(stored(name="rum", start=T))[0].status is RowStatus.APPLIED
 
 
 def test_rows_written_before_start_times_were_kept_are_older():
-    assert one(stored(name="legacy", start=None))[0].status is ItemStatus.APPLIED
+    assert one(stored(name="legacy", start=None))[0].status is RowStatus.APPLIED
 
 
 def test_another_batch_of_the_same_execution_is_not_newer():
     result, _ = one(stored(name="run", index=0, start=T))
-    assert (result.status, result.old_login_count) == (ItemStatus.APPLIED, 1)
+    assert (result.status, result.old_login_count) == (RowStatus.APPLIED, 1)
 
 
 def test_several_rows_of_a_user_write_once_and_remember_what_the_first_replaced():
@@ -98,13 +98,13 @@ def test_a_replay_answers_as_the_first_attempt_did_from_the_record():
     again = replay([ROW, OTHER, GONE], {"U1": mine, "U2": newer}, RUN, {500: "A", 501: "S", 502: "U"})
     applied, skipped, missing = (again.results[i] for i in (500, 501, 502))
     assert (applied.status, applied.old_login_count, applied.old_post_count, applied.new_login_count) == (
-        ItemStatus.APPLIED,
+        RowStatus.APPLIED,
         1,
         2,
         7,
     )
-    assert (skipped.status, skipped.error_type) == (ItemStatus.SKIPPED, "NewerExecutionApplied")
-    assert (missing.status, missing.error_type) == (ItemStatus.FAILED, "UserNotFound")
+    assert (skipped.status, skipped.error_type) == (RowStatus.SKIPPED, "NewerExecutionApplied")
+    assert (missing.status, missing.error_type) == (RowStatus.FAILED, "UserNotFound")
     assert again.keep == frozenset({501})  # the first attempt's SKIPPED item stands
 
 
@@ -113,7 +113,7 @@ def test_a_row_a_newer_execution_overwrote_since_is_still_applied_with_old_value
     again = replay([ROW], {"U1": newer}, RUN, {500: "A"})
     result = again.results[500]
     assert (result.status, result.new_login_count, result.old_login_count, result.old_post_count) == (
-        ItemStatus.APPLIED,
+        RowStatus.APPLIED,
         7,
         None,
         None,
@@ -124,7 +124,7 @@ def test_a_row_a_newer_execution_overwrote_since_is_still_applied_with_old_value
 
 
 def test_the_first_attempts_item_gives_its_answer_back():
-    overwritten = ItemResult(500, 502, ItemStatus.APPLIED, "U1", None, None, 7, None, 8, None, "note")
+    overwritten = ItemResult(500, 502, RowStatus.APPLIED, "U1", None, None, 7, None, 8, None, "note")
     first = {"status": "APPLIED", "oldLoginCount": 1, "newLoginCount": 7, "oldPostCount": 2, "newPostCount": 8}
     back = restore(overwritten, first)
     assert (back.old_login_count, back.old_post_count, back.error_message) == (1, 2, None)

@@ -97,13 +97,14 @@ from hypothesis import strategies as st
 from csv_dmap.logic.decide import Execution, classify, decide, replay
 from csv_dmap.models import (
     AUDIT_MISSING_BYTES,
+    AUDITED_STATUSES,
     LINE_MAX,
     MAX_OUTPUT_BYTES,
     MAX_RESULT_BYTES,
     BatchCounts,
     BatchItem,
     Failure,
-    ItemStatus,
+    RowStatus,
     RunStatus,
     StoredStats,
     WorkerOutput,
@@ -115,7 +116,8 @@ from csv_dmap.models import (
 
 
 def test_statuses_and_run_statuses_are_the_contracts_names():
-    assert [s.value for s in ItemStatus] == ["APPLIED", "FAILED", "SUPERSEDED", "SKIPPED"]
+    assert [s.value for s in RowStatus] == ["APPLIED", "FAILED", "SUPERSEDED", "SKIPPED", "PENDING"]
+    assert {"APPLIED", "FAILED", "SUPERSEDED", "SKIPPED"} == AUDITED_STATUSES  # a PENDING row has no audit item
     assert [s.value for s in RunStatus] == ["SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "ABORTED"]
     assert {e.value for e in RowErrorType} >= {
         "MissingColumn",
@@ -265,10 +267,10 @@ def test_the_largest_results_fit_their_bound_with_and_without_the_audit_flag():
     from csv_dmap.models import COUNT_MAX, USER_ID_MAX_LENGTH, ItemResult
 
     uid, n = "u" * USER_ID_MAX_LENGTH, COUNT_MAX
-    largest = ItemResult(LINE_MAX, LINE_MAX, ItemStatus.APPLIED, uid, None, n, n, n, n)
+    largest = ItemResult(LINE_MAX, LINE_MAX, RowStatus.APPLIED, uid, None, n, n, n, n)
     assert len(json.dumps(largest.to_dict())) + 2 == MAX_RESULT_BYTES  # it takes the whole budget
     flagged = replace(largest, audit_missing=True)
     assert len(json.dumps(flagged.to_dict())) + 2 == MAX_RESULT_BYTES + AUDIT_MISSING_BYTES
-    noted = ItemResult(LINE_MAX, LINE_MAX, ItemStatus.APPLIED, uid, None, None, n, None, n, None, "x" * 500, None, True)
+    noted = ItemResult(LINE_MAX, LINE_MAX, RowStatus.APPLIED, uid, None, None, n, None, n, None, "x" * 500, None, True)
     assert len(json.dumps(noted.to_dict())) + 2 <= MAX_RESULT_BYTES + AUDIT_MISSING_BYTES
     assert MAX_ITEMS_PER_BATCH * (MAX_RESULT_BYTES + AUDIT_MISSING_BYTES) + 1024 <= MAX_OUTPUT_BYTES

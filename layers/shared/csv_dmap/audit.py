@@ -51,7 +51,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .errors import AuditWriteError, AuditWriteRejected
-from .models import AuditReport, is_valid_user_id
+from .models import AUDITED_STATUSES, AuditReport, RowStatus, is_valid_user_id, row_line
 
 # ----------------------------------------------------------------------------- keys
 
@@ -61,8 +61,6 @@ EXECUTION_PREFIX = "E#"
 FAILED_INDEX = "FailedItemsIndex"
 FAILED_KEY = "failedPk"
 
-APPLIED, FAILED, SUPERSEDED, SKIPPED = "APPLIED", "FAILED", "SUPERSEDED", "SKIPPED"  # contract 3 (ItemStatus)
-STATUSES = frozenset({APPLIED, FAILED, SUPERSEDED, SKIPPED})
 
 _MOMENT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MOMENT_WIDTH = 27  # len("2026-11-22T00:30:00.000000Z")
@@ -176,9 +174,9 @@ class _BatchContext:
 
     def item(self, result: Mapping[str, Any]) -> dict[str, Any]:
         index = int(result["index"])
-        line = int(result.get("line") or index + 2)  # contract 2: rows without `line` sit at index + 2
+        line = row_line(result, index)
         status = str(result["status"])
-        if status not in STATUSES:
+        if status not in AUDITED_STATUSES:
             raise ValueError(f"audit item for line {line}: unknown status {status!r}")
         item: dict[str, Any] = {
             **self._identity(result, index, status),
@@ -189,7 +187,7 @@ class _BatchContext:
             "sourceKey": self.source_key,
         }
         item.update(_details(result))
-        if status == FAILED:
+        if status == RowStatus.FAILED:
             item[FAILED_KEY] = failed_partition_key(self.execution_name, shard_of(index))
         return item
 
@@ -199,7 +197,7 @@ class _BatchContext:
         row goes to one of the execution's SHARDS keys and carries the id itself."""
         user_id = result.get("userId")
         if isinstance(user_id, str) and is_valid_user_id(user_id):
-            if status != SUPERSEDED and result.get("supersededBy") is None:
+            if status != RowStatus.SUPERSEDED and result.get("supersededBy") is None:
                 return {"pk": user_partition_key(user_id)}
             return {"pk": execution_partition_key(self.execution_name, shard_of(index)), "userId": user_id}
         identity: dict[str, Any] = {"pk": execution_partition_key(self.execution_name, shard_of(index))}

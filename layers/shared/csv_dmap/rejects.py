@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import Any, BinaryIO, Self, TextIO, cast
 
 from .logic.validation import LIMITS, REJECT_COLUMNS, Limits, open_source
-from .models import superseded_by
+from .models import RowStatus, superseded_by
 from .results import NOT_RUN_ERROR
 
 PREFIX = "rejects/"
@@ -117,7 +117,7 @@ class RejectSpill:
         if not self._mark(index):
             return
         status = row.get("status")
-        if status == "FAILED" or (status == "PENDING" and row.get("supersededBy") is None):
+        if status == RowStatus.FAILED or (status == RowStatus.PENDING and row.get("supersededBy") is None):
             message = row.get("errorMessage")
             self._pending.append(
                 (index, _int(row.get("line")), str(row.get("errorType") or ""), "" if message is None else str(message))

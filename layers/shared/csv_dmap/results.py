@@ -24,7 +24,7 @@ from typing import Any
 
 import ijson
 
-from .models import HEADER_ALIASES, USER_ID_MAX_LENGTH, is_valid_user_id, row_line, superseded_by
+from .models import HEADER_ALIASES, USER_ID_MAX_LENGTH, RowStatus, is_valid_user_id, row_line, superseded_by
 
 STATUSES = ("SUCCEEDED", "FAILED", "PENDING")  # SUCCEEDED first: a child that succeeded in any attempt wins
 CAUSE_MAX = 300  # how much of a failed batch's Cause each of its rows repeats
@@ -129,7 +129,7 @@ def not_run_row(item: Any, error_type: str, message: str | None) -> Row:
     row = item.get("row") if isinstance(item.get("row"), dict) else {}
     uid = _cell(row, "user_id")
     line = row_line(row, index) if index is not None else None
-    out: Row = {"index": index, "line": line, "status": "PENDING", "errorType": error_type}
+    out: Row = {"index": index, "line": line, "status": RowStatus.PENDING.value, "errorType": error_type}
     later = superseded_by(str(row.get("note") or ""))
     if later is not None:
         out["supersededBy"] = later

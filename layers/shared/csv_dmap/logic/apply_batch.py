@@ -206,18 +206,24 @@ def write_audit(
     )
 
 
-def _settle_audit(results: list[ItemResult], report: AuditReport) -> list[ItemResult]:
+def _settle_audit(
+    results: list[ItemResult], dicts: list[dict[str, Any]], report: AuditReport
+) -> tuple[list[ItemResult], list[dict[str, Any]]]:
     """The results as the audit log leaves them: a kept item gives the first attempt's answer
-    back, a missing item is flagged ``audit_missing``."""
-    settled = []
-    for result in results:
+    back, a missing item is flagged ``audit_missing``. ``dicts`` are the results as already
+    serialised for the audit writer: only the ones that change are serialised again."""
+    if not report.kept and not report.missing:
+        return results, dicts
+    settled, shaped = [], []
+    for result, shape in zip(results, dicts, strict=True):
         first = report.kept.get(result.index)
         if first is not None:
             result = restore(result, first)
         if result.index in report.missing:
             result = replace(result, audit_missing=True)
         settled.append(result)
-    return settled
+        shaped.append(result.to_dict() if first is not None or result.audit_missing else shape)
+    return settled, shaped
 
 
 def apply_batch(
@@ -240,8 +246,9 @@ def apply_batch(
         answer = _apply(store, ctx, indexes, candidates, create)
     settled.update(answer.results)
     ordered = [settled[index] for index in indexes]
-    report = write_audit(audit, [r.to_dict() for r in ordered], ctx, audit_ttl_days, answer.keep)
+    dicts = [r.to_dict() for r in ordered]  # serialised once: for the audit items and the answer
+    report = write_audit(audit, dicts, ctx, audit_ttl_days, answer.keep)
     if report.error is not None and event.failure is None:
         raise report.error  # retried by the ASL; the retry replays the committed batch
-    ordered = _settle_audit(ordered, report)
-    return WorkerOutput(ctx.execution_name, ctx.first_index, BatchCounts.of(ordered), ordered)
+    ordered, dicts = _settle_audit(ordered, dicts, report)
+    return WorkerOutput(ctx.execution_name, ctx.first_index, BatchCounts.of(ordered), ordered, dicts)

@@ -34,9 +34,9 @@ from typing import Any
 from ..models import (
     BatchItem,
     ItemResult,
-    ItemStatus,
     RowError,
     RowErrorType,
+    RowStatus,
     StatsWrite,
     StoredStats,
     is_valid_user_id,
@@ -96,7 +96,7 @@ def _failed(index: int, line: int, raw: object, error: RowError) -> ItemResult:
     return ItemResult(
         index=index,
         line=line,
-        status=ItemStatus.FAILED,
+        status=RowStatus.FAILED,
         user_id=user_id,
         raw_user_id=raw_id,
         error_type=error.error_type.value,
@@ -116,7 +116,7 @@ def _settle(item: BatchItem) -> ItemResult | Candidate:
             return ItemResult(
                 index=index,
                 line=line,
-                status=ItemStatus.SUPERSEDED,
+                status=RowStatus.SUPERSEDED,
                 user_id=user_id,
                 raw_user_id=raw_id,
                 superseded_by=later,
@@ -148,7 +148,7 @@ def _not_found(row: Candidate) -> ItemResult:
     return ItemResult(
         index=row.index,
         line=row.line,
-        status=ItemStatus.FAILED,
+        status=RowStatus.FAILED,
         user_id=row.user_id,
         error_type=RowErrorType.USER_NOT_FOUND.value,
         error_message="user is not in the users table",
@@ -159,7 +159,7 @@ def _skipped(row: Candidate, newer: str | None) -> ItemResult:
     return ItemResult(
         index=row.index,
         line=row.line,
-        status=ItemStatus.SKIPPED,
+        status=RowStatus.SKIPPED,
         user_id=row.user_id,
         error_type=RowErrorType.NEWER_EXECUTION_APPLIED.value,
         error_message=f"newer execution {newer}",
@@ -170,7 +170,7 @@ def _applied(row: Candidate, old: tuple[int | None, int | None], note: str | Non
     return ItemResult(
         index=row.index,
         line=row.line,
-        status=ItemStatus.APPLIED,
+        status=RowStatus.APPLIED,
         user_id=row.user_id,
         old_login_count=old[0],
         new_login_count=row.login_count,
@@ -210,9 +210,9 @@ def decide(candidates: Sequence[Candidate], stored: Mapping[str, StoredStats], e
 
 APPLIED_CODE, SKIPPED_CODE, NOT_FOUND_CODE, SETTLED_CODE = "A", "S", "U", "-"
 _CODE_OF_STATUS = {
-    ItemStatus.APPLIED: APPLIED_CODE,
-    ItemStatus.SKIPPED: SKIPPED_CODE,
-    ItemStatus.FAILED: NOT_FOUND_CODE,
+    RowStatus.APPLIED: APPLIED_CODE,
+    RowStatus.SKIPPED: SKIPPED_CODE,
+    RowStatus.FAILED: NOT_FOUND_CODE,
 }
 
 
@@ -305,7 +305,7 @@ def restore(result: ItemResult, first: Mapping[str, Any]) -> ItemResult:
     """The first attempt's answer for a row, from the audit item it wrote for that row (an
     item a replay left standing): APPLIED with the values it replaced, or SKIPPED."""
     status = first.get("status")
-    if status not in (ItemStatus.APPLIED.value, ItemStatus.SKIPPED.value):
+    if status not in (RowStatus.APPLIED.value, RowStatus.SKIPPED.value):
         return result
 
     def number(name: str) -> int | None:
@@ -319,7 +319,7 @@ def restore(result: ItemResult, first: Mapping[str, Any]) -> ItemResult:
     return ItemResult(
         index=result.index,
         line=result.line,
-        status=ItemStatus(status),
+        status=RowStatus(status),
         user_id=result.user_id,
         old_login_count=number("oldLoginCount"),
         new_login_count=number("newLoginCount"),

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..models import RowStatus
+
 EXAMPLE_FIELDS = ("line", "userId", "rawUserId", "errorMessage")
 
 
@@ -56,20 +58,20 @@ class RunTally:
     def add_row(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
         status = row.get("status")
-        if status == "APPLIED":
+        if status == RowStatus.APPLIED:
             self.applied += 1
             self.audit_missing += row.get("auditMissing") is True
-        elif status == "SUPERSEDED":
+        elif status == RowStatus.SUPERSEDED:
             self.superseded += 1
-        elif status == "SKIPPED":
+        elif status == RowStatus.SKIPPED:
             self.skipped += 1
-        elif status == "PENDING":
+        elif status == RowStatus.PENDING:
             kind = str(row.get("errorType") or "NotRun")
             self.pending += 1
             self.errors[kind] += 1
             self._example(kind, row)
         else:  # FAILED, or anything the worker should not have said: never lost, never applied
-            kind = str(row.get("errorType") or ("Unknown" if status == "FAILED" else f"UnknownStatus:{status}"))
+            kind = str(row.get("errorType") or ("Unknown" if status == RowStatus.FAILED else f"UnknownStatus:{status}"))
             self.failed += 1
             self.errors[kind] += 1
             self._example(kind, row)

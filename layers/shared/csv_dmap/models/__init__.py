@@ -1,6 +1,6 @@
 """Pydantic models and records of the contracts between the parts, by concern:
 
-- ``rows``: one CSV row and its rules (``CsvRow``, ``RowError``, ``ItemStatus``);
+- ``rows``: one CSV row and its rules (``CsvRow``, ``RowError``, ``RowStatus``);
 - ``worker``: the worker's event and output (``WorkerEvent``, ``ItemResult``, ``WorkerOutput``);
 - ``records``: what the database and the audit log store (``StoredStats``, ``StatsWrite``);
 - ``steps``: the contracts of the steps around the map (``ValidationResult``, ``RunSummary``, ``RunStatus``...).
@@ -10,6 +10,7 @@
 
 from .records import AppliedBatch, AuditReport, StatsWrite, StoredStats
 from .rows import (
+    AUDITED_STATUSES,
     COUNT_MAX,
     ECHO_MAX,
     ERROR_MESSAGE_MAX,
@@ -19,9 +20,9 @@ from .rows import (
     USER_ID_MAX_LENGTH,
     USER_ID_PATTERN,
     CsvRow,
-    ItemStatus,
     RowError,
     RowErrorType,
+    RowStatus,
     cap_escaped,
     echo,
     escaped_len,
@@ -61,6 +62,7 @@ from .worker import (
 )
 
 __all__ = [
+    "AUDITED_STATUSES",
     "AUDIT_MISSING_BYTES",
     "COUNT_MAX",
     "ECHO_MAX",
@@ -84,10 +86,10 @@ __all__ = [
     "CsvRow",
     "Failure",
     "ItemResult",
-    "ItemStatus",
     "ReportRequest",
     "RowError",
     "RowErrorType",
+    "RowStatus",
     "RunConfig",
     "RunInput",
     "RunStatus",

@@ -32,13 +32,20 @@ HEADER_ALIASES: dict[str, tuple[str, str]] = {
 }
 
 
-class ItemStatus(str, Enum):
-    """What happened to one row (contract 3)."""
+class RowStatus(str, Enum):
+    """What happened to one row: the four a worker answers (each with an audit item), and
+    PENDING, which only the aggregator gives, to a row whose batch never answered (it failed as
+    a whole, or never ran); a PENDING row is not applied and has no audit item."""
 
     APPLIED = "APPLIED"
     FAILED = "FAILED"
     SUPERSEDED = "SUPERSEDED"  # a later row of the same user in the file decides
     SKIPPED = "SKIPPED"  # a newer execution already wrote this user
+    PENDING = "PENDING"  # its batch gave no answer: not applied, no audit item
+
+
+# the statuses that have an audit item (as the strings results and items carry)
+AUDITED_STATUSES = frozenset(s.value for s in RowStatus if s is not RowStatus.PENDING)
 
 
 class RowErrorType(str, Enum):

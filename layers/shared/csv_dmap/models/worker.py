@@ -18,12 +18,12 @@ worker answers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .rows import LINE_MAX, ItemStatus, cap_escaped
+from .rows import LINE_MAX, RowStatus, cap_escaped
 
 # The largest batch the worker answers for (DetermineConcurrency never plans more).
 MAX_ITEMS_PER_BATCH = 500
@@ -91,7 +91,7 @@ class ItemResult:
 
     index: int
     line: int
-    status: ItemStatus
+    status: RowStatus
     user_id: str | None = None  # a valid user id
     raw_user_id: str | None = None  # what the row said, when it is not a valid id
     old_login_count: int | None = None
@@ -143,15 +143,15 @@ class BatchCounts:
 
     @classmethod
     def of(cls, results: list[ItemResult]) -> BatchCounts:
-        by = {status: 0 for status in ItemStatus}
+        by = {status: 0 for status in RowStatus}
         for result in results:
             by[result.status] += 1
         return cls(
             total=len(results),
-            applied=by[ItemStatus.APPLIED],
-            failed=by[ItemStatus.FAILED],
-            superseded=by[ItemStatus.SUPERSEDED],
-            skipped=by[ItemStatus.SKIPPED],
+            applied=by[RowStatus.APPLIED],
+            failed=by[RowStatus.FAILED],
+            superseded=by[RowStatus.SUPERSEDED],
+            skipped=by[RowStatus.SKIPPED],
             audit_missing=sum(1 for result in results if result.audit_missing),
         )
 
@@ -175,9 +175,12 @@ class WorkerOutput:
     first_index: int
     counts: BatchCounts
     results: list[ItemResult]
+    # the results as ``ItemResult.to_dict`` shaped them, when the maker already did (the worker
+    # serialises each batch's results once, for the audit items and for its answer)
+    dicts: list[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     def result_dicts(self) -> list[dict[str, Any]]:
-        return [r.to_dict() for r in self.results]
+        return self.dicts if self.dicts is not None else [r.to_dict() for r in self.results]
 
     def to_payload(self, results: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The JSON-ready dict the handler returns (``results``: ``result_dicts()`` already made)."""
