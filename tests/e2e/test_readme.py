@@ -90,6 +90,7 @@ def test_the_readme_commands_run_as_printed(tmp_path):
     local = tmp_path / "local"
     env = fresh_shell(local)
     names: dict[str, str] = {}  # an execution name the README shows -> the one this run made
+    before = _git_status()
     try:
         for steps in blocks:
             for command, shown in steps:
@@ -113,6 +114,21 @@ def test_the_readme_commands_run_as_printed(tmp_path):
     finally:
         subprocess.run(["make", "-s", "clean-local"], cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
     assert names, "no command printed an execution name"
+    # make run, ./csv-dmap, make query and make clean-local leave the checkout as they found it
+    assert _git_status() == before
+
+
+def _git_status() -> list[str]:
+    """Tracked files changed and untracked files not ignored, as git sees the checkout."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return sorted(done.stdout.splitlines())
 
 
 EXECUTION = re.compile(r"local-\d{8}T\d{6}-[0-9a-f]{12}")
