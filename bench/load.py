@@ -611,13 +611,13 @@ def evaluate(
 # --------------------------------------------------------------------------- report
 
 
-def markdown(data: Mapping[str, Any]) -> str:
+def markdown(data: Mapping[str, Any], title: str = "## Load: concurrent runs", target: str = "make load") -> str:
     lock = data["innodb"]
     lines = [
-        "## Load: concurrent runs",
+        title,
         "",
         (
-            f"`{data['command']}` (`make load`), {data['measuredAt']}, revision {data['revision']}, "
+            f"`{data['command']}` (`{target}`), {data['measuredAt']}, revision {data['revision']}, "
             f"{data['server']}. {data['runs']} runs started at once, each an OS process running the state machine "
             f"through the local runner (its own moto), all on one MariaDB database; {data['rowsPerRun']:,} rows a "
             f"file over a pool of {data['users']:,} users (files overlap; ~5% of rows repeat a user in the file, "

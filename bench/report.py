@@ -313,6 +313,11 @@ def main() -> None:
         from bench.load import markdown as load_section
 
         lines += [load_section(load)]
+    big = _load("load-1m")
+    if big:  # make load-1m: one 1,000,000-row run with several batches in flight
+        from bench.load import markdown as load_section
+
+        lines += [load_section(big, "## Load: one 1,000,000-row run, batches in flight", "make load-1m")]
     OUT.write_text("\n".join(lines))
     print(f"wrote {OUT.relative_to(ROOT)}")
 
