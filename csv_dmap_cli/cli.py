@@ -401,9 +401,20 @@ def cmd_runs(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
         "errorRate",
         "severity",
         "durationSeconds",
+        "error",
     ]
-    _emit(args, out, runs, lambda: table(runs, columns, out))
+    _emit(args, out, runs, lambda: table([_for_people(r) for r in runs], columns, out))
     return OK
+
+
+_COUNTS = ("rows", "applied", "failed", "superseded", "skipped", "pending", "errorRate")
+
+
+def _for_people(run: dict[str, Any]) -> dict[str, Any]:
+    """A row of the runs table: a rejected file was never read, so its counts are blank, not 0."""
+    if run.get("status") != "REJECTED":
+        return run
+    return {**run, **dict.fromkeys(_COUNTS)}
 
 
 def cmd_report(backend: Backend, args: argparse.Namespace, out: TextIO) -> int:
