@@ -37,7 +37,7 @@ from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION
 from csv_dmap.summaries import TABLE_COLUMNS as SUMMARY_COLUMNS
 
-from .backends import Note
+Note = Callable[[str], None]  # where a skipped file is told: the CLI prints it on stderr
 
 QUERIES_DIR = Path(__file__).parent / "queries"
 
@@ -208,8 +208,7 @@ class LocalData:
         self.note: Note = note or self.notes.append
         if summaries is None:  # the summaries the one reader accepts
             from csv_dmap.summaries import all_summaries
-
-            from .backends import DirectorySummaries
+            from local_runner.localdata import DirectorySummaries
 
             found = all_summaries(DirectorySummaries(self.data_dir))
             for skipped in found.skipped:

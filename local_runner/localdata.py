@@ -13,7 +13,7 @@ every run, so after each run (and each redrive) the runner copies what later que
     executions/<execution>/         a failed run's redrive kit (``local_runner.redrive``)
     locks/<execution>.lock          held while a run or a redrive of the execution writes
 
-``csv-dmap --local`` (``csv_dmap_cli``) reads it. It lives here, in ``local_runner``, because the
+``csv-dmap --local`` (``csv_dmap_cli``) reads it, its run summaries through ``DirectorySummaries``. It lives here, in ``local_runner``, because the
 runs write it and the dependency order is csv_dmap < asl_runner < local_runner < csv_dmap_cli: the
 CLI may import the runner, never the other way round.
 
@@ -57,6 +57,28 @@ READS_IN_FLIGHT = 4
 def local_data_dir() -> Path:
     """``$CSV_DMAP_LOCAL_DATA``, else ``<checkout>/.local/data``."""
     return Path(os.environ.get(DATA_ENV) or local_root() / "data")
+
+
+# ----------------------------------------------------------------------------- reading summaries
+
+
+class DirectorySummaries:
+    """The local data directory as a ``csv_dmap.summaries.SummaryStore``: it holds the results
+    bucket's keys as files (``summaries/date=YYYY-MM-DD/<execution>.json``)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def objects(self, prefix: str) -> Iterator[tuple[str, int]]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):  # the pattern is fixed: no name the user gave is a pattern
+            if path.is_file():
+                yield path.relative_to(self.root).as_posix(), path.stat().st_size
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
 
 
 # ----------------------------------------------------------------------------- writing files
