@@ -100,7 +100,7 @@ def deciding(user: str, rng: random.Random) -> dict[str, Any]:
 
 def dynamodb_size(item: dict[str, Any]) -> int:
     """Item size by the rules of AWS's "DynamoDB item sizes and formats" page,
-    written here independently of csv_dmap.audit.item_size."""
+    written here independently of the code under test."""
     total = 0
     for name, value in item.items():
         total += len(name.encode())

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache, partial
-from typing import Any, Protocol
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
@@ -73,7 +73,6 @@ LINE_WIDTH = 10
 SOURCE_KEY_MAX_BYTES = 400
 RAW_USER_ID_MAX_BYTES = 128
 ERROR_MESSAGE_MAX_BYTES = 512
-WRITE_UNIT_BYTES = 1024
 
 _NUMBER_FIELDS = ("oldLoginCount", "newLoginCount", "oldPostCount", "newPostCount", "supersededBy")
 
@@ -116,30 +115,6 @@ def cap_utf8(text: str, max_bytes: int) -> str:
     if len(data) <= max_bytes:
         return text
     return data[: max_bytes - 3].decode("utf-8", errors="ignore") + "…"
-
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """An item's size as DynamoDB counts it for write units (strings: UTF-8 bytes
-    of name + value; numbers: name + 1 byte per two significant digits + 1).
-    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"""
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode("utf-8"))
-        if isinstance(value, bool) or value is None:
-            size += 1
-        elif isinstance(value, int):
-            digits = str(abs(value)).strip("0") or "0"
-            size += (len(digits) + 1) // 2 + 1
-        else:
-            size += len(str(value).encode("utf-8"))
-    return size
-
-
-def write_units(item: Mapping[str, Any]) -> int:
-    """Write units one put of ``item`` costs: 1 per KB of the item, plus the same
-    again for the FailedItemsIndex copy when the item carries its key."""
-    units = -(-item_size(item) // WRITE_UNIT_BYTES)
-    return units * 2 if FAILED_KEY in item else units
 
 
 # ----------------------------------------------------------------------------- items
@@ -251,12 +226,6 @@ RETRYABLE_ERROR_CODES = frozenset(
 )
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class DynamoDBClient(Protocol):
-    def batch_write_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
-
-    def put_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 - ``rows``: one CSV row and its rules (``CsvRow``, ``RowError``, ``ItemStatus``);
 - ``worker``: the worker's event and output (``WorkerEvent``, ``ItemResult``, ``WorkerOutput``);
 - ``records``: what the database and the audit log store (``StoredStats``, ``StatsWrite``);
-- ``steps``: the contracts of the steps around the map (``ValidationResult``, ``RunSummary``, ``RunStatus``...).
+- ``steps``: the contracts of the steps around the map (``ValidationResult``, ``RunSummary``...).
 
 ``from csv_dmap.models import X`` works for every public name.
 """
@@ -39,7 +39,6 @@ from .steps import (
     ReportRequest,
     RunConfig,
     RunInput,
-    RunStatus,
     RunSummary,
     Severity,
     SourceObject,
@@ -90,7 +89,6 @@ __all__ = [
     "RowErrorType",
     "RunConfig",
     "RunInput",
-    "RunStatus",
     "RunSummary",
     "Severity",
     "SourceObject",
