@@ -1,4 +1,4 @@
-"""Capacity model: what a run of N rows does on AWS, for the default and the seed
+"""Capacity model: what a run of N rows does on AWS, for the default and the specification's
 configuration (and any settings you give): the concurrency DetermineConcurrency
 would choose and the bound that set it, the map's duration and the resource that
 binds it, write units per second on the hottest audit partition key and on the
@@ -36,7 +36,7 @@ from bench.cost import (
     estimate,
     project_default,
     row_counts,
-    seed_config,
+    specified_config,
     worker_seconds,
 )
 from csv_dmap.logic.concurrency import Limits, audit_write_units_per_row, plan
@@ -64,7 +64,7 @@ class Environment:
     failed_shards: int
     user_key_writes_per_run: int
     invalid_id_rate: float  # percent of rows
-    planned: bool = True  # False: the configuration's own fixed concurrency (the seeds had no calculator)
+    planned: bool = True  # False: the configuration's own fixed concurrency (the specification had no calculator)
 
 
 def default_environment() -> Environment:
@@ -197,7 +197,7 @@ def scenarios(rows: int, env: Environment, config: Config | None = None) -> list
     default = config or project_default(rows)
     prewarmed = 40_000
     return [
-        model(seed_config(rows), replace(env, planned=False)),
+        model(specified_config(rows), replace(env, planned=False)),
         model(default, env),
         model(replace(default, name=f"default, warm {prewarmed:,} WCU"), replace(env, warm_write_units=prewarmed)),
     ]
