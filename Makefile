@@ -134,7 +134,7 @@ clean-local: ## reset the local runs' state: audit table, SQLite database, .loca
 	@if [ -x $(PY) ]; then $(PY) -c "from local_runner.local_aws import stop_dynamodb; stop_dynamodb()"; fi
 	local="$${CSV_DMAP_LOCAL:-.local}"; rm -rf "$$local"/dynamodb "$$local"/csv_dmap.sqlite "$$local"/data "$$local"/out "$$local"/s3 "$$local"/bench "$$local"/sample-*.csv
 
-# ---- capacity (issue 11): the capacity model beside the cost model
+# ---- capacity: the capacity model beside the cost model
 .PHONY: capacity
 capacity: $(VENV)/.installed ## what a run does on AWS (duration, binding resource, hottest key, connections, cost): make capacity ROWS=1000000 [CAPACITY_ARGS="--warm-write-units 40000"]
 	$(PY) -m bench.capacity --rows "$$ROWS_COST" $(CAPACITY_ARGS)
@@ -145,7 +145,7 @@ query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ...
 	@read -ra params <<< "$${PARAMS-}"; \
 	$(PY) -m csv_dmap_cli --local query $(if $(value FILE),--file "$$FILE",$(if $(value NAMED),--named "$$NAMED" "$${params[@]/#/--param=}",--sql "$${SQL-}"))
 
-# ---- load (issue 8): concurrent local runs over overlapping users on MariaDB; the invariant checked after
+# ---- load: concurrent local runs over overlapping users on MariaDB; the invariant checked after
 LOAD_ROWS ?= 100000
 LOAD_RUNS ?= 10
 .PHONY: load

@@ -273,7 +273,7 @@ def _batch_get(
 
 
 def audit_records(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Stored items (typed JSON) as readers see them (contract 5, ``AuditLogReader``'s shape)."""
+    """Stored items (typed JSON) as readers see them (``AuditLogReader``'s shape)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     from csv_dmap.audit import item_record

@@ -61,7 +61,12 @@ EXECUTION_PREFIX = "E#"
 FAILED_INDEX = "FailedItemsIndex"
 FAILED_KEY = "failedPk"
 
-APPLIED, FAILED, SUPERSEDED, SKIPPED = "APPLIED", "FAILED", "SUPERSEDED", "SKIPPED"  # contract 3 (ItemStatus)
+APPLIED, FAILED, SUPERSEDED, SKIPPED = (
+    "APPLIED",
+    "FAILED",
+    "SUPERSEDED",
+    "SKIPPED",
+)  # ItemStatus's values (docs/contracts.md, "Statuses")
 STATUSES = frozenset({APPLIED, FAILED, SUPERSEDED, SKIPPED})
 
 _MOMENT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -129,7 +134,7 @@ def audit_items(
     ttl_days: int,
 ) -> list[dict[str, Any]]:
     """The audit items of a batch, built from the worker's result dicts
-    (contract 4: camelCase, None fields omitted). The one place items are built."""
+    (camelCase, None fields omitted: docs/contracts.md, "Worker output"). The one place items are built."""
     start = parse_moment(execution_start)
     context = _BatchContext(
         execution_name=execution_name,
@@ -151,7 +156,7 @@ class _BatchContext:
 
     def item(self, result: Mapping[str, Any]) -> dict[str, Any]:
         index = int(result["index"])
-        line = int(result.get("line") or index + 2)  # contract 2: rows without `line` sit at index + 2
+        line = int(result.get("line") or index + 2)  # a row without `line` sits at index + 2 (header is line 1)
         status = str(result["status"])
         if status not in STATUSES:
             raise ValueError(f"audit item for line {line}: unknown status {status!r}")
@@ -194,7 +199,7 @@ def _details(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def item_record(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored item as readers see it (contract 5): the key parts spelled out
+    """A stored item as readers see it (docs/contracts.md, "Audit log"): the key parts spelled out
     (executionName, timestamp, line, userId) and the storage keys dropped."""
     sk = str(item["sk"])
     pk = str(item["pk"])
@@ -386,7 +391,7 @@ class AuditLogWriter:
         source_key: str,
         ttl_days: int,
     ) -> int:
-        """Audit result dicts (contract 4), overwriting what is there; raise ``AuditWriteError``
+        """Audit result dicts (the worker's output), overwriting what is there; raise ``AuditWriteError``
         / ``AuditWriteRejected`` when some item is not written (the aggregator's call, which
         rewrites the items a worker could not write). Returns the calls made."""
         report = self.write_results_report(
@@ -410,7 +415,7 @@ class AuditLogWriter:
         ttl_days: int,
         keep_existing: frozenset[int] = frozenset(),
     ) -> AuditReport:
-        """Audit a batch from the worker's result dicts (contract 4): the worker's one call.
+        """Audit a batch from the worker's result dicts: the worker's one call.
         The rows of ``keep_existing`` (row indexes) are written only where no item exists;
         an item in place is left standing and reported in ``kept``. Never raises for an
         item it could not write: the report names them and the error."""
@@ -459,7 +464,7 @@ def _rejected(err: ClientError) -> AuditWriteRejected:
 
 
 class AuditLogReader:
-    """The two access patterns of the seeds: a user's history (ONE Query) and
+    """The table's two access patterns (docs/audit-table.md): a user's history (ONE Query) and
     the failed rows of an execution (a fixed fan-out of SHARDS Queries on the
     sparse FailedItemsIndex, run ``concurrency`` at a time)."""
 

@@ -1,4 +1,4 @@
-"""Input objects in S3: validation and the normalised copy under staging/ (contract 1).
+"""Input objects in S3: validation and the normalised copy under staging/ (docs/contracts.md, "ValidateInput").
 
 The copy is written for every accepted file, and the map always reads it: what
 ValidateInput accepted is exactly what reaches the workers.
