@@ -409,8 +409,10 @@ def child(csv_path: Path, url: str, data_dir: Path, parameters: Mapping[str, str
 
 def read_rows(data_dir: Path, execution: str) -> tuple[str | None, list[dict[str, Any]]]:
     """A run's per-row dataset records and its start (the records' update_timestamp)."""
+    from csv_dmap import keys
+
     records: list[dict[str, Any]] = []
-    for part in sorted(data_dir.glob(f"rows/execution_date=*/{execution}/part-*.json.gz")):
+    for part in sorted(data_dir.glob(keys.rows_files(execution))):
         with gzip.open(part, "rt", encoding="utf-8") as fh:
             records.extend(json.loads(line) for line in fh if line.strip())
     starts = {r.get("update_timestamp") for r in records}

@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from csv_dmap import keys
 from csv_dmap.logic.daily_report import TABLE_COLUMNS as REPORT_COLUMNS
 from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION
@@ -182,9 +183,9 @@ def _view_audit(files: Sequence[Path], lenient: Sequence[Path]) -> str:
 
 # Each view: the files it reads (relative to the data directory) and how.
 VIEWS: dict[str, tuple[str, Callable[[Sequence[Path], Sequence[Path]], str]]] = {
-    "user_update_results": ("rows/execution_date=*/*/*.json.gz", _view_rows),
-    "run_summaries": ("summaries/date=*/*.json", _view_summaries),
-    "daily_reports": ("daily-reports/date=*/report.json", _view_reports),
+    "user_update_results": (keys.ROWS_FILES, _view_rows),
+    "run_summaries": (keys.SUMMARY_FILES, _view_summaries),
+    "daily_reports": (keys.REPORT_TABLE_FILES, _view_reports),
     "audit_log": ("audit/*.jsonl", _view_audit),
 }
 # Lines of these views' files can be damaged one by one (JSON Lines written as a run goes).

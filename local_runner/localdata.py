@@ -49,7 +49,6 @@ from asl_runner.cli import CannotRun
 from .template import local_root
 
 DATA_ENV = "CSV_DMAP_LOCAL_DATA"
-PREFIXES = ("rows/", "summaries/", "daily-reports/", "rejects/")
 BATCH_GET_LIMIT = 100  # BatchGetItem takes at most 100 keys
 READS_IN_FLIGHT = 4
 
@@ -286,16 +285,6 @@ def audit_records(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 # ----------------------------------------------------------------------------- a run's data
 
 
-def _belongs_to(key: str, execution_name: str) -> bool:
-    if key.startswith("rows/"):
-        return f"/{execution_name}/" in key
-    if key.startswith("summaries/"):
-        return key.endswith(f"/{execution_name}.json")
-    if key.startswith("rejects/"):
-        return key.endswith(f"/{execution_name}.csv")
-    return True  # daily reports are per day: the latest copy wins
-
-
 def audit_path(execution_name: str, data_dir: Path | None = None) -> Path:
     return (data_dir or local_data_dir()) / "audit" / f"{execution_name}.jsonl"
 
@@ -313,13 +302,15 @@ def export_local(
     """Copy one run's rows, summary, the daily reports and its audit records into the local data
     directory. Re-exporting the same run overwrites its files (idempotent). Returns how many files
     / audit records were written, by kind; ``on_audit(n)`` as audit items are read."""
+    from csv_dmap import keys
+
     target = data_dir or local_data_dir()
     counts = {"rows": 0, "summaries": 0, "daily-reports": 0, "rejects": 0, "audit": 0}
-    for stale in target.glob(f"rejects/*/{execution_name}.csv"):  # a later attempt may have left none
+    for stale in target.glob(keys.rejects_files(execution_name)):  # a later attempt may have left none
         stale.unlink()
-    for prefix in PREFIXES:
+    for prefix in (keys.ROWS, keys.SUMMARIES, keys.DAILY_REPORTS, keys.REJECTS):
         for key in object_keys(s3, bucket, prefix):
-            if _belongs_to(key, execution_name):
+            if keys.of_execution(key, execution_name):  # daily reports are per day: the latest copy wins
                 download(s3, bucket, key, target / key)
                 counts[prefix.rstrip("/")] += 1
     if dynamodb is not None and audit_table:

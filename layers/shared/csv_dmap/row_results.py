@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Self
 
-PREFIX = "rows/"
+from .keys import rows_prefix
+
 PART_ROWS = 100_000
 LINES_PER_WRITE = 1_000  # lines are compressed in blocks: one gzip write a row costs twice the time
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -79,10 +80,6 @@ def hive_timestamp(moment: str | datetime) -> str:
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
     return when.isoformat(sep=" ", timespec="microseconds")
-
-
-def rows_prefix(execution_date: str, execution_name: str) -> str:
-    return f"{PREFIX}execution_date={execution_date}/{execution_name}/"
 
 
 def part_key(prefix: str, number: int) -> str:
