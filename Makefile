@@ -112,7 +112,8 @@ bench: $(VENV)/.installed node_modules/.installed ## benchmarks -> BENCHMARKS.md
 	$(PY) -m bench.worker_path --rows "$$BENCH_ROWS"
 	$(PY) -m bench.e2e --sizes "$$BENCH_SIZES"
 	$(PY) -m bench.coldstart
-	$(PY) -m bench.cost --rows 1000000 > /dev/null
+	$(PY) -m bench.cost --rows 1000000 --record > /dev/null
+	$(PY) -m bench.capacity --rows 1000000 --record > /dev/null
 	$(PY) -m bench.report
 
 # make run of 10,000,000 rows on SQLite and MariaDB (hours on 2 cores): its own target, its own result file.

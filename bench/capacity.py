@@ -239,6 +239,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--failed-rate", type=float)
     p.add_argument("--superseded-rate", type=float)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--record", action="store_true", help="also write bench/results/capacity.json (make bench)")
     return p
 
 
@@ -278,8 +279,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         else f"Capacity model, {args.rows:,} rows (assumptions: bench/assumptions.json; prices: bench/prices.json)\n\n"
         + render(results)
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "capacity.json").write_text(json.dumps({"rows": args.rows, "results": results}, indent=2))
+    if args.record:  # make capacity prints; only make bench updates the recorded figures
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "capacity.json").write_text(json.dumps({"rows": args.rows, "results": results}, indent=2))
     return results
 
 

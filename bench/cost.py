@@ -328,6 +328,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--table-class", choices=[STANDARD, STANDARD_IA])
     p.add_argument("--runs-per-month", type=int)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--record", action="store_true", help="also write bench/results/cost.json (make bench)")
     return p
 
 
@@ -342,6 +343,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         else render(estimates)
         + f"\n\nStandard-IA costs less than Standard for the audit table when its TTL exceeds {break_even:.0f} days."
     )
+    if not args.record:  # make cost prints; only make bench updates the recorded figures
+        return estimates
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "cost.json").write_text(
         json.dumps(
