@@ -3,6 +3,7 @@
 Each case fixes the worker's seconds per batch, so the figures do not depend on
 the machine's measurements; the expected values are worked out in the comments."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -135,7 +136,9 @@ def test_the_key_design_parameters_move_the_hottest_key(shards, failed_shards, e
 def test_the_command_prints_the_capacity_table(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(capacity, "RESULTS", tmp_path)  # not the repository's bench/results
     results = main(["--rows", "100000"])
-    assert (tmp_path / "capacity.json").exists()
+    assert not (tmp_path / "capacity.json").exists()  # printed only: make bench records (--record)
+    main(["--rows", "100000", "--record"])
+    assert json.loads((tmp_path / "capacity.json").read_text())["rows"] == 100_000
     out = capsys.readouterr().out
     assert "| configuration |" in out and "specification's design" in out and "project default" in out
     assert [r["config"]["rows"] for r in results] == [100_000] * 3
