@@ -30,8 +30,14 @@ $(foreach v,$(AS_TYPED),$(if $(filter command line environment,$(origin $(v))),$
 
 .PHONY: help install test lint unit validate lint-asl build deploy sync invoke run redrive exec bench bench-10m cost clean clean-local db-schema
 
-help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+##@ housekeeping
+help: ## list the targets by group (a `##@ group` line sets the group of the targets below it)
+	@awk 'BEGIN { n = split("run operate test deploy bench housekeeping", order, " ") } \
+		/^##@ / { group = $$2; next } \
+		/^[a-z0-9-]+:.*## / { name = $$0; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); \
+			listed[group] = listed[group] sprintf("  make %-12s %s\n", name, text) } \
+		END { for (i = 1; i <= n; i++) if (order[i] in listed) printf "%s%s:\n%s", (i > 1 ? "\n" : ""), order[i], listed[order[i]] }' \
+		$(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	@test -x "$(PYTHON313)" || { echo "python3.13 not found: install CPython 3.13 or set PYTHON313=/path/to/python3.13"; exit 1; }
@@ -57,6 +63,7 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed ## create .venv with the pinned dev requirements, node_modules with npm ci
 
+##@ test
 test: lint validate unit ## the gates, the template and ASL checks, then every test
 
 # Complexity ceiling: no function or module above radon grade C (cyclomatic complexity <= 20), average A.
@@ -80,6 +87,7 @@ validate: lint-asl $(SAMVENV)/.installed ## sam validate --lint, sam build (offl
 	$(SAM) validate --lint
 	$(SAM) build --cached --parallel
 
+##@ deploy
 build: $(SAMVENV)/.installed ## sam build (arm64, python3.13)
 	$(SAM) build --cached --parallel
 
@@ -89,13 +97,16 @@ deploy: build ## sam deploy (settings in samconfig.toml; GUIDED=1 for the first 
 sync: $(SAMVENV)/.installed ## sam sync --watch against a dev stack
 	$(SAM) sync --stack-name "$$STACK" --watch
 
+##@ run
 invoke: $(VENV)/.installed ## run a function Docker-free: make invoke FN=worker EVENT=events/worker.json
 	$(PY) -m local_runner invoke --function "$$FN" --event "$$EVENT" --seed-users events/users.txt \
 	  $(foreach o,$(shell cat events/s3-objects.txt),--s3-object $(o))
 
+##@ operate
 db-schema: $(VENV)/.installed ## print the MySQL DDL of users / user_stats
 	$(PY) -c "import sys; sys.path.insert(0, 'layers/shared'); from csv_dmap.db import schema_ddl; print(schema_ddl('mysql'))"
 
+##@ run
 ROWS ?= 10000
 run: $(VENV)/.installed node_modules/.installed ## run the whole pipeline locally: make run [CSV=file.csv] [ROWS=n] [DATABASE_URL=...]
 	@$(PY) -m local_runner run $(if $(value CSV),--csv "$$CSV",--rows "$$ROWS") $(RUN_ARGS)
@@ -106,13 +117,15 @@ redrive: $(VENV)/.installed node_modules/.installed ## re-run the failed and pen
 exec: $(VENV)/.installed ## run any definition on moto: make exec ARGS="--definition f.json --input '{}' --json" (exit 0/1/2)
 	$(PY) -m local_runner exec $(ARGS)
 
+##@ bench
 BENCH_ROWS ?= 20000
 BENCH_SIZES ?= 100000,1000000
-bench: $(VENV)/.installed node_modules/.installed ## benchmarks -> BENCHMARKS.md (worker path, make run end to end, cold start, cost)
+bench: $(VENV)/.installed node_modules/.installed ## benchmarks -> BENCHMARKS.md (worker path, make run end to end, cold start, cost, capacity)
 	$(PY) -m bench.worker_path --rows "$$BENCH_ROWS"
 	$(PY) -m bench.e2e --sizes "$$BENCH_SIZES"
 	$(PY) -m bench.coldstart
-	$(PY) -m bench.cost --rows 1000000 > /dev/null
+	$(PY) -m bench.cost --rows 1000000 --record > /dev/null
+	$(PY) -m bench.capacity --rows 1000000 --record > /dev/null
 	$(PY) -m bench.report
 
 # make run of 10,000,000 rows on SQLite and MariaDB (hours on 2 cores): its own target, its own result file.
@@ -125,6 +138,7 @@ export ROWS_COST
 cost: $(VENV)/.installed ## cost of one run and a month: make cost ROWS=1000000 [CONFIG="--batch 100 --children STANDARD"]
 	$(PY) -m bench.cost --rows "$$ROWS_COST" $(CONFIG)
 
+##@ housekeeping
 clean: clean-local ## remove build output, local state and virtualenvs
 	rm -rf .aws-sam .local $(VENV) $(SAMVENV) $(CHECKOVVENV) node_modules .pytest_cache
 
@@ -134,18 +148,21 @@ clean-local: ## reset the local runs' state: audit table, SQLite database, .loca
 	@if [ -x $(PY) ]; then $(PY) -c "from local_runner.local_aws import stop_dynamodb; stop_dynamodb()"; fi
 	local="$${CSV_DMAP_LOCAL:-.local}"; rm -rf "$$local"/dynamodb "$$local"/csv_dmap.sqlite "$$local"/data "$$local"/out "$$local"/s3 "$$local"/bench "$$local"/sample-*.csv
 
-# ---- capacity (issue 11): the capacity model beside the cost model
+##@ bench
+# ---- capacity: the capacity model beside the cost model
 .PHONY: capacity
 capacity: $(VENV)/.installed ## what a run does on AWS (duration, binding resource, hottest key, connections, cost): make capacity ROWS=1000000 [CAPACITY_ARGS="--warm-write-units 40000"]
 	$(PY) -m bench.capacity --rows "$$ROWS_COST" $(CAPACITY_ARGS)
 
+##@ operate
 # ---- analytics: SQL over the local runs' data (.local/data), with the Glue tables' names.
 .PHONY: query
 query: $(VENV)/.installed ## SQL over the local runs: make query SQL="SELECT ..." | FILE=q.sql | NAMED=user-history PARAMS="U1"
 	@read -ra params <<< "$${PARAMS-}"; \
 	$(PY) -m csv_dmap_cli --local query $(if $(value FILE),--file "$$FILE",$(if $(value NAMED),--named "$$NAMED" "$${params[@]/#/--param=}",--sql "$${SQL-}"))
 
-# ---- load (issue 8): concurrent local runs over overlapping users on MariaDB; the invariant checked after
+##@ bench
+# ---- load: concurrent local runs over overlapping users on MariaDB; the invariant checked after
 LOAD_ROWS ?= 100000
 LOAD_RUNS ?= 10
 .PHONY: load

@@ -17,8 +17,6 @@ from .limits import BAD_NAME_CHARACTER
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
-S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
-S3_PUT_OBJECT = "arn:aws:states:::s3:putObject"
 
 Path = Annotated[str, Field(pattern=r"^\$")]
 Template = dict[str, Any]  # a payload template: "x.$" fields are evaluated

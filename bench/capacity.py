@@ -1,4 +1,4 @@
-"""Capacity model: what a run of N rows does on AWS, for the default and the seed
+"""Capacity model: what a run of N rows does on AWS, for the default and the specification's
 configuration (and any settings you give): the concurrency DetermineConcurrency
 would choose and the bound that set it, the map's duration and the resource that
 binds it, write units per second on the hottest audit partition key and on the
@@ -36,7 +36,7 @@ from bench.cost import (
     estimate,
     project_default,
     row_counts,
-    seed_config,
+    specified_config,
     worker_seconds,
 )
 from csv_dmap.logic.concurrency import Limits, audit_write_units_per_row, plan
@@ -64,7 +64,7 @@ class Environment:
     failed_shards: int
     user_key_writes_per_run: int
     invalid_id_rate: float  # percent of rows
-    planned: bool = True  # False: the configuration's own fixed concurrency (the seeds had no calculator)
+    planned: bool = True  # False: the configuration's own fixed concurrency (the specification had no calculator)
 
 
 def default_environment() -> Environment:
@@ -197,7 +197,7 @@ def scenarios(rows: int, env: Environment, config: Config | None = None) -> list
     default = config or project_default(rows)
     prewarmed = 40_000
     return [
-        model(seed_config(rows), replace(env, planned=False)),
+        model(specified_config(rows), replace(env, planned=False)),
         model(default, env),
         model(replace(default, name=f"default, warm {prewarmed:,} WCU"), replace(env, warm_write_units=prewarmed)),
     ]
@@ -239,6 +239,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--failed-rate", type=float)
     p.add_argument("--superseded-rate", type=float)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--record", action="store_true", help="also write bench/results/capacity.json (make bench)")
     return p
 
 
@@ -278,8 +279,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         else f"Capacity model, {args.rows:,} rows (assumptions: bench/assumptions.json; prices: bench/prices.json)\n\n"
         + render(results)
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "capacity.json").write_text(json.dumps({"rows": args.rows, "results": results}, indent=2))
+    if args.record:  # make capacity prints; only make bench updates the recorded figures
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "capacity.json").write_text(json.dumps({"rows": args.rows, "results": results}, indent=2))
     return results
 
 

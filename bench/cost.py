@@ -8,7 +8,7 @@ Usage: python -m bench.cost [--rows N] [--batch N] [--children STANDARD|EXPRESS]
                             [--superseded-rate PCT] [--audit-ttl-days N]
                             [--table-class STANDARD|STANDARD_INFREQUENT_ACCESS]
                             [--runs-per-month N] [--json]
-Without options: the project's defaults beside the seeds' configuration
+Without options: the project's defaults beside the configuration the specification described
 (batch 25, STANDARD children, concurrency 5, the audit keyed by execution),
 and the default under both audit table classes.
 """
@@ -54,10 +54,10 @@ class AuditDesign:
 
 
 AUDIT_DESIGNS = {
-    # issue 11: one item per row keyed so that a run's writes spread; failed rows also enter a
+    # the shipped design (docs/decisions.md, "The audit table's keys"): one item per row keyed so that a run's writes spread; failed rows also enter a
     # sparse failed-rows index (1 + 1); nothing else is indexed
     "spread": AuditDesign("spread", applied=1, failed=2, superseded=1, execution_keyed=False),
-    # main before issue 11 and the seeds: keyed by execution, every item also in UserIdIndex
+    # the earlier design and the specification's: keyed by execution, every item also in UserIdIndex
     # (projection ALL), failed items also in FailedItemsIndex
     "execution-key": AuditDesign("execution-key", applied=2, failed=3, superseded=2, execution_keyed=True),
 }
@@ -75,7 +75,7 @@ class Config:
     audit_ttl_days: int
     audit_write_concurrency: int
     runs_per_month: int
-    data_path: str = "project"  # "seed": per-row select/update/select and one PutItem per row
+    data_path: str = "project"  # "per-row": per-row select/update/select and one PutItem per row
     audit_design: str = "spread"
     table_class: str = STANDARD
     superseded_rate: float = 0.0  # percent of rows
@@ -95,7 +95,7 @@ def db_rows_per_second(batch: int, path_name: str = "project") -> float:
 
 def worker_seconds(config: Config) -> float:
     call = float(assumed("auditBatchWriteSeconds"))
-    if config.data_path == "seed":  # one PutItem per row, one after the other
+    if config.data_path == "per-row":  # one PutItem per row, one after the other
         audit = call * config.batch
     else:
         audit = call * math.ceil(math.ceil(config.batch / 25) / config.audit_write_concurrency)
@@ -239,9 +239,9 @@ def project_default(rows: int) -> Config:
     )
 
 
-def seed_config(rows: int) -> Config:
+def specified_config(rows: int) -> Config:
     return Config(
-        "seed design",
+        "specification's design",
         rows,
         25,
         "STANDARD",
@@ -251,7 +251,7 @@ def seed_config(rows: int) -> Config:
         180,
         1,
         30,
-        data_path="seed",
+        data_path="per-row",
         audit_design="execution-key",
         superseded_rate=float(assumed("supersededRatePercent")),
     )
@@ -287,7 +287,7 @@ def configurations(args: argparse.Namespace) -> list[Config]:
     default = project_default(args.rows)
     other_class = STANDARD_IA if default.table_class == STANDARD else STANDARD
     configs = [
-        seed_config(args.rows),
+        specified_config(args.rows),
         default,
         replace(
             default,
@@ -328,6 +328,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--table-class", choices=[STANDARD, STANDARD_IA])
     p.add_argument("--runs-per-month", type=int)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--record", action="store_true", help="also write bench/results/cost.json (make bench)")
     return p
 
 
@@ -342,6 +343,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         else render(estimates)
         + f"\n\nStandard-IA costs less than Standard for the audit table when its TTL exceeds {break_even:.0f} days."
     )
+    if not args.record:  # make cost prints; only make bench updates the recorded figures
+        return estimates
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "cost.json").write_text(
         json.dumps(

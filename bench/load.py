@@ -1,4 +1,4 @@
-"""Load test of issue 8: concurrent local runs over overlapping users on MariaDB.
+"""Load test: concurrent local runs over overlapping users on MariaDB.
 
 Ten runs (``--runs``) of ``--rows`` rows each are started at once, each in an OS
 process of its own (the local runner with its own in-process moto: the shared
@@ -319,7 +319,7 @@ def _check_user(
 
 
 def _check_audit(run: RunOutcome, verdict: Verdict) -> None:
-    lines = Counter(a.get("line") for a in run.audit)  # audit records: contract 5 (camelCase)
+    lines = Counter(a.get("line") for a in run.audit)  # audit records as readers see them (camelCase)
     repeated = [line for line, n in lines.items() if n > 1]
     missing = run.expected.keys() - lines.keys()
     if repeated or missing or len(lines) != len(run.expected):
@@ -409,8 +409,10 @@ def child(csv_path: Path, url: str, data_dir: Path, parameters: Mapping[str, str
 
 def read_rows(data_dir: Path, execution: str) -> tuple[str | None, list[dict[str, Any]]]:
     """A run's per-row dataset records and its start (the records' update_timestamp)."""
+    from csv_dmap import keys
+
     records: list[dict[str, Any]] = []
-    for part in sorted(data_dir.glob(f"rows/execution_date=*/{execution}/part-*.json.gz")):
+    for part in sorted(data_dir.glob(keys.rows_files(execution))):
         with gzip.open(part, "rt", encoding="utf-8") as fh:
             records.extend(json.loads(line) for line in fh if line.strip())
     starts = {r.get("update_timestamp") for r in records}
@@ -418,7 +420,7 @@ def read_rows(data_dir: Path, execution: str) -> tuple[str | None, list[dict[str
 
 
 def read_audit(data_dir: Path, execution: str) -> list[dict[str, Any]]:
-    """A run's audit items as readers see them (``csv_dmap.audit.item_record``, contract 5)."""
+    """A run's audit items as readers see them (``csv_dmap.audit.item_record``)."""
     from csv_dmap.audit import item_record
 
     path = data_dir / "audit-raw" / f"{execution}.jsonl"

@@ -13,7 +13,7 @@ PATH_LABELS = {
     "project_db": "project (db, shipped: FOR UPDATE)",
     "project_db_nolock": "project (db, without lock)",
     "project_full": "project (full, audit to moto)",
-    "baseline": "seed baseline",
+    "baseline": "per-row baseline",
 }
 RATIO_LABELS = {
     "project_db/ceiling": "db / ceiling",

@@ -4,12 +4,13 @@ over a 1,000,000-user table, measured in one run against two references:
 - ceiling: the same rows as one PyMySQL executemany of INSERT ... ON DUPLICATE
   KEY UPDATE per batch (the same columns the worker writes): no reads, no
   validation, no audit (the driver's and the server's own rate);
-- baseline: the seed design's path (per row: SELECT, UPDATE, SELECT, one
+- baseline: the per-row path the specification described (per row: SELECT, UPDATE, SELECT, one
   transaction each, and one PutItem), written here only;
 - project_db: apply_batch with the repository as shipped and an audit sink that
   drops the items: validation + the batch's users read with
   ``SELECT ... FOR UPDATE`` (sorted, locked until the batch commits) + decide +
-  multi-row upserts. This is the path with the row locking issue 8 requires
+  multi-row upserts. This is the path with the row locking concurrent runs need
+  (docs/contracts.md, "Update semantics")
   (``project_db_lock`` on the command line is the same path);
 - project_db_nolock: the same repository with the read's FOR UPDATE removed
   (:class:`UnlockedRepository`, a bench-only subclass: production has no such
@@ -246,7 +247,7 @@ def _construct(event: Event) -> Any:
 
 
 def baseline(engine: Any, events: Sequence[Event], ddb: Any, table: str) -> int:
-    """The seeds' process_single_item: select, update, select, PutItem, per row."""
+    """The specification's process_single_item: select, update, select, PutItem, per row."""
     from sqlalchemy import text
 
     n = 0
@@ -370,9 +371,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="ap-northeast-1")
         ddb.create_table(**table_definition(load_template(), "AuditTable", "bench-audit"))
-        # the seed design's audit table (partition key executionName), for the baseline's PutItems
+        # the specification's audit table (partition key executionName), for the baseline's PutItems
         ddb.create_table(
-            TableName="bench-audit-seed",
+            TableName="bench-audit-per-row",
             BillingMode="PAY_PER_REQUEST",
             KeySchema=[
                 {"AttributeName": "executionName", "KeyType": "HASH"},
@@ -391,7 +392,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "project_db": (project, (DropAudit(), repo), rows),
                 "project_db_nolock": (project, (DropAudit(), unlocked), rows),
                 "project_full": (project, (writer, repo), max(size, rows // 4)),
-                "baseline": (baseline, (ddb, "bench-audit-seed"), max(size, rows // 20)),
+                "baseline": (baseline, (ddb, "bench-audit-per-row"), max(size, rows // 20)),
             }
             figures = measure_size(size, rows, rng, {k: v for k, v in every.items() if k in wanted}, engine)
             results.append(figures)

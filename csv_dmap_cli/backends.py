@@ -5,18 +5,21 @@ with the same shapes; the CLI only formats."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from csv_dmap.logic.daily_report import build_report
 from csv_dmap.models import RunSummary
 from csv_dmap.reports import write_report
 from csv_dmap.summaries import S3Summaries, Summaries, all_summaries, summaries_of, summary_of
+from local_runner.localdata import DirectorySummaries
 
 from .progress import map_progress
+
+if TYPE_CHECKING:
+    from .engine import Note
 
 NOT_FOUND = 1
 USAGE = 2
@@ -29,9 +32,6 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-Note = Callable[[str], None]
 
 
 def stderr_note(line: str) -> None:
@@ -78,25 +78,6 @@ class _LocalBucket:
         path = self.root / Key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(Body)
-
-
-class DirectorySummaries:
-    """The local data directory as a ``csv_dmap.summaries.SummaryStore``: it holds the results
-    bucket's keys as files (``summaries/date=YYYY-MM-DD/<execution>.json``)."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def objects(self, prefix: str) -> Iterator[tuple[str, int]]:
-        base = self.root / prefix
-        if not base.is_dir():
-            return
-        for path in sorted(base.rglob("*")):  # the pattern is fixed: no name the user gave is a pattern
-            if path.is_file():
-                yield path.relative_to(self.root).as_posix(), path.stat().st_size
-
-    def read(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
 
 
 class LocalBackend:

@@ -1,6 +1,6 @@
 """Which format for the per-row results dataset? Writes 1,000,000 synthetic
 rows as gzip JSON Lines (stdlib) and as Parquet (pyarrow, zstd and snappy),
-then times DuckDB reading them (a full scan and the seeds' monthly aggregate).
+then times DuckDB reading them (a full scan and the monthly-increase query's aggregate).
 
     .venv/bin/python -m csv_dmap_cli.bench_formats [--rows 1000000] [--dir /tmp/fmt]
 """

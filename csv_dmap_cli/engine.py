@@ -32,12 +32,13 @@ from typing import Any
 
 import duckdb
 
+from csv_dmap import keys
 from csv_dmap.logic.daily_report import TABLE_COLUMNS as REPORT_COLUMNS
 from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION
 from csv_dmap.summaries import TABLE_COLUMNS as SUMMARY_COLUMNS
 
-from .backends import Note
+Note = Callable[[str], None]  # where a skipped file is told: the CLI prints it on stderr
 
 QUERIES_DIR = Path(__file__).parent / "queries"
 
@@ -182,9 +183,9 @@ def _view_audit(files: Sequence[Path], lenient: Sequence[Path]) -> str:
 
 # Each view: the files it reads (relative to the data directory) and how.
 VIEWS: dict[str, tuple[str, Callable[[Sequence[Path], Sequence[Path]], str]]] = {
-    "user_update_results": ("rows/execution_date=*/*/*.json.gz", _view_rows),
-    "run_summaries": ("summaries/date=*/*.json", _view_summaries),
-    "daily_reports": ("daily-reports/date=*/report.json", _view_reports),
+    "user_update_results": (keys.ROWS_FILES, _view_rows),
+    "run_summaries": (keys.SUMMARY_FILES, _view_summaries),
+    "daily_reports": (keys.REPORT_TABLE_FILES, _view_reports),
     "audit_log": ("audit/*.jsonl", _view_audit),
 }
 # Lines of these views' files can be damaged one by one (JSON Lines written as a run goes).
@@ -208,8 +209,7 @@ class LocalData:
         self.note: Note = note or self.notes.append
         if summaries is None:  # the summaries the one reader accepts
             from csv_dmap.summaries import all_summaries
-
-            from .backends import DirectorySummaries
+            from local_runner.localdata import DirectorySummaries
 
             found = all_summaries(DirectorySummaries(self.data_dir))
             for skipped in found.skipped:

@@ -23,12 +23,12 @@ from typing import Any
 
 import yaml
 
+from csv_dmap.keys import DAILY_REPORTS as REPORTS_PREFIX
+from csv_dmap.keys import ROWS as ROWS_PREFIX
+from csv_dmap.keys import SUMMARIES as SUMMARIES_PREFIX
 from csv_dmap.logic.daily_report import TABLE_COLUMNS as REPORT_COLUMNS
-from csv_dmap.reports import PREFIX as REPORTS_PREFIX
 from csv_dmap.row_results import COLUMNS as ROW_COLUMNS
 from csv_dmap.row_results import PARTITION as ROW_PARTITION
-from csv_dmap.row_results import PREFIX as ROWS_PREFIX
-from csv_dmap.summaries import PREFIX as SUMMARIES_PREFIX
 from csv_dmap.summaries import TABLE_COLUMNS as SUMMARY_COLUMNS
 
 from . import ROOT

@@ -134,10 +134,10 @@ class CsvRecords:
 
 def execution_objects(execution_name: str, input_key: str) -> list[tuple[str, str]]:
     """(bucket logical id, key prefix) of every object an execution reads or writes: its input
-    file, its staging copy (contract 1) and its ResultWriter files. A redrive needs them back."""
-    from csv_dmap.input_files import STAGING_PREFIX
+    file, its staging copy (staging/) and its ResultWriter files. A redrive needs them back."""
+    from csv_dmap.keys import results_prefix, staging_prefix
 
-    objects = [("InputBucket", f"{STAGING_PREFIX}{execution_name}/"), ("ResultsBucket", f"results/{execution_name}/")]
+    objects = [("InputBucket", staging_prefix(execution_name)), ("ResultsBucket", results_prefix(execution_name))]
     return ([("InputBucket", input_key)] if input_key else []) + objects
 
 

@@ -13,7 +13,7 @@ every run, so after each run (and each redrive) the runner copies what later que
     executions/<execution>/         a failed run's redrive kit (``local_runner.redrive``)
     locks/<execution>.lock          held while a run or a redrive of the execution writes
 
-``csv-dmap --local`` (``csv_dmap_cli``) reads it. It lives here, in ``local_runner``, because the
+``csv-dmap --local`` (``csv_dmap_cli``) reads it, its run summaries through ``DirectorySummaries``. It lives here, in ``local_runner``, because the
 runs write it and the dependency order is csv_dmap < asl_runner < local_runner < csv_dmap_cli: the
 CLI may import the runner, never the other way round.
 
@@ -49,7 +49,6 @@ from asl_runner.cli import CannotRun
 from .template import local_root
 
 DATA_ENV = "CSV_DMAP_LOCAL_DATA"
-PREFIXES = ("rows/", "summaries/", "daily-reports/", "rejects/")
 BATCH_GET_LIMIT = 100  # BatchGetItem takes at most 100 keys
 READS_IN_FLIGHT = 4
 
@@ -57,6 +56,28 @@ READS_IN_FLIGHT = 4
 def local_data_dir() -> Path:
     """``$CSV_DMAP_LOCAL_DATA``, else ``<checkout>/.local/data``."""
     return Path(os.environ.get(DATA_ENV) or local_root() / "data")
+
+
+# ----------------------------------------------------------------------------- reading summaries
+
+
+class DirectorySummaries:
+    """The local data directory as a ``csv_dmap.summaries.SummaryStore``: it holds the results
+    bucket's keys as files (``summaries/date=YYYY-MM-DD/<execution>.json``)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def objects(self, prefix: str) -> Iterator[tuple[str, int]]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob("*")):  # the pattern is fixed: no name the user gave is a pattern
+            if path.is_file():
+                yield path.relative_to(self.root).as_posix(), path.stat().st_size
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
 
 
 # ----------------------------------------------------------------------------- writing files
@@ -252,7 +273,7 @@ def _batch_get(
 
 
 def audit_records(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Stored items (typed JSON) as readers see them (contract 5, ``AuditLogReader``'s shape)."""
+    """Stored items (typed JSON) as readers see them (``AuditLogReader``'s shape)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     from csv_dmap.audit import item_record
@@ -263,16 +284,6 @@ def audit_records(items: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- a run's data
-
-
-def _belongs_to(key: str, execution_name: str) -> bool:
-    if key.startswith("rows/"):
-        return f"/{execution_name}/" in key
-    if key.startswith("summaries/"):
-        return key.endswith(f"/{execution_name}.json")
-    if key.startswith("rejects/"):
-        return key.endswith(f"/{execution_name}.csv")
-    return True  # daily reports are per day: the latest copy wins
 
 
 def audit_path(execution_name: str, data_dir: Path | None = None) -> Path:
@@ -292,13 +303,15 @@ def export_local(
     """Copy one run's rows, summary, the daily reports and its audit records into the local data
     directory. Re-exporting the same run overwrites its files (idempotent). Returns how many files
     / audit records were written, by kind; ``on_audit(n)`` as audit items are read."""
+    from csv_dmap import keys
+
     target = data_dir or local_data_dir()
     counts = {"rows": 0, "summaries": 0, "daily-reports": 0, "rejects": 0, "audit": 0}
-    for stale in target.glob(f"rejects/*/{execution_name}.csv"):  # a later attempt may have left none
+    for stale in target.glob(keys.rejects_files(execution_name)):  # a later attempt may have left none
         stale.unlink()
-    for prefix in PREFIXES:
+    for prefix in (keys.ROWS, keys.SUMMARIES, keys.DAILY_REPORTS, keys.REJECTS):
         for key in object_keys(s3, bucket, prefix):
-            if _belongs_to(key, execution_name):
+            if keys.of_execution(key, execution_name):  # daily reports are per day: the latest copy wins
                 download(s3, bucket, key, target / key)
                 counts[prefix.rstrip("/")] += 1
     if dynamodb is not None and audit_table:

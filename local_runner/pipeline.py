@@ -149,9 +149,11 @@ def finish(
 
 def _run_summary(s3: Any, bucket: str, name: str) -> tuple[dict[str, Any] | None, list[str]]:
     """The run summary AggregateErrors or RunStatus wrote for ``name`` (the truth about its rows), and its keys."""
+    from csv_dmap.keys import SUMMARIES
+
     keys = [
         o["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="summaries/")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=SUMMARIES)
         for o in page.get("Contents", [])
         if o["Key"].endswith(f"/{name}.json")
     ]

@@ -193,6 +193,8 @@ class KitManifest(BaseModel):
 
 def load_kit(execution: str, data_dir: Path | None = None) -> KitManifest:
     """The kit's manifest; ``NotRedrivable`` (with the reason) when there is none or it is damaged."""
+    from csv_dmap import keys
+
     from .localdata import local_data_dir
 
     kit = kit_dir(execution, data_dir)
@@ -205,7 +207,7 @@ def load_kit(execution: str, data_dir: Path | None = None) -> KitManifest:
         raise NotRedrivable(reason)
     if not path.is_file():
         root = data_dir or local_data_dir()
-        summary = next(root.glob(f"summaries/date=*/{execution}.json"), None)
+        summary = next(root.glob(keys.summary_files(execution)), None)
         if summary is None:
             raise NotRedrivable(f"no local execution {execution!r} to redrive in {root} (see `csv-dmap --local runs`)")
         status = json.loads(summary.read_text(encoding="utf-8")).get("status", "?")

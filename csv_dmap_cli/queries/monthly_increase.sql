@@ -1,5 +1,5 @@
 -- name: monthly-increase
--- description: The seeds' monthly analysis: increase of logins and posts per month (applied rows, last 12 months).
+-- description: Monthly analysis: increase of logins and posts per month (applied rows, last 12 months).
 SELECT
   date_trunc('month', update_timestamp) AS month,
   SUM(new_login_count - COALESCE(old_login_count, 0)) AS total_login_increase,

@@ -61,7 +61,7 @@ def moto_server() -> Iterator[str]:
 
 
 def result(index: int, status: str, **fields: Any) -> dict[str, Any]:
-    """One worker result (contract 4, camelCase)."""
+    """One worker result (camelCase)."""
     return {"index": index, "line": index + 2, "status": status, **fields}
 
 

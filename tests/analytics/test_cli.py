@@ -262,37 +262,11 @@ def test_report_is_regenerated_on_demand(aws):
 
 
 def _write_audit(ddb: Any, results: list[dict[str, Any]], execution: str, start: datetime) -> None:
-    """Audit items through the layer's own writer (whichever API this checkout's layer has)."""
+    """Audit items through the layer's own item builder and writer."""
     from csv_dmap import audit
 
-    if hasattr(audit, "audit_items"):  # contract 9 (W2)
-        items = audit.audit_items(
-            results, execution_name=execution, execution_start=start, source_key="k", ttl_days=180
-        )
-        audit.AuditLogWriter(ddb, "audit").write_items(items)
-        return
-    from csv_dmap.models import AuditRecord, ttl_epoch
-
-    records = [
-        AuditRecord(
-            execution_name=execution,
-            index=r["index"],
-            status=r["status"],
-            timestamp=start.isoformat(),
-            ttl=ttl_epoch(start, 180),
-            source_key="k",
-            user_id=r.get("userId"),
-            raw_user_id=r.get("rawUserId"),
-            old_login_count=r.get("oldLoginCount"),
-            new_login_count=r.get("newLoginCount"),
-            old_post_count=r.get("oldPostCount"),
-            new_post_count=r.get("newPostCount"),
-            error_type=r.get("errorType"),
-            error_message=r.get("errorMessage"),
-        )
-        for r in results
-    ]
-    audit.AuditLogWriter(ddb, "audit", concurrency=1).write(records)
+    items = audit.audit_items(results, execution_name=execution, execution_start=start, source_key="k", ttl_days=180)
+    audit.AuditLogWriter(ddb, "audit").write_items(items)
 
 
 def test_failures_and_history_from_the_audit_log(aws):

@@ -1,6 +1,6 @@
 """End to end on this machine: two local runs of files with known contents through the
 project's state machine (local runner, SQLite and MariaDB), their data exported to a
-local data directory the way ``make run`` accumulates it, then the seeds' monthly query
+local data directory the way ``make run`` accumulates it, then the monthly-increase query
 and the CLI's failures / history checked against sums computed from the CSV text."""
 
 from __future__ import annotations

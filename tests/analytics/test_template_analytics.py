@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from csv_dmap.keys import rows_prefix
 from csv_dmap.logic.daily_report import table_key
-from csv_dmap.row_results import COLUMNS, part_key, rows_prefix
+from csv_dmap.row_results import COLUMNS, part_key
 from csv_dmap.summaries import TABLE_COLUMNS
 from csv_dmap_cli.engine import connect, named_queries, run_query
 from csv_dmap_cli.glue import outputs, resources, splice

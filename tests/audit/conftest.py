@@ -16,7 +16,7 @@ from moto import mock_aws
 from local_runner.template import load_template, table_definition
 
 TABLE = "audit-test"
-# The user-id rule of contract 3, restated here (not imported) so the oracle is the test's own.
+# The user-id rule (docs/contracts.md), restated here (not imported) so the oracle is the test's own.
 VALID_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 
 
@@ -34,7 +34,7 @@ def ddb(template: dict[str, Any]) -> Iterator[Any]:
 
 
 def simulated_results(rows: int, seed: int = 11) -> list[dict[str, Any]]:
-    """The worker's results (contract 4) for a file of ``rows`` records, with the
+    """The worker's results for a file of ``rows`` records, with the
     statuses decided here: the LAST record of a valid user id decides; earlier
     records of that user are SUPERSEDED by its line; invalid ids fail.
 
@@ -100,7 +100,7 @@ def deciding(user: str, rng: random.Random) -> dict[str, Any]:
 
 def dynamodb_size(item: dict[str, Any]) -> int:
     """Item size by the rules of AWS's "DynamoDB item sizes and formats" page,
-    written here independently of csv_dmap.audit.item_size."""
+    written here independently of the code under test."""
     total = 0
     for name, value in item.items():
         total += len(name.encode())

@@ -1,4 +1,4 @@
-"""Issue 8.5: DynamoDB throttling, 5xx and connection errors are retried inside
+"""DynamoDB throttling, 5xx and connection errors are retried inside
 the writer (exponential backoff, full jitter, a time budget), UnprocessedItems
 too; what never clears raises AuditWriteError (the ASL retries the batch);
 what DynamoDB refuses raises AuditWriteRejected at once.

@@ -1,4 +1,4 @@
-"""Issue 11.1: a simulated 100,000-row run through the item builder. The
+"""A simulated 100,000-row run through the item builder. The
 partition key value of every write, in the table and in every GSI (key names
 read from template.yaml), never exceeds the stated bound, and an applied row
 costs one write unit."""

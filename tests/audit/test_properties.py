@@ -1,6 +1,6 @@
 """Properties of the item builder over generated batches (hypothesis): one key
 per row, the per-key bound for any mix of rows, and that what readers get back
-from an item is what the worker's result said (contract 5)."""
+from an item is what the worker's result said."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def batches(draw: Any) -> tuple[list[dict[str, Any]], str, datetime]:
         kind = draw(st.sampled_from(["applied", "failed", "superseded", "skipped", "invalid"]))
         user = draw(st.sampled_from(users))
         if kind != "invalid" and kind != "superseded" and user in deciders:
-            kind = "superseded"  # a user decides once per file: contract 1
+            kind = "superseded"  # a user decides once per file: the last row of a user wins
         if kind == "invalid":
             result |= {
                 "rawUserId": draw(invalid_ids),

@@ -130,7 +130,7 @@ def test_a_full_batch_leaves_room_for_batch_input_and_the_failure_record():
     # {"Items":[...],"BatchInput":{"name":"value",...}}: field names, quotes, colons and commas.
     envelope = len('{"Items":,"BatchInput":{}}') + sum(len(k) + 6 for k in batch_input)
     batch_input_bytes = sum(BATCH_INPUT_MAX_BYTES[v] for v in paths)
-    # The reconciling invocation gets the same input plus "Failure": {"Error", "Cause"} (contract 4);
+    # The reconciling invocation gets the same input plus "Failure": {"Error", "Cause"} (docs/contracts.md, "Reconciliation");
     # a Cause is text with quotes and backslashes, escaped at worst twice as long.
     failure = len(',"Failure":{"Error":"","Cause":""}') + ERROR_MAX_CHARS + 2 * CAUSE_MAX_CHARS
     largest = batcher["MaxInputBytesPerBatch"] + envelope + batch_input_bytes + failure

@@ -1,5 +1,5 @@
 """Every configuration deploys: the template, translated as SAM translates it for each parameter set
-of the matrix, passes cfn-lint and checkov, and has the properties issue 10 asks for."""
+of the matrix, passes cfn-lint and checkov, and has the properties the deployment needs."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from csv_dmap.input_files import staging_key
+from csv_dmap.keys import staging_key
 from tests.deploy.conftest import TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]

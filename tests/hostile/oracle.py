@@ -1,4 +1,4 @@
-"""An independent oracle for ValidateInput (contract 1), from the contract's plain rules.
+"""An independent oracle for ValidateInput, from the plain rules of docs/contracts.md ("ValidateInput").
 
 It does not import csv_dmap: its own line splitter (a regular expression), its own
 encoding decision (on the whole file), the standard csv module over a list of lines,

@@ -1,5 +1,5 @@
 """Every statement the worker sends stays under 16,384 bytes whatever the batch
-(RDS Proxy pins a session on a longer one: contract 11). Measured where the
+(RDS Proxy pins a session on a longer one: docs/contracts.md, "Statements under 16 KB"). Measured where the
 text leaves for the server: PyMySQL's ``Connection.query`` (its executemany packs
 multi-row INSERTs), and SQLAlchemy's ``before_cursor_execute`` for the rest."""
 

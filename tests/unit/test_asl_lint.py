@@ -1,4 +1,4 @@
-"""The strict ASL check rejects what AWS rejects, including the seeds' fields."""
+"""The strict ASL check rejects what AWS rejects, including the fields the specification used that AWS does not have."""
 
 import copy
 import json

@@ -1,4 +1,4 @@
-"""The audit writer and the two seed access patterns, on moto's DynamoDB with
+"""The audit writer and the table's two access patterns, on moto's DynamoDB with
 the table created from template.yaml by the local runner's table_definition."""
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Each case fixes the worker's seconds per batch, so the figures do not depend on
 the machine's measurements; the expected values are worked out in the comments."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -44,8 +45,8 @@ SPREAD = Config(
     runs_per_month=30,
     superseded_rate=1.0,
 )
-SEED = Config(
-    "seed",
+SPECIFIED = Config(
+    "specification",
     1_000_000,
     25,
     "STANDARD",
@@ -55,7 +56,7 @@ SEED = Config(
     audit_ttl_days=180,
     audit_write_concurrency=1,
     runs_per_month=30,
-    data_path="seed",
+    data_path="per-row",
     audit_design="execution-key",
 )
 
@@ -84,7 +85,7 @@ def test_the_default_on_a_new_table_is_capped_by_the_audit_tables_warm_throughpu
 
 def test_the_seed_design_is_bound_by_its_workers_and_loads_one_key():
     # 40,000 batches of 25 at 5 at a time: 8,000 waves x 0.5 s = 4,000 s
-    r = model(SEED, replace(ENV, planned=False), seconds=0.5)
+    r = model(SPECIFIED, replace(ENV, planned=False), seconds=0.5)
     assert (r["concurrency"], r["concurrencyBoundBy"]) == (5, "fixed MaxConcurrency")
     assert r["secondsNeededBy"] == {
         "workers": 4000.0,
@@ -135,9 +136,11 @@ def test_the_key_design_parameters_move_the_hottest_key(shards, failed_shards, e
 def test_the_command_prints_the_capacity_table(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(capacity, "RESULTS", tmp_path)  # not the repository's bench/results
     results = main(["--rows", "100000"])
-    assert (tmp_path / "capacity.json").exists()
+    assert not (tmp_path / "capacity.json").exists()  # printed only: make bench records (--record)
+    main(["--rows", "100000", "--record"])
+    assert json.loads((tmp_path / "capacity.json").read_text())["rows"] == 100_000
     out = capsys.readouterr().out
-    assert "| configuration |" in out and "seed design" in out and "project default" in out
+    assert "| configuration |" in out and "specification's design" in out and "project default" in out
     assert [r["config"]["rows"] for r in results] == [100_000] * 3
     assert all(r["mapSeconds"] == max(r["secondsNeededBy"].values()) for r in results)
     assert project_default(100_000).audit_design == results[1]["config"]["audit_design"]

@@ -14,7 +14,7 @@ from bench.cost import (
     estimate,
     ia_break_even_days,
     project_default,
-    seed_config,
+    specified_config,
 )
 
 WRU = PRICES["dynamodb"]["onDemandPerWriteRequestUnit"]
@@ -118,10 +118,10 @@ def test_audit_storage_scales_with_the_ttl():
     assert abs(long / short - 6) < 1e-3  # the lines are rounded to 6 decimals
 
 
-def test_the_seed_configuration_costs_more_per_row_than_the_default():
-    seed, default = estimate(seed_config(1_000_000)), estimate(project_default(1_000_000))
-    assert seed["perMillionRows"] > default["perMillionRows"]
-    assert seed["mapMinutes"] > default["mapMinutes"]
+def test_the_specified_configuration_costs_more_per_row_than_the_default():
+    specified, default = estimate(specified_config(1_000_000)), estimate(project_default(1_000_000))
+    assert specified["perMillionRows"] > default["perMillionRows"]
+    assert specified["mapMinutes"] > default["mapMinutes"]
 
 
 def test_every_assumption_and_price_names_its_source():

@@ -1,4 +1,4 @@
-"""Metric names say where they come from (issue 10): no two functions emit the same metric
+"""Metric names say where they come from: no two functions emit the same metric
 name (CloudWatch would sum them into one series and count rows twice), and every metric of the
 application's namespace that an alarm or the dashboard reads is one a function emits."""
 

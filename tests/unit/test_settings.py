@@ -1,4 +1,4 @@
-"""Per-function settings (issue 9.3): each function reads exactly its variables, validated at cold start."""
+"""Per-function settings: each function reads exactly its variables, validated at cold start."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Input validation and the normalised copy (contract 1) on in-memory bytes (no AWS).
+"""Input validation and the normalised copy on in-memory bytes (no AWS).
 
 Each expected copy below is written out by hand from the contract; the property-based
 tests in tests/hostile check the same against an independent oracle."""

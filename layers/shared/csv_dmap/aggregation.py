@@ -28,11 +28,12 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import InputRejected
+from .keys import rejects_key
 from .logic.aggregate import ResultCheck, execution_date, summarise
 from .logic.tally import RunTally
 from .logic.validation import printable
 from .models import RunConfig, RunSummary, ValidationResult
-from .rejects import RejectSpill, RejectsUnavailable, RunFiles, publish_rejects, rejects_key
+from .rejects import RejectSpill, RejectsUnavailable, RunFiles, publish_rejects
 from .results import DamagedResults, ReadProblems, RecordReader, latest_manifest
 from .row_results import RowResultsWriter
 

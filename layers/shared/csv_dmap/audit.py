@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache, partial
-from typing import Any, Protocol
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError, HTTPClientError
@@ -71,7 +71,6 @@ LINE_WIDTH = 10
 SOURCE_KEY_MAX_BYTES = 400
 RAW_USER_ID_MAX_BYTES = 128
 ERROR_MESSAGE_MAX_BYTES = 512
-WRITE_UNIT_BYTES = 1024
 
 _NUMBER_FIELDS = ("oldLoginCount", "newLoginCount", "oldPostCount", "newPostCount", "supersededBy")
 
@@ -116,30 +115,6 @@ def cap_utf8(text: str, max_bytes: int) -> str:
     return data[: max_bytes - 3].decode("utf-8", errors="ignore") + "…"
 
 
-def item_size(item: Mapping[str, Any]) -> int:
-    """An item's size as DynamoDB counts it for write units (strings: UTF-8 bytes
-    of name + value; numbers: name + 1 byte per two significant digits + 1).
-    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html"""
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode("utf-8"))
-        if isinstance(value, bool) or value is None:
-            size += 1
-        elif isinstance(value, int):
-            digits = str(abs(value)).strip("0") or "0"
-            size += (len(digits) + 1) // 2 + 1
-        else:
-            size += len(str(value).encode("utf-8"))
-    return size
-
-
-def write_units(item: Mapping[str, Any]) -> int:
-    """Write units one put of ``item`` costs: 1 per KB of the item, plus the same
-    again for the FailedItemsIndex copy when the item carries its key."""
-    units = -(-item_size(item) // WRITE_UNIT_BYTES)
-    return units * 2 if FAILED_KEY in item else units
-
-
 # ----------------------------------------------------------------------------- items
 
 
@@ -152,7 +127,7 @@ def audit_items(
     ttl_days: int,
 ) -> list[dict[str, Any]]:
     """The audit items of a batch, built from the worker's result dicts
-    (contract 4: camelCase, None fields omitted). The one place items are built."""
+    (camelCase, None fields omitted: docs/contracts.md, "Worker output"). The one place items are built."""
     start = parse_moment(execution_start)
     context = _BatchContext(
         execution_name=execution_name,
@@ -217,7 +192,7 @@ def _details(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def item_record(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored item as readers see it (contract 5): the key parts spelled out
+    """A stored item as readers see it (docs/contracts.md, "Audit log"): the key parts spelled out
     (executionName, timestamp, line, userId) and the storage keys dropped."""
     sk = str(item["sk"])
     pk = str(item["pk"])
@@ -249,12 +224,6 @@ RETRYABLE_ERROR_CODES = frozenset(
 )
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class DynamoDBClient(Protocol):
-    def batch_write_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
-
-    def put_item(self, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -415,7 +384,7 @@ class AuditLogWriter:
         source_key: str,
         ttl_days: int,
     ) -> int:
-        """Audit result dicts (contract 4), overwriting what is there; raise ``AuditWriteError``
+        """Audit result dicts (the worker's output), overwriting what is there; raise ``AuditWriteError``
         / ``AuditWriteRejected`` when some item is not written (the aggregator's call, which
         rewrites the items a worker could not write). Returns the calls made."""
         report = self.write_results_report(
@@ -439,7 +408,7 @@ class AuditLogWriter:
         ttl_days: int,
         keep_existing: frozenset[int] = frozenset(),
     ) -> AuditReport:
-        """Audit a batch from the worker's result dicts (contract 4): the worker's one call.
+        """Audit a batch from the worker's result dicts: the worker's one call.
         The rows of ``keep_existing`` (row indexes) are written only where no item exists;
         an item in place is left standing and reported in ``kept``. Never raises for an
         item it could not write: the report names them and the error."""
@@ -488,7 +457,7 @@ def _rejected(err: ClientError) -> AuditWriteRejected:
 
 
 class AuditLogReader:
-    """The two access patterns of the seeds: a user's history (ONE Query) and
+    """The table's two access patterns (docs/audit-table.md): a user's history (ONE Query) and
     the failed rows of an execution (a fixed fan-out of SHARDS Queries on the
     sparse FailedItemsIndex, run ``concurrency`` at a time)."""
 

@@ -28,7 +28,7 @@ from .errors import ConfigurationError
 class UnknownUserPolicy(str, Enum):
     """What the worker does with a user id that is not in ``users``."""
 
-    FAIL = "FAIL"  # the row is a failed item with UserNotFound (the seeds' behaviour)
+    FAIL = "FAIL"  # the row is a failed item with UserNotFound (the specified default)
     CREATE = "CREATE"  # insert the user into ``users`` and apply the row
 
 

@@ -530,10 +530,11 @@ def _insert_ignoring_duplicates(table: Table, dialect: str) -> Insert:
     return mysql.insert(table).prefix_with("IGNORE")
 
 
-def _upsert(dialect: str) -> Insert:
+def _upsert(dialect: str) -> Insert | None:
+    """SQLite's upsert statement; None on MySQL/MariaDB, whose upserts are sent as text
+    (``mysql_upserts``, see ``StatsRepository.send_upsert``)."""
     if dialect in ("mysql", "mariadb"):
-        stmt = mysql.insert(user_stats)
-        return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in _WRITTEN})
+        return None
     if dialect == "sqlite":
         from sqlalchemy.dialects import sqlite
 
@@ -776,6 +777,7 @@ class StatsRepository:
                 # no parameters: the text goes to cursor.execute as is (a '%' in a value stays one)
                 conn.exec_driver_sql(statement, execution_options={"no_parameters": True})
         else:
+            assert self.upsert is not None  # set for every dialect but MySQL/MariaDB
             conn.execute(self.upsert, [{**dict(zip(_ROW_COLUMNS, row, strict=True)), **constants} for row in rows])
 
 

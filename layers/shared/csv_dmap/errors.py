@@ -40,11 +40,6 @@ class UnverifiableDatabaseTls(ConfigurationError):
     or instance endpoint, whose RDS CA it lacks) and no CA bundle given."""
 
 
-class BatchTooLargeError(CsvDmapError):
-    """The worker received more items than it can answer for within the
-    256 KiB output limit of a Step Functions state."""
-
-
 class InputRejected(CsvDmapError):
     """A file the pipeline cannot process. The ASL ends the execution through
     a Fail state whose Error is the subclass name and whose Cause is this

@@ -1,4 +1,4 @@
-"""Input objects in S3: validation and the normalised copy under staging/ (contract 1).
+"""Input objects in S3: validation and the normalised copy under staging/ (docs/contracts.md, "ValidateInput").
 
 The copy is written for every accepted file, and the map always reads it: what
 ValidateInput accepted is exactly what reaches the workers.
@@ -14,10 +14,9 @@ from urllib.parse import quote, unquote, unquote_plus
 from botocore.exceptions import ClientError
 
 from .errors import EmptyFile, FileTooLarge, InputNotFound
+from .keys import staging_key, staging_prefix
 from .logic.validation import LIMITS, Limits, normalise, printable
 from .models import RunInput, ValidationResult
-
-STAGING_PREFIX = "staging/"
 
 
 def _head(s3: Any, source: RunInput) -> tuple[str, int, str | None, str | None]:
@@ -49,10 +48,6 @@ def _head(s3: Any, source: RunInput) -> tuple[str, int, str | None, str | None]:
     raise InputNotFound(
         f"{where}{version} does not exist or is not readable by the pipeline ({code}); upload the file again"
     )
-
-
-def staging_key(execution_name: str, source_key: str) -> str:
-    return f"{STAGING_PREFIX}{execution_name}/{os.path.basename(source_key)}"
 
 
 def check_size(where: str, size: int, max_bytes: int) -> None:
@@ -134,7 +129,7 @@ def _facts_metadata(validation: ValidationResult) -> dict[str, str]:
 def staged_facts(s3: Any, bucket: str, execution_name: str) -> ValidationResult | None:
     """What ValidateInput found for ``execution_name``, read back from its copy's metadata;
     None when there is no copy (the run stopped before) or the metadata is not ours."""
-    found = s3.list_objects_v2(Bucket=bucket, Prefix=f"{STAGING_PREFIX}{execution_name}/", MaxKeys=2)
+    found = s3.list_objects_v2(Bucket=bucket, Prefix=staging_prefix(execution_name), MaxKeys=2)
     contents = found.get("Contents") or []
     if len(contents) != 1:
         return None

@@ -45,13 +45,8 @@ from .logic.validation import LIMITS, REJECT_COLUMNS, Limits, open_source
 from .models import RowStatus, superseded_by
 from .results import NOT_RUN_ERROR
 
-PREFIX = "rejects/"
 UNREAD_MESSAGE = "the map stopped before reading this row; a redrive applies it"
 BOM = "\ufeff"
-
-
-def rejects_key(execution_date: str, execution_name: str) -> str:
-    return f"{PREFIX}execution_date={execution_date}/{execution_name}.csv"
 
 
 class RejectsUnavailable(Exception):

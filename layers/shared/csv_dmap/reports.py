@@ -12,13 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .logic.daily_report import render_html, table_key, table_line
-
-PREFIX = "daily-reports/"
-
-
-def report_keys(day: str) -> list[str]:
-    return [f"{PREFIX}{day}.json", f"{PREFIX}{day}.html", table_key(day)]
+from .keys import report_keys
+from .logic.daily_report import render_html, table_line
 
 
 def write_report(s3: Any, bucket: str, day: str, report: dict[str, Any]) -> list[str]:

@@ -29,18 +29,13 @@ from .models import HEADER_ALIASES, USER_ID_MAX_LENGTH, RowStatus, is_valid_user
 STATUSES = ("SUCCEEDED", "FAILED", "PENDING")  # SUCCEEDED first: a child that succeeded in any attempt wins
 CAUSE_MAX = 300  # how much of a failed batch's Cause each of its rows repeats
 NOT_RUN_ERROR = "NotRun"  # errorType of a row whose batch never ran (a PENDING record, or never read)
-RESULTS_PREFIX = "results/"
+from .keys import results_prefix
 
 Row = dict[str, Any]
 
 
 class DamagedResults(Exception):
     """A manifest or result file that cannot be read; the message names the object."""
-
-
-def results_prefix(execution_name: str) -> str:
-    """Where the state machine's ResultWriter writes an execution's map runs (its ``Prefix``)."""
-    return f"{RESULTS_PREFIX}{execution_name}/"
 
 
 def read_manifest(s3: Any, bucket: str, key: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The per-row results dataset (issue 12.1): one record per CSV row of a run,
+"""The per-row results dataset: one record per CSV row of a run,
 whatever its outcome, as gzip JSON Lines under a date-partitioned prefix:
 
     rows/execution_date=YYYY-MM-DD/<execution>/part-00000.json.gz
@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Self
 
-PREFIX = "rows/"
+from .keys import rows_prefix
+
 PART_ROWS = 100_000
 LINES_PER_WRITE = 1_000  # lines are compressed in blocks: one gzip write a row costs twice the time
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -54,7 +55,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 PARTITION = ("execution_date", "string", "VARCHAR")  # from the path, not in the files
 
-_RESULT_FIELDS = {  # record column <- worker result key (contract 4)
+_RESULT_FIELDS = {  # record column <- worker result key
     "line": "line",
     "row_index": "index",
     "user_id": "userId",
@@ -81,10 +82,6 @@ def hive_timestamp(moment: str | datetime) -> str:
     return when.isoformat(sep=" ", timespec="microseconds")
 
 
-def rows_prefix(execution_date: str, execution_name: str) -> str:
-    return f"{PREFIX}execution_date={execution_date}/{execution_name}/"
-
-
 def part_key(prefix: str, number: int) -> str:
     return f"{prefix}part-{number:05d}.json.gz"
 
@@ -101,7 +98,7 @@ def _as_int(value: Any) -> int | None:
 def row_record(
     result: Mapping[str, Any], *, execution_name: str, update_timestamp: str, source_key: str
 ) -> dict[str, Any]:
-    """One dataset record from one worker result dict (camelCase, contract 4)."""
+    """One dataset record from one worker result dict (camelCase)."""
     record: dict[str, Any] = {"execution_name": execution_name}
     get = result.get
     for column, key, is_int in _FIELDS:  # the common case (int / short str) costs one type check

@@ -32,9 +32,11 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from . import keys
+from .keys import SUMMARIES as PREFIX
+from .keys import summary_day, summary_day_prefix
 from .models import RunSummary
 
-PREFIX = "summaries/"
 # A run summary is a few KiB (at most three examples per error type, a cause of at most a
 # few KiB); anything much larger is not one, and is not read into a function's memory.
 MAX_SUMMARY_BYTES = 1024 * 1024
@@ -78,11 +80,11 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
 
 
 def summary_key(summary: RunSummary) -> str:
-    return f"{PREFIX}date={summary.date}/{summary.execution_name}.json"
+    return keys.summary_key(summary.date, summary.execution_name)
 
 
 def day_prefix(day: date) -> str:
-    return f"{PREFIX}date={day.isoformat()}/"
+    return summary_day_prefix(day.isoformat())
 
 
 def write_summary(s3: Any, bucket: str, summary: RunSummary) -> str:
@@ -198,12 +200,6 @@ def summary_problem(summary: RunSummary, partition: str | None = None) -> str | 
     return None
 
 
-def _partition(key: str) -> str | None:
-    """``YYYY-MM-DD`` of ``summaries/date=YYYY-MM-DD/...``, if the key is in a partition."""
-    head, _, rest = key.removeprefix(PREFIX).partition("/")
-    return head.removeprefix("date=") if head.startswith("date=") and rest else None
-
-
 def parse_summary(key: str, body: bytes) -> RunSummary:
     """One object's body as a run summary this version can use, or :class:`DamagedSummary`."""
     try:
@@ -222,7 +218,7 @@ def parse_summary(key: str, body: bytes) -> RunSummary:
         summary = RunSummary.model_validate(data)
     except ValidationError as exc:
         raise DamagedSummary(key, _schema_problem(exc)) from None
-    problem = summary_problem(summary, _partition(key))
+    problem = summary_problem(summary, summary_day(key))
     if problem:
         raise DamagedSummary(key, problem)
     return summary
@@ -231,7 +227,7 @@ def parse_summary(key: str, body: bytes) -> RunSummary:
 def _read_one(store: SummaryStore, key: str, size: int) -> RunSummary:
     if not key.endswith(".json"):
         raise DamagedSummary(key, "not a run summary (not a .json object)")
-    if _partition(key) is None:
+    if summary_day(key) is None:
         raise DamagedSummary(key, "not in a date=YYYY-MM-DD partition")
     if size > MAX_SUMMARY_BYTES:
         raise DamagedSummary(key, f"{size:,} bytes, more than a run summary can be ({MAX_SUMMARY_BYTES:,})")

@@ -195,7 +195,7 @@ def write_audit(
     ttl_days: int,
     keep: frozenset[int] = frozenset(),
 ) -> AuditReport:
-    """The audit items of a batch, from its results (contract 4 dicts)."""
+    """The audit items of a batch, from its results (the worker's result dicts)."""
     return audit.write_results_report(
         results,
         execution_name=ctx.execution_name,

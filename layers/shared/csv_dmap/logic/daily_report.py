@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..keys import report_table_key
 from ..models import RunSummary
 from ..summaries import Skipped
 
@@ -115,7 +116,7 @@ TABLE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
 def table_key(day: str) -> str:
     """The table-friendly copy of a day's report: ``daily-reports/date=YYYY-MM-DD/report.json``
     (the report itself, ``daily-reports/YYYY-MM-DD.json``, is indented for people)."""
-    return f"daily-reports/date={day}/report.json"
+    return report_table_key(day)
 
 
 def table_line(report: dict[str, Any]) -> str:

@@ -21,8 +21,6 @@ from typing import Any
 
 from .run_status import REJECTION_ERRORS
 
-REDRIVE_DAYS = 14  # RedriveExecution: within 14 days of the execution's end
-
 
 @dataclass(frozen=True)
 class RestartPoint:

@@ -17,7 +17,6 @@ from typing import Any
 
 from ..errors import InvalidEvent
 
-NAME_MAX = 80  # Step Functions execution names: 1-80 characters
 _STEM_MAX = 40
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -45,7 +44,7 @@ class RunStart:
 
 def execution_name(bucket: str, key: str, version: str) -> str:
     """``<file stem>-<32 hex digits of sha256(bucket, key, version)>``: readable, at most 73
-    characters of ``[A-Za-z0-9_-]``, and one name per object version."""
+    characters (Step Functions allows 80) of ``[A-Za-z0-9_-]``, and one name per object version."""
     stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     stem = _UNSAFE.sub("_", stem).strip("_")[:_STEM_MAX] or "object"
     digest = hashlib.sha256(f"{bucket}\0{key}\0{version}".encode()).hexdigest()[:32]

@@ -8,7 +8,7 @@ its line in a SQLite file on local disk (Lambda's ephemeral storage), so that
 memory stays flat for tens of millions of rows.
 
 Pass 2 (``normalise``) reads the file again the same way and writes the
-normalised copy (contract 1): UTF-8 without BOM, ``\\n`` line ends, header
+normalised copy (docs/contracts.md, "ValidateInput"): UTF-8 without BOM, ``\\n`` line ends, header
 ``user_id,login_count,post_count,line,note``, backslashes doubled (Step Functions' CSV reader
 takes a backslash as an escape), one record per data record of
 the original, with its physical line in the original and a note saying why
@@ -681,7 +681,7 @@ def _write(open_stream: Opener, result: Scan, occurrences: _Occurrences, out: Te
 
 
 def normalise(open_stream: Opener, out: TextIO, tmp_dir: str | None = None, limits: Limits = LIMITS) -> Scan:
-    """Both passes: write the normalised copy (contract 1) to ``out`` and return the facts,
+    """Both passes: write the normalised copy to ``out`` and return the facts,
     or raise the named rejection (before anything is written)."""
     with _Occurrences(tmp_dir) as occurrences:
         result = _scan(open_stream, occurrences, limits)

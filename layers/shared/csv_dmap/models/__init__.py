@@ -3,7 +3,7 @@
 - ``rows``: one CSV row and its rules (``CsvRow``, ``RowError``, ``RowStatus``);
 - ``worker``: the worker's event and output (``WorkerEvent``, ``ItemResult``, ``WorkerOutput``);
 - ``records``: what the database and the audit log store (``StoredStats``, ``StatsWrite``);
-- ``steps``: the contracts of the steps around the map (``ValidationResult``, ``RunSummary``, ``RunStatus``...).
+- ``steps``: the contracts of the steps around the map (``ValidationResult``, ``RunSummary``...).
 
 ``from csv_dmap.models import X`` works for every public name.
 """
@@ -40,7 +40,6 @@ from .steps import (
     ReportRequest,
     RunConfig,
     RunInput,
-    RunStatus,
     RunSummary,
     Severity,
     SourceObject,
@@ -92,7 +91,6 @@ __all__ = [
     "RowStatus",
     "RunConfig",
     "RunInput",
-    "RunStatus",
     "RunSummary",
     "Severity",
     "SourceObject",

@@ -1,4 +1,4 @@
-"""One CSV row as the map hands it to the worker (contracts 1-3), and the rules
+"""One CSV row as the map hands it to the worker (docs/contracts.md), and the rules
 that make it a typed row or a named row error.
 
 The ItemReader reads the normalised copy ValidateInput wrote (header
@@ -188,7 +188,7 @@ def raw_user_id(raw: object) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- line and note (contract 1)
+# --------------------------------------------------------------------------- a row's line and note
 
 _NOTE_ERRORS = {
     "FieldCountMismatch": RowErrorType.FIELD_COUNT_MISMATCH,

@@ -12,16 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from .worker import MAX_ITEMS_PER_BATCH
 
 
-class RunStatus(str, Enum):
-    """How a run ended (contract 6)."""
-
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    REJECTED = "REJECTED"
-    TIMED_OUT = "TIMED_OUT"
-    ABORTED = "ABORTED"
-
-
 class _CamelModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 

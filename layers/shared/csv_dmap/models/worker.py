@@ -1,4 +1,4 @@
-"""The worker's contract (contracts 2-4): what the ItemBatcher sends, what the
+"""The worker's contract (docs/contracts.md, "Worker input" and "Worker output"): what the ItemBatcher sends, what the
 worker answers.
 
 - ``WorkerEvent``: ``{"Items": [{"index": n, "row": {...}}, ...], "BatchInput": {...}}``
@@ -87,7 +87,7 @@ class WorkerEvent(BaseModel):
 
 @dataclass(slots=True)  # not frozen: built once per row on the hot path (frozen __init__ costs ~2x)
 class ItemResult:
-    """The outcome of one row (contract 4)."""
+    """The outcome of one row (docs/contracts.md, "Worker output")."""
 
     index: int
     line: int
