@@ -66,26 +66,30 @@ install: $(VENV)/.installed node_modules/.installed ## create .venv with the pin
 ##@ test
 test: lint validate unit ## the gates, the template and ASL checks, then every test
 
+# $(call step,NAME,COMMANDS): run COMMANDS with their output in .local/logs/NAME.log and print one
+# line; when they fail, print the log, then the line, and stop.
+LOGS := .local/logs
+step = mkdir -p $(LOGS); if ( $(2) ) > $(LOGS)/$(1).log 2>&1; then echo "$(1): ok (log: $(LOGS)/$(1).log)"; \
+	else cat $(LOGS)/$(1).log; echo "$(1): FAILED (log: $(LOGS)/$(1).log)"; exit 1; fi
+
 # Complexity ceiling: no function or module above radon grade C (cyclomatic complexity <= 20), average A.
 CODE := layers/shared/csv_dmap asl_runner local_runner functions csv_dmap_cli bench
 lint: $(VENV)/.installed ## ruff check + format check, mypy --strict, xenon (no block above grade C)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/xenon --max-absolute C --max-modules C --max-average A $(CODE)
+	@$(call step,lint,$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy \
+	  && $(VENV)/bin/xenon --max-absolute C --max-modules C --max-average A $(CODE))
 
 # tests/deploy translates the template with .venv-sam's aws-sam-translator and runs cfn-lint and
 # checkov on every translation: both virtualenvs come before the tests.
 unit: $(VENV)/.installed $(SAMVENV)/.installed $(CHECKOVVENV)/.installed node_modules/.installed ## run the test suite only (pytest)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+ASL := statemachine/definition.asl.json
 lint-asl: $(VENV)/.installed node_modules/.installed ## strict ASL check + asl-validator
-	$(PY) -m asl_runner lint statemachine/definition.asl.json
-	node_modules/.bin/asl-validator --json-path statemachine/definition.asl.json
+	@$(call step,lint-asl,$(PY) -m asl_runner lint "$(ASL)" && node_modules/.bin/asl-validator --json-path "$(ASL)")
 
 validate: lint-asl $(SAMVENV)/.installed ## sam validate --lint, sam build (offline), ASL checks
-	$(SAM) validate --lint
-	$(SAM) build --cached --parallel
+	@$(call step,validate,$(SAM) validate --lint)
+	@$(call step,build,$(SAM) build --cached --parallel)
 
 ##@ deploy
 build: $(SAMVENV)/.installed ## sam build (arm64, python3.13)
