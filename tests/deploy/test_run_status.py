@@ -314,3 +314,19 @@ def test_a_running_status_is_ignored_and_an_event_that_is_not_one_is_named(stack
 
     with pytest.raises(InvalidEvent, match=r"^not a Step Functions Execution Status Change event: detail"):
         app.lambda_handler({}, Context())
+
+
+def test_a_failed_map_that_left_no_result_files_still_gets_its_summary_and_alert(stack, monkeypatch):
+    """AWS does not document when a failed Map Run's manifest is complete: if none is there once the
+    Map Run stopped, every row ValidateInput counted is reported not applied, and the alert goes out."""
+    app = handler_module("run_status")
+    states = FakeStates({"validation": _validation(7)}, running=0)
+    monkeypatch.setattr(app, "stepfunctions_client", lambda: states)
+    monkeypatch.setattr(app, "POLL_SECONDS", 0)
+    out = app.lambda_handler(status_event(name="users-9", error="States.ExceedToleratedFailureThreshold"), Context())
+    summary = stored(stack, "users-9")
+    assert out["summaryWritten"] is True and summary["status"] == "FAILED" and summary["alertSent"] is True
+    assert (summary["rows"], summary["applied"], summary["pending"]) == (7, 0, 7)
+    assert summary["errorsByType"] == {"NotRun": 7}  # not applied, and a redrive applies them
+    (message,) = alerts(stack)
+    assert "users-9" in message
