@@ -11,6 +11,8 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
+
 from local_runner.exec_cli import run_definition
 from local_runner.pipeline import DEFINITION
 
@@ -73,3 +75,64 @@ def test_a_run_whose_version_was_deleted_is_rejected_as_input_not_found(local_en
     result = run_definition(local_env, DEFINITION, input=json.loads(run.execution_input()), name=run.name)
     assert (result.status, result.error) == ("FAILED", "InputNotFound")
     assert put["VersionId"] in result.cause and "upload the file again" in result.cause
+
+
+# S3's EventBridge "Object Created" event: whether detail.object.key is URL-encoded is not settled
+# by AWS's docs (S3's own event notifications encode it as a form value: a space as "+"), so
+# StartRun passes the key as given and ValidateInput tries it as given, then URL-decoded.
+SPACED_KEY = "incoming/my users (1) 日本.csv"
+ENCODED_KEY = "incoming/my+users+%281%29+%E6%97%A5%E6%9C%AC.csv"  # as S3 notifications encode it
+PERCENT_KEY = "incoming/my%20users%20%281%29%20%E6%97%A5%E6%9C%AC.csv"  # the other common encoding
+
+
+@pytest.mark.parametrize(
+    "event_key", [SPACED_KEY, ENCODED_KEY, PERCENT_KEY], ids=["raw", "plus-encoded", "%20-encoded"]
+)
+def test_an_event_key_raw_or_url_encoded_reads_the_same_object_version(local_env, event_key):
+    """The key with a space, parentheses and non-ASCII characters, given raw or URL-encoded in the
+    event, reads the very object and version the event names: the staging copy's metadata names the
+    decoded key and that version, and the database holds that version's values, not the newer
+    upload the key holds by then."""
+    from urllib.parse import quote_plus
+
+    from csv_dmap.db import get_engine, seed_users
+    from csv_dmap.input_files import staged_facts
+    from csv_dmap.logic.run_start import run_start_of
+
+    assert quote_plus(SPACED_KEY, safe="/") == ENCODED_KEY
+    seed_users(get_engine(), USERS)
+    s3, bucket = local_env.client("s3"), local_env.physical_name("InputBucket")
+    put = s3.put_object(Bucket=bucket, Key=SPACED_KEY, Body=FIRST.encode())
+    s3.put_object(Bucket=bucket, Key=SPACED_KEY, Body=SECOND.encode())  # the key now holds another version
+    run = run_start_of(object_created(bucket, event_key, put))
+    assert run.key == event_key  # StartRun passes the key as given
+
+    result = run_definition(local_env, DEFINITION, input=json.loads(run.execution_input()), name=run.name)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    facts = staged_facts(s3, bucket, run.name)
+    assert facts is not None
+    assert (facts.source_key, facts.version_id, facts.row_count) == (SPACED_KEY, put["VersionId"], len(USERS))
+    with get_engine().connect() as conn:
+        from sqlalchemy import text
+
+        final = set(conn.execute(text("SELECT login_count, post_count FROM user_stats")).all())
+    assert final == {(1, 10)}  # the event's version, not the key's newer upload
+
+
+@pytest.mark.parametrize(
+    "event_key",
+    ["incoming/my_users (1) 日本.csv", "incoming/my+users+%281%29+%E6%97%A5%E6%9C%AC.CSV"],
+    ids=["raw", "encoded"],
+)
+def test_an_event_key_found_neither_as_given_nor_decoded_is_input_not_found_naming_it(local_env, event_key):
+    """A key that names no object either way (the object is SPACED_KEY) fails InputNotFound in one
+    line naming the key as the event gave it and the version, never botocore's text."""
+    from csv_dmap.logic.run_start import run_start_of
+
+    s3, bucket = local_env.client("s3"), local_env.physical_name("InputBucket")
+    put = s3.put_object(Bucket=bucket, Key=SPACED_KEY, Body=FIRST.encode())
+    run = run_start_of(object_created(bucket, event_key, put))
+    result = run_definition(local_env, DEFINITION, input=json.loads(run.execution_input()), name=run.name)
+    assert (result.status, result.error) == ("FAILED", "InputNotFound"), (result.error, result.cause)
+    assert f"s3://{bucket}/{event_key} (version {put['VersionId']}) does not exist" in result.cause, result.cause
+    assert "\n" not in result.cause and "Traceback" not in result.cause

@@ -193,6 +193,19 @@ def test_missing_object_is_a_named_fail(local_env):
     assert (result.status, result.error) == ("FAILED", "InputNotFound")
 
 
+def test_a_bucket_that_does_not_exist_is_input_not_found_naming_it(local_env):
+    """S3 answers HeadObject on a missing bucket with NoSuchBucket (a bare 404 on AWS, since a HEAD
+    has no body): ValidateInput turns it into its own InputNotFound, one line naming the bucket and
+    key, instead of letting botocore's ClientError text become the run's cause."""
+    bucket, key = "csv-dmap-no-such-bucket", "incoming/users.csv"
+    result = run_definition(local_env, DEFINITION, input={"bucket": bucket, "key": key}, name="no-bucket")
+    assert (result.status, result.error) == ("FAILED", "InputNotFound"), (result.error, result.cause)
+    assert f"s3://{bucket}/{key} does not exist" in result.cause, result.cause
+    assert "\n" not in result.cause and len(result.cause) <= 1000
+    for botocore in ("An error occurred", "HeadObject operation", "ClientError", "Traceback"):
+        assert botocore not in result.cause, result.cause
+
+
 def test_daily_report_over_a_day_with_several_runs(pipeline):
     pipeline.run(csv_text([f"{u},1,1" for u in USERS[:10]]).encode(), "day-a")
     pipeline.run(csv_text([f"{u},2,2" for u in USERS[:8]] + ["N1,1,1", "U00009,x,1"]).encode(), "day-b")

@@ -303,6 +303,46 @@ def test_a_kit_missing_its_objects_fails_cleanly(failed, capsys, damage):
     assert _kit(lab, name).is_dir()
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _user_stats(lab: Lab) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(lab.db_path) as con:
+        return con.execute("SELECT * FROM user_stats ORDER BY user_id").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b"\nU0020,20,40,", b"\nU0020,99,40,"), (b"\nU0020,20,40,", b"\nU0020,99999,40,")],
+    ids=["same-size", "longer"],
+)
+def test_a_kit_whose_staging_copy_was_edited_is_refused_naming_it(failed, capsys, old, new):
+    """The staging copy is what the map reads: an edit (here a row of a batch not yet applied,
+    same size or not) would apply values the user's file never had. objects.json's SHA-256 must
+    catch it before the kit is put back: one line naming the copy, exit 1, the database and the
+    kit byte for byte as they were."""
+    lab, name = failed
+    kit = _kit(lab, name)
+    [copy] = (kit / "s3" / "InputBucket" / "staging").rglob("*.csv")
+    body = copy.read_bytes()
+    assert body.count(old) == 1, body[:200]
+    copy.write_bytes(body.replace(old, new))
+    assert (len(copy.read_bytes()) == len(body)) == (len(old) == len(new))
+    stats, files = _user_stats(lab), _files(kit)
+    code, out, err = _redrive_raw(lab, name, capsys)
+    assert "Traceback" not in err, err
+    assert code == 1, (out, err)
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("csv-dmap: "), err
+    named = copy.relative_to(kit / "s3").as_posix()  # InputBucket/staging/<execution>/<file>
+    assert f"edited {named}" in lines[0], lines[0]
+    assert _user_stats(lab) == stats, "a refused redrive changed the database"
+    assert _files(kit) == files, "a refused redrive rewrote the kit"
+
+
 # ---------------------------------------------------------------- failures a redrive cannot mend
 
 
