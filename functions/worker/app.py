@@ -34,7 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="WorkerBatches", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="WorkerRowsApplied", unit=MetricUnit.Count, value=output.counts.applied)
     metrics.add_metric(name="WorkerRowsFailed", unit=MetricUnit.Count, value=output.counts.failed)
-    if output.counts.audit_missing:  # applied rows whose audit items DynamoDB refused to the last attempt
+    if output.counts.audit_missing:  # rows whose audit items DynamoDB refused to the last attempt
         metrics.add_metric(name="WorkerRowsAuditMissing", unit=MetricUnit.Count, value=output.counts.audit_missing)
         logger.warning("audit items missing", extra={"firstIndex": output.first_index, **output.counts.to_dict()})
     logger.info(

@@ -35,6 +35,8 @@ class Run:
     results: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    failed_children: list[dict[str, Any]] = field(default_factory=list)  # result-file records of FAILED children
+    checkpoint: Any = None  # what a redrive of the execution needs
 
 
 class PipelineHarness:
@@ -73,7 +75,9 @@ class PipelineHarness:
     def _json(self, bucket: str, key: str) -> Any:
         return json.loads(self.env.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
-    def _results(self, name: str) -> list[dict[str, Any]]:
+    def _results(self, name: str, failed: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """The rows of the SUCCEEDED child executions; a record of another status is collected in
+        ``failed`` when given, else it fails the test."""
         bucket = self.env.physical_name("ResultsBucket")
         out: list[dict[str, Any]] = []
         for key in self._objects(bucket, f"results/{name}/"):
@@ -83,6 +87,9 @@ class PipelineHarness:
             for status, files in manifest["ResultFiles"].items():
                 for entry in files:
                     for record in self._json(bucket, entry["Key"]):
+                        if status != "SUCCEEDED" and failed is not None:
+                            failed.append(record)
+                            continue
                         if status != "SUCCEEDED":
                             raise AssertionError(f"a {status} child execution: {json.dumps(record)[:2000]}")
                         out.extend(json.loads(record["Output"])["results"])
@@ -111,19 +118,45 @@ class PipelineHarness:
         return self._json(bucket, keys[0]) if keys else {}
 
     # ------------------------------------------------------------ a run
-    def run(self, data: bytes, name: str) -> Run:
+    def run(self, data: bytes, name: str, *, may_fail: bool = False) -> Run:
+        """Run ``data`` as the file ``incoming/<name>.csv``. With ``may_fail``, a run may have
+        FAILED child executions (``Run.failed_children``), and an execution that did not succeed is
+        announced as EventBridge does on AWS (RunStatus then writes its summary)."""
         from local_runner.exec_cli import run_definition
         from local_runner.pipeline import DEFINITION
 
         bucket = self.env.physical_name("InputBucket")
         key = f"incoming/{name}.csv"
         self.env.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
-        result = run_definition(self.env, DEFINITION, input={"bucket": bucket, "key": key}, name=name)
+        execution_input = {"bucket": bucket, "key": key}
+        result = run_definition(self.env, DEFINITION, input=execution_input, name=name)
+        return self._gathered(result, name, execution_input if may_fail else None)
+
+    def redrive(self, run: Run, name: str) -> Run:
+        """Redrive a failed execution as RedriveExecution does (from its checkpoint, in this
+        environment: same stores, same database)."""
+        from local_runner.exec_cli import run_definition
+        from local_runner.pipeline import DEFINITION
+
+        assert run.checkpoint is not None, "only an execution that ran can be redriven"
+        result = run_definition(self.env, DEFINITION, checkpoint=run.checkpoint)
+        return self._gathered(result, name, run.checkpoint.input)
+
+    def _gathered(self, result: Any, name: str, announce_input: Any) -> Run:
+        failed: list[dict[str, Any]] | None = None
+        if announce_input is not None:
+            from local_runner.pipeline import announce
+
+            failed = []
+            if result.status != "SUCCEEDED":
+                announce(self.env, result, announce_input)  # the status-change rule: RunStatus's summary
         return Run(
             status=result.status,
             error=result.error,
             cause=result.cause,
-            results=self._results(name),
+            results=self._results(name, failed),
             audit=self._audit(name),
             summary=self._summary(name),
+            failed_children=failed or [],
+            checkpoint=result.checkpoint,
         )

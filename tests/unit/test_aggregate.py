@@ -136,7 +136,7 @@ def test_applied_rows_without_audit_items_keep_the_run_succeeded_and_alert():
     summary = make(add(RunTally(), "SUCCEEDED", [succeeded(rows)]))
     assert (summary.status, summary.applied, summary.failed, summary.audit_missing) == ("SUCCEEDED", 100, 0, 3)
     assert summary.severity is Severity.MEDIUM and needs_alert(summary)
-    assert "3 applied rows have no audit item" in summary.cause
+    assert "3 rows have no audit item" in summary.cause
     subject, message = alert(summary, "s3://r/x.json")
     assert "3 audit items missing" in subject and "applied: 100" in message
 

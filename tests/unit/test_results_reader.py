@@ -196,3 +196,29 @@ def test_applied_rows_without_audit_items_are_repaired_and_never_counted_failed(
     down = aggregate_run(s3, BUCKET, facts, OPTIONS, now=datetime.now(UTC), audit=Sink(refuse=9), written_by="t")
     assert (down.summary.status, down.summary.applied, down.summary.audit_missing) == ("SUCCEEDED", 30, 27)
     assert down.summary.severity.value == "MEDIUM" and "repair failed" in down.summary.cause
+
+
+def test_flagged_rows_of_every_status_are_repaired_and_counted_alike(s3):
+    """A batch's audit write carries all its rows, so an outage flags superseded and failed rows
+    too. The repair rewrites them all, and the count of missing items goes to 0, not below it
+    (it once counted applied rows only and subtracted every repaired row: auditMissing -7)."""
+    record = batch(0, 6)
+    output = json.loads(record["Output"])
+    for result, status in zip(output["results"], ["SUPERSEDED", "FAILED", "APPLIED"] * 2, strict=True):
+        result.update({"status": status, "auditMissing": True})
+        if status == "SUPERSEDED":
+            result["supersededBy"] = 99
+        if status == "FAILED":
+            result["errorType"] = "InvalidLoginCount"
+    record["Output"] = json.dumps(output)
+    manifest = write(s3, "run-9", {"SUCCEEDED_0.json": [record]}, {"SUCCEEDED": ["SUCCEEDED_0.json"]})
+    facts = RunFacts("run-9", START, "in", "incoming/a.csv", validation(6), map_result={})
+    sink = Sink()
+    done = aggregate_run(s3, BUCKET, facts, OPTIONS, now=datetime.now(UTC), audit=sink, written_by="test")
+    assert (done.summary.applied, done.summary.failed, done.summary.superseded) == (2, 2, 2)
+    assert done.summary.audit_missing == 0 and done.manifest_key == manifest
+    assert sorted(r["index"] for r in sink.written) == list(range(6))
+
+    down = aggregate_run(s3, BUCKET, facts, OPTIONS, now=datetime.now(UTC), audit=Sink(refuse=9), written_by="t")
+    assert down.summary.audit_missing == 6  # every row without its item, whatever its status
+    assert "6 rows have no audit item (repair failed" in down.summary.cause

@@ -90,8 +90,8 @@ class Aggregation:
 
 
 class _AuditRepair:
-    """Rewrites the audit items of applied rows the worker marked ``auditMissing``; what it cannot
-    write stays counted as missing."""
+    """Rewrites the audit items of the rows the worker marked ``auditMissing`` (any status: a batch's
+    audit write carries all its rows); what it cannot write stays counted as missing."""
 
     def __init__(self, sink: AuditSink | None, facts: RunFacts, ttl_days: int) -> None:
         self.sink, self.facts, self.ttl_days = sink, facts, ttl_days

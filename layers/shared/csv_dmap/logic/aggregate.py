@@ -147,7 +147,7 @@ def summarise(
     if cause and tally.errors:
         cause += "; top errors: " + ", ".join(f"{k} {v:,}" for k, v in tally.errors.most_common(3))
     if tally.audit_missing:
-        note = f"{tally.audit_missing:,} applied rows have no audit item"
+        note = f"{tally.audit_missing:,} rows have no audit item"
         if check.audit_repair_error:
             note += f" (repair failed: {check.audit_repair_error})"
         cause = f"{cause}; {note}" if cause else note

@@ -1,8 +1,9 @@
 """Counting a run's rows: every row ends up applied, failed with a reason (a row error),
 superseded by a later row of its user, skipped because a newer execution already wrote its
 user, or pending (not applied because its batch failed as a whole or never ran; a redrive
-applies it). ``rows == applied + failed + superseded + skipped + pending``. Applied rows whose
-audit item could not be written are counted applied, and also ``audit_missing``.
+applies it). ``rows == applied + failed + superseded + skipped + pending``. A row whose audit
+item could not be written (``auditMissing``: any status, since every row that ran has an audit
+item) is counted by its status, and also in ``audit_missing``.
 
 Which rows a record stands for is ``csv_dmap.results.rows_of`` (one place); this module only
 counts rows, and knows nothing of files.
@@ -58,9 +59,10 @@ class RunTally:
     def add_row(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
         status = row.get("status")
+        # whatever its status: the aggregator's repair rewrites every flagged row and subtracts them all
+        self.audit_missing += row.get("auditMissing") is True
         if status == RowStatus.APPLIED:
             self.applied += 1
-            self.audit_missing += row.get("auditMissing") is True
         elif status == RowStatus.SUPERSEDED:
             self.superseded += 1
         elif status == RowStatus.SKIPPED:

@@ -115,7 +115,7 @@ class RunSummary(_CamelModel):
     skipped: int = 0
     pending: int = Field(default=0, description="not applied: the batch failed as a whole or never ran (redrive)")
     audit_missing: int = Field(
-        alias="auditMissing", default=0, description="applied rows whose audit item is still missing after repair"
+        alias="auditMissing", default=0, description="rows whose audit item is still missing after repair"
     )
     blank_rows: int = Field(alias="blankRows", default=0)
     error_rate: float = Field(alias="errorRate", description="(failed + pending) / rows, in percent")
