@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from pathlib import Path
 
 os.environ.update(
     {
@@ -98,3 +100,17 @@ def count_statements(engine):
 def table_rows(engine, table: str) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY user_id")).mappings()]
+
+
+def git_status() -> list[str]:
+    """Tracked files changed and untracked files not ignored, as git sees the checkout: what a
+    command that must leave the checkout as it found it is compared on, before and after."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return sorted(done.stdout.splitlines())

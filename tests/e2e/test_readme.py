@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import git_status
+
 ROOT = Path(__file__).parents[2]
 SECTION = "## Your first hour"
 
@@ -90,7 +92,7 @@ def test_the_readme_commands_run_as_printed(tmp_path):
     local = tmp_path / "local"
     env = fresh_shell(local)
     names: dict[str, str] = {}  # an execution name the README shows -> the one this run made
-    before = _git_status()
+    before = git_status()
     try:
         for steps in blocks:
             for command, shown in steps:
@@ -115,20 +117,7 @@ def test_the_readme_commands_run_as_printed(tmp_path):
         subprocess.run(["make", "-s", "clean-local"], cwd=ROOT, env=env, capture_output=True, timeout=120, check=False)
     assert names, "no command printed an execution name"
     # make run, ./csv-dmap, make query and make clean-local leave the checkout as they found it
-    assert _git_status() == before
-
-
-def _git_status() -> list[str]:
-    """Tracked files changed and untracked files not ignored, as git sees the checkout."""
-    done = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return sorted(done.stdout.splitlines())
+    assert git_status() == before
 
 
 EXECUTION = re.compile(r"local-\d{8}T\d{6}-[0-9a-f]{12}")

@@ -9,18 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import git_status
+
 ROOT = Path(__file__).parents[2]
-
-
-def git_status() -> str:
-    return subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
 
 
 def recorded() -> dict[str, str]:
